@@ -1,0 +1,399 @@
+//! Capabilities and the NATS permissions they become (docs/protocol.md §4).
+//!
+//! Decisions only: nothing here talks to NATS. nats-server enforces the result.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorBody, ErrorCode};
+use crate::names::{is_literal_token, validate_prefix};
+use crate::subjects;
+use crate::token::KeyId;
+
+/// Direction of a capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CapabilityKind {
+    Pub,
+    Sub,
+}
+
+impl std::str::FromStr for CapabilityKind {
+    type Err = ErrorBody;
+    fn from_str(s: &str) -> Result<Self, ErrorBody> {
+        match s {
+            "pub" => Ok(CapabilityKind::Pub),
+            "sub" => Ok(CapabilityKind::Sub),
+            other => Err(ErrorBody::new(
+                ErrorCode::InvalidCapability,
+                format!("capability kind {other:?} is neither \"pub\" nor \"sub\""),
+            )),
+        }
+    }
+}
+
+/// A declared capability: `{"kind":"sub","subject":"extensions.catalog.list","description":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Capability {
+    pub kind: CapabilityKind,
+    pub subject: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl Capability {
+    pub fn new(
+        kind: CapabilityKind,
+        subject: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        Capability {
+            kind,
+            subject: subject.into(),
+            description: description.into(),
+        }
+    }
+
+    /// Parses the CLI form `sub:extensions.x.>` (or `pub:…`).
+    pub fn parse_cli(s: &str) -> Result<Self, ErrorBody> {
+        let (kind, subject) = s.split_once(':').ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::InvalidCapability,
+                format!("capability {s:?} is not <pub|sub>:<subject>"),
+            )
+            .with_hint("for example sub:extensions.my_ext.>")
+        })?;
+        let cap = Capability::new(kind.parse()?, subject, "");
+        cap.check_syntax()?;
+        Ok(cap)
+    }
+
+    /// The extension prefix the subject names (`extensions.<prefix>.…`), if it is literal.
+    pub fn target_prefix(&self) -> Option<&str> {
+        let mut tokens = self.subject.split('.');
+        (tokens.next() == Some("extensions"))
+            .then(|| tokens.next())
+            .flatten()
+            .filter(|t| is_literal_token(t))
+    }
+
+    fn has_wildcard(&self) -> bool {
+        self.subject.split('.').any(|t| t == "*" || t == ">")
+    }
+
+    fn invalid(&self, why: &str) -> ErrorBody {
+        ErrorBody::new(ErrorCode::InvalidCapability, format!("capability {:?}: {why}", self.subject))
+            .with_hint("capabilities name subjects extensions.<prefix>[.<rest>]; `*` is a whole token, `>` only last")
+    }
+
+    /// Subject grammar only.
+    pub fn check_syntax(&self) -> Result<(), ErrorBody> {
+        let tokens: Vec<&str> = self.subject.split('.').collect();
+        if tokens.first() != Some(&"extensions") || tokens.len() < 2 {
+            return Err(self.invalid("must start with extensions.<prefix>"));
+        }
+        for (i, token) in tokens.iter().enumerate() {
+            let wildcard_ok = *token == "*" || (*token == ">" && i == tokens.len() - 1);
+            if !wildcard_ok && !is_literal_token(token) {
+                return Err(self.invalid("has an empty, wildcard-containing or whitespace token"));
+            }
+        }
+        match self.target_prefix() {
+            Some(p) => {
+                validate_prefix(p).map_err(|_| self.invalid("names an invalid extension prefix"))
+            }
+            None => Ok(()), // a wildcard in the prefix position; decided by `validate_for`
+        }
+    }
+
+    /// Full check for a key bound to `own_prefix`: syntax, and wildcards only inside the own prefix.
+    pub fn validate_for(&self, own_prefix: Option<&str>) -> Result<(), ErrorBody> {
+        self.check_syntax()?;
+        if self.has_wildcard()
+            && (self.target_prefix().is_none() || self.target_prefix() != own_prefix)
+        {
+            return Err(ErrorBody::new(
+                ErrorCode::CapabilityForbidden,
+                format!(
+                    "capability {:?}: wildcards are only allowed inside the extension's own prefix ({})",
+                    self.subject,
+                    own_prefix.map_or("none".to_owned(), |p| format!("extensions.{p}.…"))
+                ),
+            )
+            .with_hint("to call another extension, declare its full subject, e.g. extensions.other.process"));
+        }
+        Ok(())
+    }
+
+    /// The two subjects the capability grants: `extensions.…` and `cirata.extensions.…`.
+    pub fn granted_subjects(&self) -> [String; 2] {
+        [self.subject.clone(), format!("cirata.{}", self.subject)]
+    }
+}
+
+/// The allow lists of a NATS user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permissions {
+    pub pub_allow: Vec<String>,
+    pub sub_allow: Vec<String>,
+    /// Whether the user may answer each request it received once (the JWT `resp` permission).
+    pub allow_responses: bool,
+}
+
+impl Permissions {
+    fn push(&mut self, kind: CapabilityKind, subject: String) {
+        let list = match kind {
+            CapabilityKind::Pub => &mut self.pub_allow,
+            CapabilityKind::Sub => &mut self.sub_allow,
+        };
+        if !list.contains(&subject) {
+            list.push(subject);
+        }
+    }
+}
+
+/// The JetStream/KV subjects a key needs for one of its own buckets, and nothing more.
+pub fn bucket_subjects(bucket: &str) -> Vec<String> {
+    let stream = format!("KV_{bucket}");
+    vec![
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$KV.{bucket}.>"),
+        format!("$JS.API.DIRECT.GET.{stream}.>"),
+        format!("$JS.API.STREAM.MSG.GET.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
+        format!("$JS.API.CONSUMER.INFO.{stream}.*"),
+        format!("$JS.FC.{stream}.>"),
+    ]
+}
+
+/// Permissions of an `api_key`: declared capabilities plus narrow infrastructure subjects.
+pub fn api_key_permissions(
+    key: &KeyId,
+    prefix: Option<&str>,
+    capabilities: &[Capability],
+    buckets: &[String],
+) -> Permissions {
+    let mut p = Permissions {
+        allow_responses: true,
+        ..Permissions::default()
+    };
+    p.push(
+        CapabilityKind::Sub,
+        format!("{}.>", subjects::api_key_inbox(prefix, key)),
+    );
+    p.push(CapabilityKind::Sub, "$SRV.>".to_owned());
+    p.push(
+        CapabilityKind::Sub,
+        subjects::SYMPHONY_ENFORCEMENT.to_owned(),
+    );
+    p.push(CapabilityKind::Pub, subjects::CLUSTER_INFO.to_owned());
+    if let Some(prefix) = prefix {
+        p.push(
+            CapabilityKind::Sub,
+            format!("{}.>", subjects::instance_prefix(prefix, key)),
+        );
+        p.push(CapabilityKind::Pub, subjects::register(key));
+        p.push(CapabilityKind::Pub, subjects::status_subject(prefix, key));
+    }
+    for cap in capabilities {
+        for subject in cap.granted_subjects() {
+            p.push(cap.kind, subject);
+        }
+    }
+    for bucket in buckets {
+        for subject in bucket_subjects(bucket) {
+            p.push(CapabilityKind::Pub, subject);
+        }
+    }
+    p
+}
+
+/// Permissions of a registration key: the provisioning request and its own replies, nothing else.
+pub fn registration_permissions(key: &KeyId) -> Permissions {
+    Permissions {
+        pub_allow: vec![subjects::provision(key)],
+        sub_allow: vec![format!("{}.>", subjects::registration_inbox(key))],
+        allow_responses: false,
+    }
+}
+
+/// The product's capability JSON: `{"pub":{"allow":[…]},"sub":{"allow":[…]}}` (declared subjects only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapabilitySummary {
+    #[serde(rename = "pub")]
+    pub publish: AllowList,
+    #[serde(rename = "sub")]
+    pub subscribe: AllowList,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowList {
+    pub allow: Vec<String>,
+}
+
+impl CapabilitySummary {
+    pub fn of(capabilities: &[Capability]) -> Self {
+        let mut s = CapabilitySummary::default();
+        for cap in capabilities {
+            let list = match cap.kind {
+                CapabilityKind::Pub => &mut s.publish.allow,
+                CapabilityKind::Sub => &mut s.subscribe.allow,
+            };
+            if !list.contains(&cap.subject) {
+                list.push(cap.subject.clone());
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cap(kind: CapabilityKind, s: &str) -> Capability {
+        Capability::new(kind, s, "")
+    }
+
+    #[test]
+    fn cli_form_parses() {
+        let c = Capability::parse_cli("sub:extensions.x.>").unwrap();
+        assert_eq!(
+            (c.kind, c.subject.as_str()),
+            (CapabilityKind::Sub, "extensions.x.>")
+        );
+        assert_eq!(
+            Capability::parse_cli("both:extensions.x").unwrap_err().code,
+            ErrorCode::InvalidCapability
+        );
+        assert_eq!(
+            Capability::parse_cli("extensions.x").unwrap_err().code,
+            ErrorCode::InvalidCapability
+        );
+    }
+
+    #[test]
+    fn syntax_rules() {
+        for bad in [
+            "cirata.x",
+            "extensions",
+            "extensions.",
+            "extensions.x..y",
+            "extensions.x.a>",
+            "extensions.x.>.y",
+            "extensions.X",
+            "extensions.x.a b",
+        ] {
+            assert_eq!(
+                cap(CapabilityKind::Sub, bad)
+                    .validate_for(Some("x"))
+                    .unwrap_err()
+                    .code,
+                ErrorCode::InvalidCapability,
+                "{bad}"
+            );
+        }
+        for ok in [
+            "extensions.x",
+            "extensions.x.>",
+            "extensions.x.*.y",
+            "extensions.other.mcp",
+        ] {
+            assert!(
+                cap(CapabilityKind::Pub, ok).validate_for(Some("x")).is_ok(),
+                "{ok}"
+            );
+        }
+    }
+
+    #[test]
+    fn wildcards_only_inside_own_prefix() {
+        for bad in [
+            "extensions.other.>",
+            "extensions.>",
+            "extensions.*.x",
+            "extensions.other.*",
+        ] {
+            assert_eq!(
+                cap(CapabilityKind::Sub, bad)
+                    .validate_for(Some("x"))
+                    .unwrap_err()
+                    .code,
+                ErrorCode::CapabilityForbidden,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            cap(CapabilityKind::Sub, "extensions.x.>")
+                .validate_for(None)
+                .unwrap_err()
+                .code,
+            ErrorCode::CapabilityForbidden
+        );
+    }
+
+    #[test]
+    fn api_key_permissions_are_narrow() {
+        let key = KeyId::generate();
+        let caps = [
+            cap(CapabilityKind::Sub, "extensions.catalog.list"),
+            cap(CapabilityKind::Pub, "extensions.other.mcp"),
+        ];
+        let p = api_key_permissions(&key, Some("catalog"), &caps, &["catalog_items".to_owned()]);
+        assert!(p.allow_responses);
+        assert!(p.sub_allow.contains(&"extensions.catalog.list".to_owned()));
+        assert!(
+            p.sub_allow
+                .contains(&"cirata.extensions.catalog.list".to_owned())
+        );
+        assert!(
+            p.pub_allow
+                .contains(&"cirata.extensions.other.mcp".to_owned())
+        );
+        assert!(p.sub_allow.contains(&format!("_INBOX_catalog.{key}.>")));
+        assert!(
+            p.pub_allow
+                .contains(&format!("$KV.symphony_status.catalog.{key}"))
+        );
+        assert!(p.pub_allow.contains(&"$KV.catalog_items.>".to_owned()));
+        assert!(
+            p.pub_allow
+                .contains(&format!("cirata.services.registry.register.{key}"))
+        );
+        for forbidden in ["_INBOX.>", "$JS.API.>", "$KV.>", ">"] {
+            assert!(
+                !p.pub_allow
+                    .iter()
+                    .chain(&p.sub_allow)
+                    .any(|s| s == forbidden),
+                "{forbidden}"
+            );
+        }
+        assert!(
+            !p.pub_allow
+                .iter()
+                .any(|s| s.contains("symphony_keys") || s.contains("registry.provision"))
+        );
+    }
+
+    #[test]
+    fn registration_key_can_only_provision() {
+        let key = KeyId::generate();
+        let p = registration_permissions(&key);
+        assert_eq!(
+            p.pub_allow,
+            vec![format!("cirata.services.registry.provision.{key}")]
+        );
+        assert_eq!(p.sub_allow, vec![format!("_INBOX_provision.{key}.>")]);
+        assert!(!p.allow_responses);
+    }
+
+    #[test]
+    fn summary_uses_the_product_json_shape() {
+        let s = CapabilitySummary::of(&[cap(CapabilityKind::Sub, "extensions.x.>")]);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::json!({"pub":{"allow":[]},"sub":{"allow":["extensions.x.>"]}})
+        );
+    }
+}

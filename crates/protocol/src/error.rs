@@ -1,0 +1,147 @@
+//! Stable error codes and the JSON error body used over HTTP and NATS (docs/protocol.md §2, §5).
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! error_codes {
+    ($($variant:ident => $wire:literal,)*) => {
+        /// Every error the platform reports has one of these stable codes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum ErrorCode {
+            $(#[serde(rename = $wire)] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// The snake_case wire name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MissingToken => "missing_token",
+    InvalidToken => "invalid_token",
+    TokenExpired => "token_expired",
+    TokenRevoked => "token_revoked",
+    TokenUsed => "token_used",
+    WrongTokenKind => "wrong_token_kind",
+    InvalidPrefix => "invalid_prefix",
+    PrefixOwned => "prefix_owned",
+    PrefixMismatch => "prefix_mismatch",
+    InvalidCapability => "invalid_capability",
+    CapabilityForbidden => "capability_forbidden",
+    InvalidBucket => "invalid_bucket",
+    BucketOwned => "bucket_owned",
+    UnsupportedManifestVersion => "unsupported_manifest_version",
+    InvalidManifest => "invalid_manifest",
+    ManifestTooLarge => "manifest_too_large",
+    InvalidRequest => "invalid_request",
+    InvalidAddress => "invalid_address",
+    ExtensionNotFound => "extension_not_found",
+    NotFound => "not_found",
+    NotReady => "not_ready",
+    NatsUnavailable => "nats_unavailable",
+    HandlerFailed => "handler_failed",
+    Internal => "internal",
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with the code.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            MissingToken | InvalidToken | TokenExpired | TokenRevoked | TokenUsed => 401,
+            WrongTokenKind | CapabilityForbidden | PrefixMismatch => 403,
+            ExtensionNotFound | NotFound => 404,
+            PrefixOwned | BucketOwned => 409,
+            ManifestTooLarge => 413,
+            InvalidPrefix
+            | InvalidCapability
+            | InvalidBucket
+            | UnsupportedManifestVersion
+            | InvalidManifest
+            | InvalidRequest
+            | InvalidAddress => 400,
+            NotReady | NatsUnavailable => 503,
+            HandlerFailed => 502,
+            Internal => 500,
+        }
+    }
+}
+
+/// `{"code", "message", "hint"}`: the HTTP error body and the `error` member of a failed NATS reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// A failed NATS reply: `{"error": ErrorBody}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub error: ErrorBody,
+}
+
+/// Decodes a NATS reply that is either `T` or `{"error": …}`.
+pub fn decode_reply<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ErrorBody> {
+    if let Ok(ErrorReply { error }) = serde_json::from_slice::<ErrorReply>(payload) {
+        return Err(error);
+    }
+    serde_json::from_slice(payload).map_err(|e| {
+        ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!("unexpected reply from Symphony: {e}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_on_the_wire() {
+        let body = ErrorBody::new(ErrorCode::UnsupportedManifestVersion, "v9").with_hint("use 1");
+        let json = serde_json::to_string(&body).unwrap();
+        assert_eq!(
+            json,
+            r#"{"code":"unsupported_manifest_version","message":"v9","hint":"use 1"}"#
+        );
+        assert_eq!(ErrorCode::TokenUsed.as_str(), "token_used");
+    }
+
+    #[test]
+    fn decode_reply_tells_errors_from_values() {
+        let err = decode_reply::<serde_json::Value>(
+            br#"{"error":{"code":"invalid_prefix","message":"x"}}"#,
+        );
+        assert_eq!(err.unwrap_err().code, ErrorCode::InvalidPrefix);
+        let ok = decode_reply::<serde_json::Value>(br#"{"replicas":3}"#).unwrap();
+        assert_eq!(ok["replicas"], 3);
+        assert_eq!(
+            decode_reply::<u32>(b"nope").unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
+    }
+}

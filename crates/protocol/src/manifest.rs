@@ -1,0 +1,375 @@
+//! The versioned registration manifest and its validation (docs/protocol.md §5.2).
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::capability::Capability;
+use crate::error::{ErrorBody, ErrorCode};
+use crate::names::{validate_bucket, validate_prefix};
+
+/// Largest accepted encoded manifest.
+pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
+/// Highest `max_history_per_key` JetStream KV allows.
+pub const MAX_HISTORY: u32 = 64;
+
+/// MIME types a resource may have.
+pub const MIME_TYPES: &[&str] = &[
+    "text/symphony-jsx",
+    "text/symphony-module",
+    "text/html+symphony",
+    "text/html+htmx",
+    "text/html",
+    "text/html;profile=mcp-app",
+    "text/markdown",
+];
+pub const HTMX_MIME: &str = "text/html+htmx";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SdkInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub uri: String,
+    pub mime_type: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub path: String,
+    pub uri: String,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Menu {
+    pub group: String,
+    pub label: String,
+    pub route: String,
+    pub icon: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Widget {
+    pub uri: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Seconds; 0 = entries never expire.
+    #[serde(default)]
+    pub ttl: u64,
+    /// 0 = server default (1).
+    #[serde(default)]
+    pub max_history_per_key: u32,
+    /// Bytes; 0 = unlimited.
+    #[serde(default)]
+    pub max_bucket_size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointSpec {
+    pub name: String,
+    pub subject: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    pub service: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointSpec>,
+}
+
+/// What an extension registers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub name: String,
+    pub prefix: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub sdk: SdkInfo,
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    #[serde(default)]
+    pub menus: Vec<Menu>,
+    #[serde(default)]
+    pub widgets: Vec<Widget>,
+    #[serde(default)]
+    pub buckets: Vec<BucketSpec>,
+    #[serde(default)]
+    pub endpoints: Vec<ServiceSpec>,
+}
+
+fn invalid(message: String) -> ErrorBody {
+    ErrorBody::new(ErrorCode::InvalidManifest, message)
+}
+
+/// Checks a resource URI: `ui://<prefix>/<name>`.
+pub fn validate_resource_uri(prefix: &str, uri: &str) -> Result<(), ErrorBody> {
+    let ok = uri
+        .strip_prefix("ui://")
+        .and_then(|rest| rest.strip_prefix(prefix))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|name| !name.is_empty() && !name.chars().any(char::is_whitespace));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "resource uri {uri:?} must be ui://{prefix}/<name>"
+        )))
+    }
+}
+
+/// Checks a bucket declaration.
+pub fn validate_bucket_spec(prefix: &str, b: &BucketSpec) -> Result<(), ErrorBody> {
+    validate_bucket(prefix, &b.name)?;
+    if b.max_history_per_key > MAX_HISTORY {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidBucket,
+            format!(
+                "bucket {:?}: max_history_per_key {} is over {MAX_HISTORY}",
+                b.name, b.max_history_per_key
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a route path: starts with `/`, no whitespace.
+pub fn validate_route_path(path: &str) -> Result<(), ErrorBody> {
+    if path.starts_with('/') && !path.chars().any(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "route path {path:?} must start with / and contain no whitespace"
+        )))
+    }
+}
+
+impl Manifest {
+    /// Parses and validates an encoded manifest, with the typed error for each failure.
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, ErrorBody> {
+        if bytes.len() > MAX_MANIFEST_BYTES {
+            return Err(ErrorBody::new(
+                ErrorCode::ManifestTooLarge,
+                format!(
+                    "manifest is {} bytes; the limit is {MAX_MANIFEST_BYTES}",
+                    bytes.len()
+                ),
+            )
+            .with_hint(
+                "serve large content from an endpoint instead of embedding it in a resource",
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| invalid(format!("manifest is not JSON: {e}")))?;
+        match value
+            .get("manifest_version")
+            .and_then(serde_json::Value::as_u64)
+        {
+            None => {
+                return Err(invalid(
+                    "manifest_version is missing or not a number".into(),
+                ));
+            }
+            Some(v) if v != u64::from(crate::PROTOCOL_VERSION) => {
+                return Err(ErrorBody::new(
+                    ErrorCode::UnsupportedManifestVersion,
+                    format!(
+                        "manifest_version {v} is not supported; this server speaks {}",
+                        crate::PROTOCOL_VERSION
+                    ),
+                )
+                .with_hint("upgrade the Symphony server or use an SDK that matches it"));
+            }
+            Some(_) => {}
+        }
+        let manifest: Manifest =
+            serde_json::from_value(value).map_err(|e| invalid(format!("manifest: {e}")))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Every rule of §5.2 that does not need the registry.
+    pub fn validate(&self) -> Result<(), ErrorBody> {
+        let p = self.prefix.as_str();
+        validate_prefix(p)?;
+        if self.name.trim().is_empty() || self.name.len() > 128 {
+            return Err(invalid("name must be 1-128 characters".into()));
+        }
+        for cap in &self.capabilities {
+            cap.validate_for(Some(p))?;
+        }
+        let mut uris = HashSet::new();
+        for r in &self.resources {
+            validate_resource_uri(p, &r.uri)?;
+            if !MIME_TYPES.contains(&r.mime_type.as_str()) {
+                return Err(invalid(format!(
+                    "resource {:?} has unsupported mime type {:?} (supported: {})",
+                    r.uri,
+                    r.mime_type,
+                    MIME_TYPES.join(", ")
+                )));
+            }
+            if r.mime_type == HTMX_MIME {
+                let cfg: serde_json::Value = serde_json::from_str(&r.content).unwrap_or_default();
+                if !cfg.get("entry").is_some_and(serde_json::Value::is_string) {
+                    return Err(invalid(format!(
+                        "htmx resource {:?} needs the JSON config {{\"entry\": \"…\"}}",
+                        r.uri
+                    )));
+                }
+            }
+            if !uris.insert(r.uri.as_str()) {
+                return Err(invalid(format!("resource {:?} is declared twice", r.uri)));
+            }
+        }
+        fn check_routes(routes: &[Route], uris: &HashSet<&str>) -> Result<(), ErrorBody> {
+            for r in routes {
+                validate_route_path(&r.path)?;
+                if !uris.contains(r.uri.as_str()) {
+                    return Err(invalid(format!(
+                        "route {:?} points at undeclared resource {:?}",
+                        r.path, r.uri
+                    )));
+                }
+                check_routes(&r.routes, uris)?;
+            }
+            Ok(())
+        }
+        check_routes(&self.routes, &uris)?;
+        for m in &self.menus {
+            if m.label.trim().is_empty() || m.group.trim().is_empty() {
+                return Err(invalid("menu group and label must not be empty".into()));
+            }
+            validate_route_path(&m.route)?;
+        }
+        for w in &self.widgets {
+            validate_resource_uri(p, &w.uri)?;
+        }
+        let mut names = HashSet::new();
+        for b in &self.buckets {
+            validate_bucket_spec(p, b)?;
+            if !names.insert(b.name.as_str()) {
+                return Err(ErrorBody::new(
+                    ErrorCode::InvalidBucket,
+                    format!("bucket {:?} is declared twice", b.name),
+                ));
+            }
+        }
+        for s in &self.endpoints {
+            let ok = !s.service.is_empty()
+                && s.service
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+            if !ok {
+                return Err(invalid(format!(
+                    "service name {:?} may only use A-Z, a-z, 0-9, _ and -",
+                    s.service
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Names of the declared buckets.
+    pub fn bucket_names(&self) -> Vec<String> {
+        self.buckets.iter().map(|b| b.name.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> serde_json::Value {
+        json!({
+            "manifest_version": 1, "name": "Catalog", "prefix": "catalog",
+            "capabilities": [{"kind":"sub","subject":"extensions.catalog.list","description":"List"}],
+            "resources": [{"uri":"ui://catalog/home","mime_type":"text/symphony-jsx","content":"x"}],
+            "routes": [{"path":"/catalog","uri":"ui://catalog/home","routes":[{"path":"/s","uri":"ui://catalog/home"}]}],
+            "menus": [{"group":"main","label":"Catalog","route":"/catalog","icon":"fa-book"}],
+            "buckets": [{"name":"catalog_items","description":"items"}]
+        })
+    }
+
+    fn code_of(v: serde_json::Value) -> ErrorCode {
+        Manifest::parse(&serde_json::to_vec(&v).unwrap())
+            .unwrap_err()
+            .code
+    }
+
+    #[test]
+    fn a_good_manifest_parses() {
+        let m = Manifest::parse(&serde_json::to_vec(&base()).unwrap()).unwrap();
+        assert_eq!(m.bucket_names(), vec!["catalog_items".to_owned()]);
+        assert_eq!(m.routes[0].routes[0].path, "/s");
+    }
+
+    #[test]
+    fn each_bad_input_has_its_code() {
+        let mut v = base();
+        v["manifest_version"] = json!(2);
+        assert_eq!(code_of(v), ErrorCode::UnsupportedManifestVersion);
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("manifest_version");
+        assert_eq!(code_of(v), ErrorCode::InvalidManifest);
+        let mut v = base();
+        v["prefix"] = json!("Bad-Prefix");
+        assert_eq!(code_of(v), ErrorCode::InvalidPrefix);
+        let mut v = base();
+        v["capabilities"][0]["subject"] = json!("extensions.other.>");
+        assert_eq!(code_of(v), ErrorCode::CapabilityForbidden);
+        let mut v = base();
+        v["capabilities"][0]["subject"] = json!("nope");
+        assert_eq!(code_of(v), ErrorCode::InvalidCapability);
+        let mut v = base();
+        v["buckets"][0]["name"] = json!("other_items");
+        assert_eq!(code_of(v), ErrorCode::InvalidBucket);
+        let mut v = base();
+        v["routes"][0]["uri"] = json!("ui://catalog/missing");
+        assert_eq!(code_of(v), ErrorCode::InvalidManifest);
+        let mut v = base();
+        v["resources"][0]["mime_type"] = json!("application/x-evil");
+        assert_eq!(code_of(v), ErrorCode::InvalidManifest);
+        let mut v = base();
+        v["resources"][0]["content"] = json!("y".repeat(MAX_MANIFEST_BYTES));
+        assert_eq!(code_of(v), ErrorCode::ManifestTooLarge);
+        assert_eq!(
+            Manifest::parse(b"{not json").unwrap_err().code,
+            ErrorCode::InvalidManifest
+        );
+    }
+
+    #[test]
+    fn htmx_resources_need_an_entry() {
+        let mut v = base();
+        v["resources"][0]["mime_type"] = json!("text/html+htmx");
+        assert_eq!(code_of(v.clone()), ErrorCode::InvalidManifest);
+        v["resources"][0]["content"] = json!(r#"{"entry":"pages/table"}"#);
+        assert!(Manifest::parse(&serde_json::to_vec(&v).unwrap()).is_ok());
+    }
+}

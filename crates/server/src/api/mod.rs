@@ -1,0 +1,122 @@
+//! The platform's own REST API under `/api/v1` (ping, health, info, API-key exchange, extensions).
+
+mod auth;
+pub mod error;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use symphony_protocol::messages::{ApiKey, ExtensionView, SymphonyInfo};
+use symphony_protocol::{ErrorBody, ErrorCode};
+
+use crate::registry::Registry;
+use auth::{AnyKey, ApiKeyCaller};
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Registry,
+    pub info: Arc<SymphonyInfo>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/ping", get(ping))
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/ready", get(ready))
+        .route("/api/v1/symphonyinfo", get(symphony_info))
+        .route("/api/v1/apikey", get(api_key))
+        .route("/api/v1/extensions/all", get(extensions_all))
+        .route("/api/v1/extensions/{prefix}", get(extension_one))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn ping() -> Json<serde_json::Value> {
+    Json(json!({"message": "pong"}))
+}
+
+/// 200 when NATS answers a round trip, 503 otherwise.
+async fn nats_ok(state: &AppState) -> bool {
+    let client = state.registry.client();
+    client.connection_state() == async_nats::connection::State::Connected
+        && tokio::time::timeout(Duration::from_secs(2), client.flush())
+            .await
+            .is_ok_and(|r| r.is_ok())
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    if nats_ok(&state).await {
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "nats": "connected"})),
+        )
+            .into_response()
+    } else {
+        let body = json!({"status": "degraded", "nats": "disconnected", "code": "nats_unavailable",
+                          "message": "NATS is unreachable"});
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    }
+}
+
+async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if nats_ok(&state).await {
+        Ok(Json(json!({"status": "ready"})))
+    } else {
+        Err(ErrorBody::new(ErrorCode::NotReady, "waiting for NATS").into())
+    }
+}
+
+async fn symphony_info(State(state): State<AppState>) -> Json<SymphonyInfo> {
+    Json((*state.info).clone())
+}
+
+async fn api_key(
+    State(state): State<AppState>,
+    AnyKey(record): AnyKey,
+) -> Result<Json<ApiKey>, ApiError> {
+    tracing::info!(key = %record.id, kind = ?record.kind, "api key exchanged");
+    Ok(Json(record.to_api_key(
+        &state.registry.identity,
+        &state.info.nats_urls,
+    )?))
+}
+
+async fn extensions_all(
+    State(state): State<AppState>,
+    ApiKeyCaller(caller): ApiKeyCaller,
+) -> Result<Json<Vec<ExtensionView>>, ApiError> {
+    tracing::debug!(key = %caller.id, "listing extensions");
+    Ok(Json(state.registry.views().await?))
+}
+
+async fn extension_one(
+    State(state): State<AppState>,
+    ApiKeyCaller(caller): ApiKeyCaller,
+    Path(prefix): Path<String>,
+) -> Result<Json<ExtensionView>, ApiError> {
+    tracing::debug!(key = %caller.id, prefix, "reading an extension");
+    state
+        .registry
+        .view(&prefix)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::ExtensionNotFound,
+                format!("no extension with prefix {prefix:?} is registered"),
+            )
+            .into()
+        })
+}
+
+async fn not_found() -> ApiError {
+    ErrorBody::new(ErrorCode::NotFound, "no such path").into()
+}

@@ -1,0 +1,312 @@
+//! API keys and registration keys: records in `symphony_keys`, token verification, the API-key
+//! exchange, and the NATS permissions each key gets.
+
+use async_nats::jetstream::kv;
+use serde::{Deserialize, Serialize};
+use symphony_protocol::capability::{self, Capability, CapabilitySummary, Permissions};
+use symphony_protocol::messages::{ApiKey, KeyKind};
+use symphony_protocol::{ErrorBody, ErrorCode, KeyId, Token, subjects};
+
+use super::identity::Identity;
+use crate::clock::{now_rfc3339, now_unix, rfc3339};
+
+/// What `symphony_keys` stores under a key id. The token secret is only a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub id: KeyId,
+    pub kind: KeyKind,
+    pub name: String,
+    pub prefix: Option<String>,
+    pub secret_hash: String,
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    #[serde(default)]
+    pub buckets: Vec<String>,
+    pub created_at: String,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub created_by: String,
+    /// For a registration key: the api key it provisioned (it is then used up).
+    #[serde(default)]
+    pub consumed_by: Option<KeyId>,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// What a new key is made of.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub kind: KeyKind,
+    pub name: String,
+    pub prefix: Option<String>,
+    pub capabilities: Vec<Capability>,
+    pub buckets: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub created_by: String,
+}
+
+impl NewKey {
+    /// Validates capabilities and buckets against the key's prefix.
+    pub fn validate(&self) -> Result<(), ErrorBody> {
+        if let Some(p) = &self.prefix {
+            symphony_protocol::names::validate_prefix(p)?;
+        }
+        for cap in &self.capabilities {
+            cap.validate_for(self.prefix.as_deref())?;
+        }
+        for bucket in &self.buckets {
+            let prefix = self.prefix.as_deref().ok_or_else(|| {
+                ErrorBody::new(
+                    ErrorCode::InvalidBucket,
+                    format!("bucket {bucket:?} needs a key bound to a prefix"),
+                )
+                .with_hint("pass --prefix")
+            })?;
+            symphony_protocol::names::validate_bucket(prefix, bucket)?;
+        }
+        Ok(())
+    }
+}
+
+impl KeyRecord {
+    /// Refuses revoked, expired and used-up keys.
+    pub fn check_usable(&self, now: i64) -> Result<(), ErrorBody> {
+        if self.revoked {
+            return Err(ErrorBody::new(
+                ErrorCode::TokenRevoked,
+                "the token has been revoked",
+            ));
+        }
+        if self.expires_at.is_some_and(|exp| exp <= now) {
+            return Err(
+                ErrorBody::new(ErrorCode::TokenExpired, "the token has expired").with_hint(
+                    "create a new token with `symphony token create` or `symphony key create`",
+                ),
+            );
+        }
+        if self.consumed_by.is_some() {
+            return Err(ErrorBody::new(ErrorCode::TokenUsed, "the registration token has already been used")
+                .with_hint("registration tokens are single use; create a new one with `symphony token create --registration`"));
+        }
+        Ok(())
+    }
+
+    /// The NATS permissions nats-server enforces for this key.
+    pub fn permissions(&self) -> Permissions {
+        match self.kind {
+            KeyKind::Registration => capability::registration_permissions(&self.id),
+            KeyKind::ApiKey => capability::api_key_permissions(
+                &self.id,
+                self.prefix.as_deref(),
+                &self.capabilities,
+                &self.buckets,
+            ),
+        }
+    }
+
+    pub fn inbox_prefix(&self) -> String {
+        match self.kind {
+            KeyKind::Registration => subjects::registration_inbox(&self.id),
+            KeyKind::ApiKey => subjects::api_key_inbox(self.prefix.as_deref(), &self.id),
+        }
+    }
+
+    /// The API key handed out by `GET /api/v1/apikey`: a fresh JWT for the key's derived nkey.
+    pub fn to_api_key(&self, identity: &Identity, nats_urls: &[String]) -> anyhow::Result<ApiKey> {
+        let user = identity.user_keypair(&self.id)?;
+        let jwt = identity.user_jwt(
+            &user,
+            self.id.as_str(),
+            &self.name,
+            self.expires_at,
+            &self.permissions(),
+        )?;
+        Ok(ApiKey {
+            id: self.id.clone(),
+            kind: self.kind,
+            name: self.name.clone(),
+            prefix: self.prefix.clone(),
+            jwt,
+            seed: user.seed()?,
+            nats_urls: nats_urls.to_vec(),
+            inbox_prefix: self.inbox_prefix(),
+            capabilities: CapabilitySummary::of(&self.capabilities),
+            expires_at: self.expires_at.map(rfc3339),
+        })
+    }
+}
+
+fn invalid_token() -> ErrorBody {
+    ErrorBody::new(ErrorCode::InvalidToken, "the token is not valid")
+        .with_hint("check that the whole token was copied, or create a new one")
+}
+
+/// The `symphony_keys` bucket.
+#[derive(Clone)]
+pub struct KeyStore {
+    kv: kv::Store,
+}
+
+impl KeyStore {
+    pub fn new(kv: kv::Store) -> Self {
+        KeyStore { kv }
+    }
+
+    /// The record and its revision (for compare-and-swap).
+    pub async fn get(&self, id: &KeyId) -> anyhow::Result<Option<(KeyRecord, u64)>> {
+        let Some(entry) = self.kv.entry(id.as_str()).await? else {
+            return Ok(None);
+        };
+        if entry.operation != kv::Operation::Put {
+            return Ok(None);
+        }
+        Ok(Some((
+            serde_json::from_slice(&entry.value)?,
+            entry.revision,
+        )))
+    }
+
+    /// Creates a key and returns its record and token (the only time the token exists in clear).
+    pub async fn create(&self, new: NewKey, origin: &str) -> anyhow::Result<(KeyRecord, Token)> {
+        let id = KeyId::generate();
+        let token = Token::generate(origin, id.clone());
+        let record = KeyRecord {
+            id: id.clone(),
+            kind: new.kind,
+            name: new.name,
+            prefix: new.prefix,
+            secret_hash: token.secret_hash(),
+            capabilities: new.capabilities,
+            buckets: new.buckets,
+            created_at: now_rfc3339(),
+            expires_at: new.expires_at,
+            created_by: new.created_by,
+            consumed_by: None,
+            revoked: false,
+        };
+        self.kv
+            .create(id.as_str(), serde_json::to_vec(&record)?.into())
+            .await?;
+        tracing::info!(key = %id, kind = ?record.kind, prefix = ?record.prefix, "key created");
+        Ok((record, token))
+    }
+
+    /// Marks a registration key used, only if nobody else did since `revision` was read.
+    pub async fn consume(
+        &self,
+        record: &KeyRecord,
+        revision: u64,
+        by: &KeyId,
+    ) -> anyhow::Result<bool> {
+        let mut used = record.clone();
+        used.consumed_by = Some(by.clone());
+        match self
+            .kv
+            .update(
+                record.id.as_str(),
+                serde_json::to_vec(&used)?.into(),
+                revision,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn delete(&self, id: &KeyId) -> anyhow::Result<()> {
+        self.kv.purge(id.as_str()).await?;
+        Ok(())
+    }
+
+    /// Verifies a bearer token: well formed, known, secret matches, usable.
+    pub async fn verify(&self, bearer: &str) -> Result<(KeyRecord, u64), ErrorBody> {
+        let token = Token::parse(bearer).map_err(|_| invalid_token())?;
+        let (record, revision) = self
+            .get(&token.key_id)
+            .await
+            .map_err(|e| {
+                ErrorBody::new(ErrorCode::NatsUnavailable, format!("cannot read keys: {e}"))
+            })?
+            .ok_or_else(invalid_token)?;
+        if !token.matches_hash(&record.secret_hash) {
+            return Err(invalid_token());
+        }
+        record.check_usable(now_unix())?;
+        Ok((record, revision))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: KeyKind) -> KeyRecord {
+        KeyRecord {
+            id: KeyId::generate(),
+            kind,
+            name: "n".into(),
+            prefix: Some("catalog".into()),
+            secret_hash: String::new(),
+            capabilities: vec![],
+            buckets: vec![],
+            created_at: String::new(),
+            expires_at: None,
+            created_by: String::new(),
+            consumed_by: None,
+            revoked: false,
+        }
+    }
+
+    #[test]
+    fn usability_rules() {
+        let r = record(KeyKind::ApiKey);
+        assert!(r.check_usable(100).is_ok());
+        let mut expired = r.clone();
+        expired.expires_at = Some(100);
+        assert_eq!(
+            expired.check_usable(100).unwrap_err().code,
+            ErrorCode::TokenExpired
+        );
+        let mut revoked = r.clone();
+        revoked.revoked = true;
+        assert_eq!(
+            revoked.check_usable(0).unwrap_err().code,
+            ErrorCode::TokenRevoked
+        );
+        let mut used = record(KeyKind::Registration);
+        used.consumed_by = Some(KeyId::generate());
+        assert_eq!(used.check_usable(0).unwrap_err().code, ErrorCode::TokenUsed);
+    }
+
+    #[test]
+    fn registration_keys_get_only_the_provision_subject() {
+        let r = record(KeyKind::Registration);
+        let p = r.permissions();
+        assert_eq!(p.pub_allow, vec![subjects::provision(&r.id)]);
+        assert!(r.inbox_prefix().starts_with("_INBOX_provision."));
+    }
+
+    #[test]
+    fn new_key_validation() {
+        let mut k = NewKey {
+            kind: KeyKind::ApiKey,
+            name: "x".into(),
+            prefix: None,
+            capabilities: vec![Capability::parse_cli("sub:extensions.x.>").unwrap()],
+            buckets: vec![],
+            expires_at: None,
+            created_by: "cli".into(),
+        };
+        assert_eq!(
+            k.validate().unwrap_err().code,
+            ErrorCode::CapabilityForbidden
+        );
+        k.prefix = Some("x".into());
+        assert!(k.validate().is_ok());
+        k.buckets = vec!["y_data".into()];
+        assert_eq!(k.validate().unwrap_err().code, ErrorCode::InvalidBucket);
+    }
+}

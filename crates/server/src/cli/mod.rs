@@ -1,0 +1,188 @@
+//! Command-line interface of the `symphony` binary.
+
+pub mod admin;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "symphony",
+    version,
+    about = "Symphony: an open extension platform on NATS"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the platform server (with an embedded nats-server unless --nats-url is given).
+    Serve(ServeArgs),
+    /// Create the instance identity in the data dir (done automatically by `serve`).
+    Init(DataDirArg),
+    /// Print a nats-server config that trusts this instance's identity (for external clusters).
+    NatsConfig(NatsConfigArgs),
+    /// Registration tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Registered extensions.
+    #[command(subcommand)]
+    Extension(ExtensionCommand),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataDirArg {
+    /// Data directory (identity, nats-server store, ports.json). Default: $XDG_DATA_HOME/symphony.
+    #[arg(long, env = "SYMPHONY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataDirArg {
+    pub fn resolve(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("symphony")
+        })
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 10m, 24h)"))
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Interface for HTTP and the embedded nats-server's listeners. Use 0.0.0.0 to accept remote extensions.
+    #[arg(long, default_value = "127.0.0.1", env = "SYMPHONY_HOST")]
+    pub host: String,
+    /// HTTP port (0 picks a free one).
+    #[arg(long, default_value_t = 8080, env = "SYMPHONY_HTTP_PORT")]
+    pub http: u16,
+    /// Embedded nats-server client port (0 picks a free one).
+    #[arg(long, default_value_t = 4222)]
+    pub nats_port: u16,
+    /// Embedded nats-server WebSocket port for browsers (0 picks a free one).
+    #[arg(long, default_value_t = 9222)]
+    pub ws_port: u16,
+    /// Public base URL of this instance (goes into tokens). Default: http://<host>:<http port>.
+    #[arg(long, env = "SYMPHONY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Use an existing NATS deployment (comma-separated URLs) instead of starting nats-server.
+    /// It must trust this instance's operator (see `symphony nats-config`).
+    #[arg(long, env = "SYMPHONY_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// NATS URLs handed to extensions, when they differ from the ones the server uses.
+    #[arg(long, env = "SYMPHONY_NATS_ADVERTISE")]
+    pub nats_advertise: Option<String>,
+    /// Path of the nats-server binary for the embedded mode.
+    #[arg(long)]
+    pub nats_server: Option<PathBuf>,
+    /// How often extensions publish their status.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub heartbeat: Duration,
+    /// How long a status entry lives without a heartbeat.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub status_ttl: Duration,
+    /// Fixed replica count for buckets (default: 1 standalone, 3 on 3-4 nodes, 5 on 5+).
+    #[arg(long)]
+    pub replicas: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct NatsConfigArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    #[arg(long, default_value = "symphony")]
+    pub server_name: String,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 4222)]
+    pub port: u16,
+    #[arg(long, default_value_t = 9222)]
+    pub ws_port: u16,
+    #[arg(long)]
+    pub store_dir: PathBuf,
+    #[arg(long)]
+    pub resolver_dir: PathBuf,
+    /// Cluster name (enables the cluster block).
+    #[arg(long)]
+    pub cluster_name: Option<String>,
+    #[arg(long, default_value_t = 6222)]
+    pub cluster_port: u16,
+    /// Seed routes, comma-separated `nats-route://host:port`.
+    #[arg(long, value_delimiter = ',')]
+    pub routes: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a registration token (prints only the token).
+    Create(TokenCreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TokenCreateArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// A single-use token an extension exchanges for its permanent key.
+    #[arg(long, required = true)]
+    pub registration: bool,
+    #[arg(long, default_value = "registration")]
+    pub name: String,
+    /// Lifetime, e.g. 24h.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    pub expires: Duration,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create an API key (prints only the token).
+    Create(KeyCreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KeyCreateArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// `pub:<subject>` or `sub:<subject>`, e.g. sub:extensions.my_ext.> (repeatable).
+    #[arg(long = "capability")]
+    pub capabilities: Vec<String>,
+    /// Bind the key to an extension prefix (needed for wildcards and buckets).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// A bucket of the prefix the key may use (repeatable).
+    #[arg(long = "bucket")]
+    pub buckets: Vec<String>,
+    #[arg(long, default_value = "api-key")]
+    pub name: String,
+    /// Lifetime, e.g. 30d; default: does not expire.
+    #[arg(long, value_parser = parse_duration)]
+    pub expires: Option<Duration>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExtensionCommand {
+    /// List registered extensions and their state.
+    List(ExtensionListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExtensionListArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

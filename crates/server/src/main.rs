@@ -1,0 +1,82 @@
+//! `symphony`: parses the command line and hands off to the module that owns the command.
+
+mod api;
+mod auth;
+mod bus;
+mod cli;
+mod clock;
+mod registry;
+mod serve;
+
+use clap::Parser;
+use cli::{Cli, Command, ExtensionCommand, KeyCommand, TokenCommand};
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    // `serve` narrates; one-shot commands keep stderr quiet unless something is wrong.
+    let default_filter = if matches!(cli.command, Command::Serve(_)) {
+        "info,async_nats=warn"
+    } else {
+        "warn"
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
+        )
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Init(data) => init(&data.resolve()),
+        Command::NatsConfig(args) => nats_config(args),
+        Command::Token(TokenCommand::Create(args)) => cli::admin::token_create(args).await,
+        Command::Key(KeyCommand::Create(args)) => cli::admin::key_create(args).await,
+        Command::Extension(ExtensionCommand::List(args)) => cli::admin::extension_list(args).await,
+        Command::Version => {
+            println!("symphony {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let identity = auth::identity::Identity::load_or_create(data_dir)?;
+    eprintln!(
+        "identity ready in {} (operator {})",
+        data_dir.display(),
+        identity.operator.public_key()
+    );
+    Ok(())
+}
+
+fn nats_config(args: cli::NatsConfigArgs) -> anyhow::Result<()> {
+    let identity = auth::identity::Identity::load_or_create(&args.data.resolve())?;
+    let config = serve::nats_config(
+        &identity,
+        bus::embedded::NatsConfig {
+            server_name: args.server_name,
+            host: args.host.clone(),
+            client_port: args.port,
+            ws_port: args.ws_port,
+            operator_jwt: String::new(),
+            system_account: String::new(),
+            store_dir: args.store_dir,
+            resolver_dir: args.resolver_dir,
+            max_payload: 8 * 1024 * 1024,
+            cluster: args.cluster_name.map(|name| bus::embedded::ClusterConfig {
+                name,
+                host: args.host,
+                port: args.cluster_port,
+                routes: args.routes,
+            }),
+        },
+    )?;
+    print!("{config}");
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! The registry: provisioning, registration, extension status and the `cirata.services.*` subjects.
+
+pub mod buckets;
+mod handlers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::Client;
+use async_nats::jetstream::{self, kv};
+use futures::StreamExt;
+use symphony_protocol::messages::{ExtensionView, InstanceStatus, RegistryRecord};
+use symphony_protocol::subjects;
+
+use crate::auth::identity::Identity;
+use crate::auth::keys::KeyStore;
+use crate::bus::connect::{cluster_size, replicas_for};
+use buckets::{BucketOwners, ensure_bucket, platform_bucket};
+
+/// Settings the registry hands to extensions.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    pub heartbeat: Duration,
+    pub status_ttl: Duration,
+    /// Fixed replica count instead of the cluster-size rule.
+    pub replicas: Option<usize>,
+    /// The instance's public origin (goes into tokens).
+    pub origin: String,
+}
+
+/// Shared registry state; cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    pub keys: KeyStore,
+    pub settings: RegistrySettings,
+    pub identity: Arc<Identity>,
+    client: Client,
+    js: jetstream::Context,
+    sys: Client,
+    records: kv::Store,
+    owners: BucketOwners,
+    status: kv::Store,
+}
+
+impl Registry {
+    /// Creates (or updates) the platform buckets and returns the registry.
+    pub async fn init(
+        identity: Arc<Identity>,
+        client: Client,
+        sys: Client,
+        settings: RegistrySettings,
+    ) -> anyhow::Result<Registry> {
+        let js = jetstream::new(client.clone());
+        let replicas = match settings.replicas {
+            Some(r) => r,
+            None => replicas_for(cluster_size(&sys).await?),
+        };
+        let forever = Duration::ZERO;
+        let keys = ensure_bucket(
+            &js,
+            &platform_bucket(subjects::KEYS_BUCKET, "Symphony keys", forever),
+            replicas,
+        )
+        .await?;
+        let records = ensure_bucket(
+            &js,
+            &platform_bucket(subjects::REGISTRY_BUCKET, "Symphony registry", forever),
+            replicas,
+        )
+        .await?;
+        let owners = ensure_bucket(
+            &js,
+            &platform_bucket(subjects::BUCKET_OWNERS_BUCKET, "Bucket owners", forever),
+            replicas,
+        )
+        .await?;
+        let status = ensure_bucket(
+            &js,
+            &platform_bucket(
+                subjects::STATUS_BUCKET,
+                "Extension instance status",
+                settings.status_ttl,
+            ),
+            replicas,
+        )
+        .await?;
+        Ok(Registry {
+            keys: KeyStore::new(keys),
+            settings,
+            identity,
+            client,
+            js,
+            sys,
+            records,
+            owners: BucketOwners::new(owners),
+            status,
+        })
+    }
+
+    /// Binds the buckets of a running server without changing them (CLI use).
+    pub async fn open(
+        identity: Arc<Identity>,
+        client: Client,
+        sys: Client,
+        origin: String,
+    ) -> anyhow::Result<Registry> {
+        let js = jetstream::new(client.clone());
+        let bind = |name: &'static str| {
+            let js = js.clone();
+            async move {
+                js.get_key_value(name).await.map_err(|e| {
+                    anyhow::anyhow!("bucket {name} is missing ({e}); is the server initialised?")
+                })
+            }
+        };
+        Ok(Registry {
+            keys: KeyStore::new(bind(subjects::KEYS_BUCKET).await?),
+            records: bind(subjects::REGISTRY_BUCKET).await?,
+            owners: BucketOwners::new(bind(subjects::BUCKET_OWNERS_BUCKET).await?),
+            status: bind(subjects::STATUS_BUCKET).await?,
+            settings: RegistrySettings {
+                heartbeat: Duration::from_secs(30),
+                status_ttl: Duration::from_secs(60),
+                replicas: None,
+                origin,
+            },
+            identity,
+            client,
+            js,
+            sys,
+        })
+    }
+
+    /// Replicas for a bucket created now.
+    pub async fn replicas(&self) -> usize {
+        if let Some(r) = self.settings.replicas {
+            return r;
+        }
+        match cluster_size(&self.sys).await {
+            Ok(n) => replicas_for(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the cluster size; using 1 replica");
+                1
+            }
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Answers `cirata.services.>` (queue group `symphony`) until the subscription ends.
+    pub async fn serve(self) -> anyhow::Result<()> {
+        let mut sub = self
+            .client
+            .queue_subscribe(
+                subjects::SERVICES_WILDCARD,
+                subjects::SERVER_QUEUE_GROUP.to_owned(),
+            )
+            .await?;
+        while let Some(msg) = sub.next().await {
+            let registry = self.clone();
+            tokio::spawn(async move { registry.handle(msg).await });
+        }
+        Ok(())
+    }
+
+    /// The stored registration of `prefix`.
+    pub async fn record(&self, prefix: &str) -> anyhow::Result<Option<RegistryRecord>> {
+        match self.records.get(prefix).await? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Latest status of each instance of `prefix` (expired instances are gone).
+    pub async fn instances(&self, prefix: &str) -> anyhow::Result<Vec<InstanceStatus>> {
+        let mut out = Vec::new();
+        let mut keys = self.status.keys().await?;
+        while let Some(key) = keys.next().await {
+            let key = key?;
+            if key.split('.').next() != Some(prefix) {
+                continue;
+            }
+            if let Some(v) = self.status.get(&key).await?
+                && let Ok(status) = serde_json::from_slice::<InstanceStatus>(&v)
+            {
+                out.push(status);
+            }
+        }
+        out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+        Ok(out)
+    }
+
+    pub async fn view(&self, prefix: &str) -> anyhow::Result<Option<ExtensionView>> {
+        let Some(record) = self.record(prefix).await? else {
+            return Ok(None);
+        };
+        Ok(Some(ExtensionView::new(
+            record,
+            self.instances(prefix).await?,
+        )))
+    }
+
+    pub async fn views(&self) -> anyhow::Result<Vec<ExtensionView>> {
+        let mut prefixes = Vec::new();
+        let mut keys = self.records.keys().await?;
+        while let Some(key) = keys.next().await {
+            prefixes.push(key?);
+        }
+        prefixes.sort();
+        let mut out = Vec::new();
+        for p in prefixes {
+            if let Some(v) = self.view(&p).await? {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,283 @@
+//! `symphony serve`: wires identity, the (embedded or external) NATS, the registry and HTTP together.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use symphony_protocol::messages::{PortsFile, SymphonyInfo};
+
+use crate::api::{self, AppState};
+use crate::auth::identity::{Identity, ensure_private_dir, write_private_file};
+use crate::bus::connect::{connect_server, connect_system, push_accounts};
+use crate::bus::embedded::{NatsConfig, Supervisor, find_nats_server, free_port, render_config};
+use crate::cli::ServeArgs;
+use crate::cli::admin::PORTS_FILE;
+use crate::registry::{Registry, RegistrySettings};
+
+/// Largest NATS payload: above the 1 MiB manifest limit so the server can answer with a typed error.
+const MAX_PAYLOAD: u32 = 8 * 1024 * 1024;
+
+/// The NATS side of a running server.
+struct Nats {
+    urls: Vec<String>,
+    ws_port: u16,
+    supervisor: Option<Supervisor>,
+}
+
+fn port_or_free(host: &str, port: u16) -> anyhow::Result<u16> {
+    if port != 0 {
+        return Ok(port);
+    }
+    free_port(host).with_context(|| format!("cannot find a free port on {host}"))
+}
+
+/// Writes the nats-server config of `identity` (also used by `symphony nats-config`).
+pub fn nats_config(identity: &Identity, mut cfg: NatsConfig) -> anyhow::Result<String> {
+    cfg.operator_jwt = identity.operator_jwt()?;
+    cfg.system_account = identity.system_account.public_key();
+    // Seed the resolver so the accounts exist before the first push.
+    ensure_private_dir(&cfg.resolver_dir)?;
+    write_private_file(
+        &cfg.resolver_dir
+            .join(format!("{}.jwt", identity.system_account.public_key())),
+        identity.system_account_jwt()?.as_bytes(),
+    )?;
+    write_private_file(
+        &cfg.resolver_dir
+            .join(format!("{}.jwt", identity.account.public_key())),
+        identity.account_jwt(Default::default())?.as_bytes(),
+    )?;
+    Ok(render_config(&cfg))
+}
+
+async fn start_embedded(
+    args: &ServeArgs,
+    identity: &Identity,
+    data_dir: &Path,
+) -> anyhow::Result<Nats> {
+    let binary = find_nats_server(args.nats_server.as_deref())?;
+    let nats_dir = data_dir.join("nats");
+    ensure_private_dir(&nats_dir)?;
+    let client_port = port_or_free(&args.host, args.nats_port)?;
+    let ws_port = port_or_free(&args.host, args.ws_port)?;
+    let config = nats_config(
+        identity,
+        NatsConfig {
+            server_name: "symphony".into(),
+            host: args.host.clone(),
+            client_port,
+            ws_port,
+            operator_jwt: String::new(),
+            system_account: String::new(),
+            store_dir: nats_dir.join("jetstream"),
+            resolver_dir: nats_dir.join("jwt"),
+            max_payload: MAX_PAYLOAD,
+            cluster: None,
+        },
+    )?;
+    let config_path = nats_dir.join("nats-server.conf");
+    write_private_file(&config_path, config.as_bytes())?;
+    let supervisor = Supervisor::start(
+        binary.clone(),
+        config_path,
+        nats_dir.join("nats-server.log"),
+        nats_dir.join("nats-server.pid"),
+    )
+    .await?;
+    supervisor
+        .wait_ready(&args.host, client_port, Duration::from_secs(30))
+        .await?;
+    tracing::info!(
+        binary = %binary.display(),
+        pid = supervisor.pid().unwrap_or_default(),
+        log = %supervisor.log_path().display(),
+        port = client_port,
+        websocket = ws_port,
+        "embedded nats-server ready"
+    );
+    let host = url_host(&args.host);
+    Ok(Nats {
+        urls: vec![format!("nats://{host}:{client_port}")],
+        ws_port,
+        supervisor: Some(supervisor),
+    })
+}
+
+fn url_host(host: &str) -> String {
+    match host {
+        "0.0.0.0" | "" => "127.0.0.1".into(),
+        "::" => "[::1]".into(),
+        h if h.contains(':') => format!("[{h}]"),
+        h => h.into(),
+    }
+}
+
+fn split_urls(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Retries `f` until it succeeds or `deadline` passes (NATS may still be starting).
+async fn with_retry<T, F, Fut>(what: &str, deadline: Duration, mut f: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tokio::time::Instant::now() + delay < until => {
+                tracing::debug!(error = %format!("{e:#}"), "{what}: retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e.context(format!("{what} failed"))),
+        }
+    }
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir: PathBuf = args.data.resolve();
+    let identity = Arc::new(Identity::load_or_create(&data_dir)?);
+    let _ = std::fs::remove_file(data_dir.join(PORTS_FILE));
+
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.http))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.http))?;
+    let http_addr: SocketAddr = listener.local_addr()?;
+    let origin = args
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}:{}", url_host(&args.host), http_addr.port()));
+
+    let nats = match &args.nats_url {
+        Some(urls) => Nats {
+            urls: split_urls(urls),
+            ws_port: 0,
+            supervisor: None,
+        },
+        None => start_embedded(&args, &identity, &data_dir).await?,
+    };
+    let result = serve_with_nats(&args, identity, &data_dir, listener, origin, &nats).await;
+    if let Some(supervisor) = nats.supervisor {
+        supervisor.stop().await;
+    }
+    let _ = std::fs::remove_file(data_dir.join(PORTS_FILE));
+    result
+}
+
+async fn serve_with_nats(
+    args: &ServeArgs,
+    identity: Arc<Identity>,
+    data_dir: &Path,
+    listener: tokio::net::TcpListener,
+    origin: String,
+    nats: &Nats,
+) -> anyhow::Result<()> {
+    let urls = &nats.urls;
+    let sys = with_retry(
+        "connecting to NATS (system account)",
+        Duration::from_secs(30),
+        || connect_system(&identity, urls),
+    )
+    .await?;
+    with_retry("pushing account JWTs", Duration::from_secs(30), || {
+        push_accounts(&identity, &sys)
+    })
+    .await?;
+    let client = with_retry("connecting to NATS", Duration::from_secs(30), || {
+        connect_server(&identity, urls)
+    })
+    .await?;
+    let settings = RegistrySettings {
+        heartbeat: args.heartbeat,
+        status_ttl: args.status_ttl.max(args.heartbeat * 2),
+        replicas: args.replicas,
+        origin: origin.clone(),
+    };
+    let registry = with_retry(
+        "creating the platform buckets",
+        Duration::from_secs(60),
+        || {
+            Registry::init(
+                identity.clone(),
+                client.clone(),
+                sys.clone(),
+                settings.clone(),
+            )
+        },
+    )
+    .await?;
+
+    let advertised = args
+        .nats_advertise
+        .as_deref()
+        .map(split_urls)
+        .unwrap_or_else(|| urls.clone());
+    let info = SymphonyInfo {
+        name: "Symphony".into(),
+        short_name: "symphony".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        nats_address: advertised.join(","),
+        nats_urls: advertised,
+        websocket_url: (nats.ws_port != 0)
+            .then(|| format!("ws://{}:{}", url_host(&args.host), nats.ws_port)),
+        origin: origin.clone(),
+    };
+    let services = tokio::spawn(registry.clone().serve());
+    let app = api::router(AppState {
+        registry,
+        info: Arc::new(info),
+    });
+
+    let http_port = listener.local_addr()?.port();
+    let nats_port = urls
+        .first()
+        .and_then(|u| u.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let ports = PortsFile {
+        http: http_port,
+        nats: nats_port,
+        websocket: nats.ws_port,
+        http_url: origin.clone(),
+        nats_url: urls.join(","),
+        pid: std::process::id(),
+    };
+    write_private_file(
+        &data_dir.join(PORTS_FILE),
+        &serde_json::to_vec_pretty(&ports)?,
+    )?;
+    tracing::info!(http = %origin, nats = %urls.join(","), websocket = nats.ws_port, "symphony is ready");
+    eprintln!(
+        "symphony ready: http {origin}  nats {}  websocket port {}",
+        urls.join(","),
+        nats.ws_port
+    );
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    services.abort();
+    tracing::info!("symphony stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("shutting down");
+}

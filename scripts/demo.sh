@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The single "run the platform" command: builds everything, starts `symphony serve` (with its embedded
+# nats-server) on a persistent data dir, registers and starts the demo extensions (hello, catalog),
+# prints the URL and stays in the foreground until Ctrl-C, then stops everything it started.
+#
+# Environment:
+#   SYMPHONY_DEMO_DIR     data dir (default: ~/.local/share/symphony-demo)
+#   SYMPHONY_NATS_SERVER  nats-server binary (default: the one scripts/bootstrap.sh installed)
+#   SYMPHONY_DEMO_TIMEOUT seconds to wait for the server to become ready (default: 120)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EXTENSIONS=(hello catalog)
+DIR="${SYMPHONY_DEMO_DIR:-$HOME/.local/share/symphony-demo}"
+TIMEOUT="${SYMPHONY_DEMO_TIMEOUT:-120}"
+BIN=target/debug
+
+step() {
+    echo "==> $*"
+}
+
+die() {
+    echo "demo: $*" >&2
+    exit 1
+}
+
+step "bootstrap"
+scripts/bootstrap.sh
+if [[ -z "${SYMPHONY_NATS_SERVER:-}" ]]; then
+    SYMPHONY_NATS_SERVER="$(cat .venv/nats-server-path)"
+fi
+export SYMPHONY_NATS_SERVER
+
+step "cargo build --workspace --bins"
+cargo build --workspace --bins
+
+# Everything started below is recorded here and stopped on exit (Ctrl-C, TERM, an error, or the
+# server exiting on its own).
+pids=()
+cleaned_up=0
+cleanup() {
+    ((cleaned_up)) && return 0
+    cleaned_up=1
+    ((${#pids[@]})) || return 0
+    echo
+    step "stopping (${#pids[@]} processes)"
+    local pid alive i
+    for pid in "${pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    # Give them 10 s to shut down cleanly, then SIGKILL whatever is left.
+    for ((i = 0; i < 100; i++)); do
+        alive=0
+        for pid in "${pids[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$DIR"
+# A ports.json left behind by an earlier run would point at dead ports.
+rm -f "$DIR/ports.json"
+
+step "starting symphony serve --data-dir $DIR"
+"$BIN/symphony" serve --data-dir "$DIR" &
+server_pid=$!
+pids+=("$server_pid")
+
+http_port=""
+deadline=$((SECONDS + TIMEOUT))
+while :; do
+    kill -0 "$server_pid" 2>/dev/null || die "symphony serve exited before it became ready"
+    ((SECONDS < deadline)) || die "symphony serve was not ready after ${TIMEOUT}s"
+    if [[ -s "$DIR/ports.json" ]]; then
+        http_port="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["http"])' \
+            "$DIR/ports.json" 2>/dev/null || true)"
+        if [[ -n "$http_port" ]] && curl -fsS -o /dev/null "http://127.0.0.1:$http_port/api/v1/ready" 2>/dev/null; then
+            break
+        fi
+    fi
+    sleep 0.2
+done
+
+for ext in "${EXTENSIONS[@]}"; do
+    # The SDK ignores REGISTRATION_TOKEN once it has a stored key, so a fresh one is always safe to pass.
+    token="$("$BIN/symphony" token create --registration --name "demo-$ext" --data-dir "$DIR")" \
+        || die "could not create a registration token for $ext"
+    [[ -n "$token" ]] || die "symphony token create printed no token for $ext"
+    step "starting extension $ext"
+    REGISTRATION_TOKEN="$token" "$BIN/$ext" &
+    pids+=("$!")
+done
+
+echo
+echo "Symphony is running: http://127.0.0.1:$http_port/"
+echo "Data dir: $DIR"
+echo "Ctrl-C to stop"
+
+# Stay in the foreground for as long as the server runs.
+status=0
+wait "$server_pid" || status=$?
+echo "demo: symphony serve exited (status $status)" >&2
+exit "$status"

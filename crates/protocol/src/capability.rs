@@ -139,7 +139,26 @@ pub struct Permissions {
     pub allow_responses: bool,
 }
 
+/// NATS subject matching: `*` matches one token, a final `>` one or more.
+pub fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut subject_tokens = subject.split('.');
+    for p in pattern.split('.') {
+        match (p, subject_tokens.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (p, Some(s)) if p == s => {}
+            _ => return false,
+        }
+    }
+    subject_tokens.next().is_none()
+}
+
 impl Permissions {
+    /// Whether nats-server would let this user publish to `subject`.
+    pub fn allows_publish(&self, subject: &str) -> bool {
+        self.pub_allow.iter().any(|p| subject_matches(p, subject))
+    }
+
     fn push(&mut self, kind: CapabilityKind, subject: String) {
         let list = match kind {
             CapabilityKind::Pub => &mut self.pub_allow,
@@ -374,6 +393,24 @@ mod tests {
                 .iter()
                 .any(|s| s.contains("symphony_keys") || s.contains("registry.provision"))
         );
+    }
+
+    #[test]
+    fn subject_matching_follows_nats() {
+        assert!(subject_matches("a.*.c", "a.b.c"));
+        assert!(subject_matches("a.>", "a.b.c"));
+        assert!(!subject_matches("a.>", "a"));
+        assert!(!subject_matches("a.*", "a.b.c"));
+        assert!(!subject_matches("a.b", "a.b.c"));
+        assert!(subject_matches("a.b", "a.b"));
+        let p = api_key_permissions(
+            &KeyId::generate(),
+            None,
+            &[cap(CapabilityKind::Pub, "extensions.catalog.list")],
+            &[],
+        );
+        assert!(p.allows_publish("cirata.extensions.catalog.list"));
+        assert!(!p.allows_publish("cirata.extensions.catalog.add"));
     }
 
     #[test]

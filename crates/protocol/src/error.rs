@@ -45,6 +45,15 @@ error_codes! {
     NotReady => "not_ready",
     NatsUnavailable => "nats_unavailable",
     HandlerFailed => "handler_failed",
+    InvalidOpenapi => "invalid_openapi",
+    RouteNotFound => "route_not_found",
+    MethodNotAllowed => "method_not_allowed",
+    BodyTooLarge => "body_too_large",
+    InvalidPath => "invalid_path",
+    Forbidden => "forbidden",
+    NoResponders => "no_responders",
+    GatewayTimeout => "gateway_timeout",
+    BadExtensionResponse => "bad_extension_response",
     Internal => "internal",
 }
 
@@ -54,8 +63,10 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MissingToken | InvalidToken | TokenExpired | TokenRevoked | TokenUsed => 401,
-            WrongTokenKind | CapabilityForbidden | PrefixMismatch => 403,
-            ExtensionNotFound | NotFound => 404,
+            WrongTokenKind | CapabilityForbidden | PrefixMismatch | Forbidden => 403,
+            ExtensionNotFound | NotFound | RouteNotFound => 404,
+            MethodNotAllowed => 405,
+            BodyTooLarge => 413,
             PrefixOwned | BucketOwned => 409,
             ManifestTooLarge => 413,
             InvalidPrefix
@@ -64,9 +75,12 @@ impl ErrorCode {
             | UnsupportedManifestVersion
             | InvalidManifest
             | InvalidRequest
-            | InvalidAddress => 400,
-            NotReady | NatsUnavailable => 503,
-            HandlerFailed => 502,
+            | InvalidAddress
+            | InvalidOpenapi
+            | InvalidPath => 400,
+            NotReady | NatsUnavailable | NoResponders => 503,
+            GatewayTimeout => 504,
+            HandlerFailed | BadExtensionResponse => 502,
             Internal => 500,
         }
     }

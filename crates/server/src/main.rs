@@ -5,6 +5,7 @@ mod auth;
 mod bus;
 mod cli;
 mod clock;
+mod gateway;
 mod registry;
 mod serve;
 

@@ -14,6 +14,7 @@ use crate::bus::connect::{connect_server, connect_system, push_accounts};
 use crate::bus::embedded::{NatsConfig, Supervisor, find_nats_server, free_port, render_config};
 use crate::cli::ServeArgs;
 use crate::cli::admin::PORTS_FILE;
+use crate::gateway::{Gateway, GatewaySettings};
 use crate::registry::{Registry, RegistrySettings};
 
 /// Largest NATS payload: above the 1 MiB manifest limit so the server can answer with a typed error.
@@ -232,9 +233,16 @@ async fn serve_with_nats(
             .then(|| format!("ws://{}:{}", url_host(&args.host), nats.ws_port)),
         origin: origin.clone(),
     };
+    let gateway = Gateway::new(GatewaySettings {
+        body_limit: args.gateway_body_limit,
+        default_timeout: args.gateway_timeout,
+        sweep_interval: args.heartbeat.min(Duration::from_secs(5)),
+    });
+    gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
     let app = api::router(AppState {
         registry,
+        gateway,
         info: Arc::new(info),
     });
 

@@ -1,6 +1,7 @@
-//! The platform's own REST API under `/api/v1` (ping, health, info, API-key exchange, extensions).
+//! The platform's own REST API under `/api/v1` (ping, health, info, API-key exchange, extensions)
+//! and the router that mounts the gateway.
 
-mod auth;
+pub mod auth;
 pub mod error;
 
 use std::sync::Arc;
@@ -9,12 +10,13 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde_json::json;
 use symphony_protocol::messages::{ApiKey, ExtensionView, SymphonyInfo};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
+use crate::gateway::{self, Gateway};
 use crate::registry::Registry;
 use auth::{AnyKey, ApiKeyCaller};
 use error::ApiError;
@@ -23,6 +25,7 @@ use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Registry,
+    pub gateway: Gateway,
     pub info: Arc<SymphonyInfo>,
 }
 
@@ -35,6 +38,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/apikey", get(api_key))
         .route("/api/v1/extensions/all", get(extensions_all))
         .route("/api/v1/extensions/{prefix}", get(extension_one))
+        .route("/api/v1/extension/{*rest}", any(gateway::proxy))
+        .route("/api/v1/openapi.json", get(gateway::openapi::openapi_json))
+        .route("/help/access/swagger", get(gateway::openapi::swagger_page))
+        .route(
+            "/help/access/swagger/assets/{file}",
+            get(gateway::openapi::swagger_asset),
+        )
         .fallback(not_found)
         .with_state(state)
 }

@@ -95,6 +95,12 @@ pub struct ServeArgs {
     /// How long a status entry lives without a heartbeat.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub status_ttl: Duration,
+    /// Largest request body the REST gateway accepts, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub gateway_body_limit: usize,
+    /// How long the REST gateway waits for an endpoint (routes may override with x-symphony-timeout).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub gateway_timeout: Duration,
     /// Fixed replica count for buckets (default: 1 standalone, 3 on 3-4 nodes, 5 on 5+).
     #[arg(long)]
     pub replicas: Option<usize>,

@@ -149,6 +149,7 @@ impl Registry {
     async fn register(&self, id: &str, payload: &[u8]) -> Result<RegisterReply, ErrorBody> {
         let (key, _) = self.api_key_record(id, KeyKind::ApiKey).await?;
         let manifest = Manifest::parse(payload)?;
+        crate::gateway::routes::compile(&manifest)?;
         if key.prefix.as_deref() != Some(manifest.prefix.as_str()) {
             return Err(ErrorBody::new(
                 ErrorCode::PrefixMismatch,

@@ -192,6 +192,30 @@ impl Registry {
         Ok(out)
     }
 
+    /// Prefixes with at least one instance whose latest status is `ok`.
+    pub async fn live_prefixes(&self) -> anyhow::Result<std::collections::HashSet<String>> {
+        let mut live = std::collections::HashSet::new();
+        let mut keys = self.status.keys().await?;
+        while let Some(key) = keys.next().await {
+            let key = key?;
+            if let Some(v) = self.status.get(&key).await?
+                && let Ok(status) = serde_json::from_slice::<InstanceStatus>(&v)
+                && status.state == symphony_protocol::messages::InstanceState::Ok
+            {
+                live.insert(status.prefix);
+            }
+        }
+        Ok(live)
+    }
+
+    pub fn records_kv(&self) -> &kv::Store {
+        &self.records
+    }
+
+    pub fn status_kv(&self) -> &kv::Store {
+        &self.status
+    }
+
     pub async fn view(&self, prefix: &str) -> anyhow::Result<Option<ExtensionView>> {
         let Some(record) = self.record(prefix).await? else {
             return Ok(None);

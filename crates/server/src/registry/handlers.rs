@@ -154,8 +154,11 @@ impl Registry {
             return Err(ErrorBody::new(
                 ErrorCode::PrefixMismatch,
                 format!(
-                    "this key is bound to prefix {:?}, not {:?}",
-                    key.prefix, manifest.prefix
+                    "this key is bound to prefix {}, not {:?}",
+                    key.prefix
+                        .as_deref()
+                        .map_or("none".to_owned(), |p| format!("{p:?}")),
+                    manifest.prefix
                 ),
             )
             .with_hint(

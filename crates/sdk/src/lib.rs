@@ -1,0 +1,48 @@
+//! The Rust SDK for Symphony extensions: declare capabilities, UI, buckets and endpoints; the SDK finds a
+//! token, provisions a permanent key from a registration token, connects to NATS with the key's JWT,
+//! registers the manifest, heartbeats, and shuts down gracefully.
+//!
+//! It mirrors the Python SDK (`cirata.symphony`); the wire contract is `docs/protocol.md`, whose types live
+//! in [`protocol`]. Unix only (signals, file modes).
+//!
+//! ```no_run
+//! use cirata_symphony::{Extension, HandlerError, Request};
+//!
+//! #[tokio::main]
+//! async fn main() -> cirata_symphony::Result<()> {
+//!     let mut ext = Extension::new("Catalog", "catalog").with_description("Manages a catalog of items");
+//!     ext.add_capability("sub", "extensions.catalog.list", "List items")?;
+//!     ext.add_bucket("catalog_items", "Catalog item storage", 0, 0, 0)?;
+//!     ext.connect().await?;
+//!     let svc = ext.add_endpoints("catalog", "1.0.0", "Catalog service", Default::default()).await?;
+//!     let group = svc.add_group("cirata.extensions.catalog");
+//!     group
+//!         .add_endpoint("list", |_req: Request| async move { Ok::<_, HandlerError>("[]") })
+//!         .await?;
+//!     ext.run().await
+//! }
+//! ```
+//!
+//! Environment: `SYMPHONY_TOKEN`, `REGISTRATION_TOKEN`, `SYMPHONY_ADDRESS` (overrides the address in the
+//! token), `CIRATA_CONFIG_DIR` (token files, default `~/.config/cirata`), `SYMPHONY_CREDENTIAL_STORE=file`
+//! (skip the OS credential store).
+
+mod bootstrap;
+mod client;
+mod credentials;
+mod declare;
+mod error;
+mod extension;
+mod lifecycle;
+mod service;
+
+pub use client::{Client, DEFAULT_REQUEST_TIMEOUT};
+pub use declare::Route;
+pub use error::{Error, Result, TokenSource};
+pub use extension::{Extension, SDK_NAME};
+pub use service::{Group, HandlerError, Request, Service};
+
+/// The NATS client this SDK is built on, for types such as `async_nats::Message` and `jetstream::kv::Store`.
+pub use async_nats;
+/// The wire contract: subjects, payloads, error codes.
+pub use symphony_protocol as protocol;

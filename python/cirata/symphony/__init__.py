@@ -1,0 +1,67 @@
+"""Cirata Symphony's Python SDK: build extensions on NATS.
+
+```python
+from cirata import symphony
+
+ext = symphony.Extension("Hello World", "hello")
+async with ext:
+    await ext.operate()
+```
+
+The wire contract is docs/protocol.md of the Symphony repository.
+"""
+
+from ._version import __version__
+from .address import Address, resolve_address
+from .client import Client, Common
+from .endpoints import EndpointGroup, EndpointService, Request
+from .errors import (
+    CapabilityForbiddenError,
+    ConfigurationError,
+    InvalidAddressError,
+    InvalidBucketError,
+    InvalidCapabilityError,
+    InvalidManifestError,
+    InvalidPrefixError,
+    InvalidTokenError,
+    NotConnectedError,
+    ProvisionError,
+    RegistrationError,
+    SymphonyError,
+    SymphonyRuntimeError,
+    TokenRejectedError,
+    UnreachableError,
+    ValidationError,
+)
+from .extension import Extension
+from .tokens import Token, parse_token
+
+__all__ = [
+    "Address",
+    "CapabilityForbiddenError",
+    "Client",
+    "Common",
+    "ConfigurationError",
+    "EndpointGroup",
+    "EndpointService",
+    "Extension",
+    "InvalidAddressError",
+    "InvalidBucketError",
+    "InvalidCapabilityError",
+    "InvalidManifestError",
+    "InvalidPrefixError",
+    "InvalidTokenError",
+    "NotConnectedError",
+    "ProvisionError",
+    "RegistrationError",
+    "Request",
+    "SymphonyError",
+    "SymphonyRuntimeError",
+    "Token",
+    "TokenRejectedError",
+    "UnreachableError",
+    "ValidationError",
+    "__version__",
+    "parse_token",
+    "resolve_address",
+]

@@ -1,0 +1,79 @@
+"""The NATS client extensions get (`ext.nc`, `req.nc`): nats-py's, with Symphony's key-value key rule.
+
+Symphony's documentation names keys `config:theme` and `item:<id>`. nats-py 2.16 only accepts
+`[-/_=.a-zA-Z0-9]` (the NATS KV ADR), while nats-server takes `:` in a subject token like any other character.
+So key-value buckets opened through this client (`ext.js.key_value(...)`, `req.nc.jetstream().key_value(...)`)
+also accept `:`. Everything else is nats-py unchanged; connections made with plain `nats.connect` keep nats-py's
+rule.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import nats.js
+import nats.js.errors
+import nats.js.kv
+from nats.aio.client import Client
+
+KEY_RE = re.compile(r"[-/_=.:a-zA-Z0-9]+")
+
+
+def is_valid_key(key: str) -> bool:
+    """`[-/_=.:a-zA-Z0-9]+`, not starting or ending with `.`."""
+    return bool(KEY_RE.fullmatch(key)) and not key.startswith(".") and not key.endswith(".")
+
+
+def _check(key: str, validate: bool) -> None:
+    if validate and not is_valid_key(key):
+        raise nats.js.errors.InvalidKeyError(key)
+
+
+class KeyValue(nats.js.kv.KeyValue):
+    """nats-py's `KeyValue` with the key rule above."""
+
+    async def get(self, key: str, revision: int | None = None, validate_keys: bool = True) -> nats.js.kv.KeyValue.Entry:
+        _check(key, validate_keys)
+        return await super().get(key, revision, validate_keys=False)
+
+    async def put(self, key: str, value: bytes, validate_keys: bool = True) -> int:
+        _check(key, validate_keys)
+        return await super().put(key, value, validate_keys=False)
+
+    async def create(self, key: str, value: bytes, validate_keys: bool = True, msg_ttl: float | None = None) -> int:
+        _check(key, validate_keys)
+        return await super().create(key, value, validate_keys=False, msg_ttl=msg_ttl)
+
+    async def update(self, key: str, value: bytes, last: int | None = None, validate_keys: bool = True) -> int:
+        _check(key, validate_keys)
+        return await super().update(key, value, last=last, validate_keys=False)
+
+    async def delete(
+        self, key: str, last: int | None = None, validate_keys: bool = True, msg_ttl: float | None = None
+    ) -> bool:
+        _check(key, validate_keys)
+        if msg_ttl is None:  # nats-py warns about msg_ttl on delete even when it is None-equivalent
+            return await super().delete(key, last=last, validate_keys=False)
+        return await super().delete(key, last=last, validate_keys=False, msg_ttl=msg_ttl)
+
+
+def _adopt(kv: nats.js.kv.KeyValue, js: nats.js.JetStreamContext) -> KeyValue:
+    return KeyValue(name=kv._name, stream=kv._stream, pre=kv._pre, js=js, direct=kv._direct)
+
+
+class JetStreamContext(nats.js.JetStreamContext):
+    """nats-py's JetStream context whose key-value buckets use `KeyValue` above."""
+
+    async def key_value(self, bucket: str) -> KeyValue:
+        return _adopt(await super().key_value(bucket), self)
+
+    async def create_key_value(self, config: Any = None, **params: Any) -> KeyValue:
+        return _adopt(await super().create_key_value(config, **params), self)
+
+
+class SymphonyClient(Client):
+    """nats-py's `Client` whose `jetstream()` returns the `JetStreamContext` above."""
+
+    def jetstream(self, **opts: Any) -> JetStreamContext:
+        return JetStreamContext(self, **opts)

@@ -1,0 +1,198 @@
+"""One connected run of an extension: registration (docs/protocol.md §5.2), the status heartbeat (§5.3), waiting
+for SIGINT/SIGTERM, and the graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timezone
+from typing import Any
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from .bootstrap import Credentials, request_json
+from .endpoints import ServiceRegistry
+from .errors import RegistrationError
+
+log = logging.getLogger("cirata.symphony")
+
+PROTOCOL_VERSION = 1
+DEFAULT_HEARTBEAT_SECS = 30.0
+STATUS_TIMEOUT_SECS = 5.0
+STATUS_BUCKET = "symphony_status"
+
+
+def rfc3339_now() -> str:
+    """UTC now as RFC 3339 with a `Z`, to the second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Session:
+    """A connection of one extension instance: the credentials it runs with, its NATS client and JetStream
+    context, and the registration/status traffic. Created by `Extension.__aenter__`."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        prefix: str,
+        sdk: dict[str, str],
+        credentials: Credentials,
+        nc: Client,
+        manifest: Callable[[], dict[str, Any]],
+        services: ServiceRegistry,
+    ) -> None:
+        self.name = name
+        self.prefix = prefix
+        self.sdk = sdk
+        self.credentials = credentials
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.instance_id = credentials.api_key.id
+        self.started_at = rfc3339_now()
+        self.heartbeat_secs = DEFAULT_HEARTBEAT_SECS
+        self.operating = False
+        self.closed = False
+        self._manifest = manifest
+        self._services = services
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._register_lock = asyncio.Lock()
+
+    @property
+    def token(self) -> str:
+        return self.credentials.token
+
+    @property
+    def status_subject(self) -> str:
+        return f"$KV.{STATUS_BUCKET}.{self.prefix}.{self.instance_id}"
+
+    async def register(self) -> dict[str, Any]:
+        """Sends the manifest; Symphony stores it and creates the declared buckets. Idempotent.
+
+        Raises `RegistrationError` (a `RuntimeError`) with Symphony's error code and message.
+        """
+        async with self._register_lock:
+            reply = await request_json(
+                self.nc,
+                f"cirata.services.registry.register.{self.instance_id}",
+                self._manifest(),
+                RegistrationError,
+                "registration",
+            )
+        heartbeat = reply.get("heartbeat_secs")
+        if isinstance(heartbeat, (int, float)) and heartbeat > 0:
+            self.heartbeat_secs = float(heartbeat)
+        log.info(
+            "registered",
+            extra={"prefix": self.prefix, "instance_id": self.instance_id, "buckets": reply.get("buckets", [])},
+        )
+        return reply
+
+    def status(self, state: str) -> dict[str, Any]:
+        """The `InstanceStatus` record (docs/protocol.md §5.3)."""
+        return {
+            "v": PROTOCOL_VERSION,
+            "prefix": self.prefix,
+            "instance_id": self.instance_id,
+            "name": self.name,
+            "state": state,
+            "sdk": dict(self.sdk),
+            "started_at": self.started_at,
+            "updated_at": rfc3339_now(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+
+    async def publish_status(self, state: str) -> bool:
+        """Publishes the status through JetStream; a failure is logged, not raised."""
+        try:
+            await self.js.publish(
+                self.status_subject, json.dumps(self.status(state)).encode(), timeout=STATUS_TIMEOUT_SECS
+            )
+        except Exception as e:
+            log.warning("could not publish the %s status: %s", state, e or type(e).__name__)
+            return False
+        return True
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await self.publish_status("ok")
+            await asyncio.sleep(self.heartbeat_secs)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Runs `coro` in the background, keeping a reference until it is done."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def after_reconnect(self) -> None:
+        """A reconnect may have landed on a restarted cluster: register again (and report `ok`)."""
+        if self.closed:
+            return
+        try:
+            await self.register()
+        except Exception as e:
+            log.warning("re-registering after a reconnect failed: %s", e)
+            return
+        if self.operating:
+            await self.publish_status("ok")
+
+    async def operate(self, stop: asyncio.Event) -> None:
+        """Registers, publishes status every `heartbeat_secs`, and waits for SIGINT/SIGTERM or `stop`;
+        then publishes `disconnected`, stops the services and drains the connection."""
+        await self.register()
+        self.operating = True
+        loop = asyncio.get_running_loop()
+        installed: list[tuple[signal.Signals, Any]] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(sig)
+            try:
+                loop.add_signal_handler(sig, _stop_on_signal, stop, sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue  # not the main thread, or no signals here: only `stop` ends the run
+            installed.append((sig, previous))
+        heartbeat = asyncio.ensure_future(self._heartbeat())
+        log.info("running; stop with SIGINT (Ctrl-C) or SIGTERM", extra={"instance_id": self.instance_id})
+        try:
+            await stop.wait()
+        finally:
+            for sig, previous in installed:
+                loop.remove_signal_handler(sig)
+                if previous is not None:
+                    with contextlib.suppress(TypeError, ValueError):
+                        signal.signal(sig, previous)
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            await self.close()
+
+    async def close(self) -> None:
+        """Publishes `disconnected` (when it was operating), stops the services and drains. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.operating:
+            await self.publish_status("disconnected")
+            self.operating = False
+        await self._services.stop_all()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+        if not self.nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+        log.info("stopped", extra={"instance_id": self.instance_id})
+
+
+def _stop_on_signal(stop: asyncio.Event, sig: signal.Signals) -> None:
+    log.info("received %s; shutting down", sig.name)
+    stop.set()

@@ -31,6 +31,9 @@ if [[ -z "${SYMPHONY_NATS_SERVER:-}" ]]; then
 fi
 export SYMPHONY_NATS_SERVER
 
+step "package the SDKs the server serves (scripts/package-sdks.sh)"
+scripts/package-sdks.sh
+
 step "cargo build --workspace --bins"
 cargo build --workspace --bins
 

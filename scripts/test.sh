@@ -14,6 +14,9 @@ scripts/bootstrap.sh
 SYMPHONY_NATS_SERVER="$(cat .venv/nats-server-path)"
 export SYMPHONY_NATS_SERVER
 
+step "package the SDKs the server serves (scripts/package-sdks.sh)"
+scripts/package-sdks.sh
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 

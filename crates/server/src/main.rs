@@ -6,6 +6,7 @@ mod bus;
 mod cli;
 mod clock;
 mod gateway;
+mod libraries;
 mod registry;
 mod serve;
 

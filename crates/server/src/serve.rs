@@ -244,6 +244,7 @@ async fn serve_with_nats(
         registry,
         gateway,
         info: Arc::new(info),
+        pypi_upstream: args.pypi_upstream.as_str().into(),
     });
 
     let http_port = listener.local_addr()?.port();

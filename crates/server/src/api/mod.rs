@@ -17,6 +17,7 @@ use symphony_protocol::messages::{ApiKey, ExtensionView, SymphonyInfo};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::gateway::{self, Gateway};
+use crate::libraries;
 use crate::registry::Registry;
 use auth::{AnyKey, ApiKeyCaller};
 use error::ApiError;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub registry: Registry,
     pub gateway: Gateway,
     pub info: Arc<SymphonyInfo>,
+    /// Where `/pypi/simple/<other project>/` redirects (the SDK's dependencies).
+    pub pypi_upstream: Arc<str>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -40,6 +43,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/extensions/{prefix}", get(extension_one))
         .route("/api/v1/extension/{*rest}", any(gateway::proxy))
         .route("/api/v1/openapi.json", get(gateway::openapi::openapi_json))
+        .route("/api/v1/libraries", get(libraries::list))
+        .route("/downloads/{file}", get(libraries::download))
+        .route("/pypi/simple/", get(libraries::simple_root))
+        .route("/pypi/simple/{*project}", get(libraries::simple_project))
         .route("/help/access/swagger", get(gateway::openapi::swagger_page))
         .route(
             "/help/access/swagger/assets/{file}",

@@ -101,6 +101,13 @@ pub struct ServeArgs {
     /// How long the REST gateway waits for an endpoint (routes may override with x-symphony-timeout).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub gateway_timeout: Duration,
+    /// Upstream simple index for packages other than the SDK (its dependencies) at /pypi/simple/.
+    #[arg(
+        long,
+        default_value = "https://pypi.org/simple",
+        env = "SYMPHONY_PYPI_UPSTREAM"
+    )]
+    pub pypi_upstream: String,
     /// Fixed replica count for buckets (default: 1 standalone, 3 on 3-4 nodes, 5 on 5+).
     #[arg(long)]
     pub replicas: Option<usize>,

@@ -46,6 +46,8 @@ pub struct ExtensionRoutes {
     router: matchit::Router<usize>,
     /// Per path template: method → operation.
     paths: Vec<BTreeMap<String, Operation>>,
+    /// The service proxy: `/<endpoint>` → endpoints in the extension's own group (GET or POST).
+    direct: BTreeMap<String, Operation>,
     /// The parsed OpenAPI documents, one per service that has one.
     pub documents: Vec<Value>,
 }
@@ -188,7 +190,26 @@ pub fn compile(manifest: &Manifest) -> Result<Option<ExtensionRoutes>, ErrorBody
         }
         documents.push(doc);
     }
-    if paths.is_empty() {
+    let group = format!("cirata.extensions.{}.", manifest.prefix);
+    let direct: BTreeMap<String, Operation> = manifest
+        .endpoints
+        .iter()
+        .flat_map(|s| &s.endpoints)
+        .filter_map(|e| {
+            let name = e
+                .subject
+                .strip_prefix(&group)
+                .filter(|n| !n.contains('.') && !n.is_empty())?;
+            let op = Operation {
+                method: "*".into(),
+                template: format!("/{name}"),
+                subject: e.subject.clone(),
+                timeout: None,
+            };
+            Some((name.to_owned(), op))
+        })
+        .collect();
+    if paths.is_empty() && direct.is_empty() {
         return Ok(None);
     }
     Ok(Some(ExtensionRoutes {
@@ -196,6 +217,7 @@ pub fn compile(manifest: &Manifest) -> Result<Option<ExtensionRoutes>, ErrorBody
         name: manifest.name.clone(),
         router,
         paths,
+        direct,
         documents,
     }))
 }
@@ -204,7 +226,7 @@ impl ExtensionRoutes {
     /// Finds the operation for `method` and `path` (relative to the extension's base, starting with `/`).
     pub fn lookup(&self, method: &str, path: &str) -> Lookup<'_> {
         let Ok(matched) = self.router.at(path) else {
-            return Lookup::NotFound;
+            return self.lookup_direct(method, path);
         };
         let ops = &self.paths[*matched.value];
         match ops.get(method) {
@@ -218,6 +240,27 @@ impl ExtensionRoutes {
             },
             None => Lookup::MethodNotAllowed {
                 allow: ops.keys().cloned().collect(),
+            },
+        }
+    }
+}
+
+impl ExtensionRoutes {
+    /// The service proxy: `GET|POST /<endpoint>` reaches `cirata.extensions.<prefix>.<endpoint>`.
+    fn lookup_direct(&self, method: &str, path: &str) -> Lookup<'_> {
+        let Some(operation) = path
+            .strip_prefix('/')
+            .and_then(|name| self.direct.get(name))
+        else {
+            return Lookup::NotFound;
+        };
+        match method {
+            "GET" | "POST" => Lookup::Found {
+                operation,
+                params: vec![],
+            },
+            _ => Lookup::MethodNotAllowed {
+                allow: vec!["GET".into(), "POST".into()],
             },
         }
     }
@@ -329,9 +372,38 @@ mod tests {
     }
 
     #[test]
-    fn no_openapi_means_no_routes() {
+    fn endpoints_without_openapi_are_reachable_through_the_service_proxy() {
         let mut m = manifest(spec());
         m.endpoints[0].metadata.clear();
+        let routes = compile(&m).unwrap().unwrap();
+        match routes.lookup("POST", "/add") {
+            Lookup::Found { operation, params } => {
+                assert_eq!(operation.subject, "cirata.extensions.catalog.add");
+                assert!(params.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            routes.lookup("DELETE", "/add"),
+            Lookup::MethodNotAllowed { .. }
+        ));
+        assert_eq!(routes.lookup("GET", "/add/x"), Lookup::NotFound);
+        m.endpoints.clear();
         assert!(compile(&m).unwrap().is_none());
+    }
+
+    #[test]
+    fn openapi_routes_win_over_the_service_proxy() {
+        let routes = compile(&manifest(
+            json!({"paths":{"/list":{"get":{"operationId":"get"}}}}),
+        ))
+        .unwrap()
+        .unwrap();
+        match routes.lookup("GET", "/list") {
+            Lookup::Found { operation, .. } => {
+                assert_eq!(operation.subject, "cirata.extensions.catalog.get")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

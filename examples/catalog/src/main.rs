@@ -134,7 +134,10 @@ async fn run() -> cirata_symphony::Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Logs go to stderr (stdout stays the program's own), coloured only on a terminal.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )

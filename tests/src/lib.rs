@@ -1,0 +1,67 @@
+//! End-to-end test harness: starts the real `symphony` server (with its embedded nats-server, or
+//! against an external nats-server cluster the harness starts), real extensions (`hello`,
+//! `catalog`), and connects to NATS as a key the way an SDK does.
+//!
+//! Not for: unit tests of pure logic (those live beside the code in each crate).
+//!
+//! Every process the harness starts is owned by a guard whose `Drop` stops it (SIGTERM, then
+//! SIGKILL), and each child also gets `PR_SET_PDEATHSIG`, so nothing outlives a panicking test.
+//! Each child's stdout/stderr goes to a file in a temp dir; their tails are printed when a test
+//! fails.
+//!
+//! The contract under test is `docs/protocol.md`; the shared types come from `symphony-protocol`.
+
+pub mod bins;
+pub mod cluster;
+pub mod extension;
+pub mod keyconn;
+pub mod manifest;
+pub mod platform;
+pub mod poll;
+pub mod process;
+
+pub use cluster::NatsCluster;
+pub use extension::Extension;
+pub use keyconn::{KeyConn, Violations};
+pub use platform::{Platform, PlatformOptions};
+pub use poll::{DEFAULT_DEADLINE, eventually};
+pub use process::ManagedChild;
+
+/// Installs the rustls crypto provider reqwest needs (the workspace builds it without one).
+pub fn init_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Another part of the process may have installed one already; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// An HTTP client for the loopback server: no proxies, short connect timeout.
+pub fn http_client() -> reqwest::Client {
+    init_crypto();
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("build the reqwest client")
+}
+
+/// The `code` of a JSON error body (`{"code": …}`), parsed with the protocol's type.
+pub async fn error_body(resp: reqwest::Response) -> symphony_protocol::ErrorBody {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("HTTP {status}: body is not an ErrorBody ({e}): {text}"))
+}
+
+/// The current UTC time (to compare with timestamps in payloads).
+pub fn now_utc() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// Parses an RFC 3339 timestamp from a payload.
+pub fn parse_rfc3339(s: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{s:?} is not RFC 3339: {e}"))
+}

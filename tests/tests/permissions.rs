@@ -1,0 +1,430 @@
+//! nats-server enforces each key's permissions (docs/protocol.md §4): an extension's own key reaches
+//! its own subjects and bucket and nothing else; a registration key can only provision.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use serde_json::json;
+use symphony_protocol::ErrorCode;
+use symphony_protocol::messages::{ClusterInfo, ExtensionState, KeyKind, RegisterReply};
+use symphony_protocol::subjects;
+use symphony_tests::extension::Extension;
+use symphony_tests::{KeyConn, Platform, PlatformOptions, bins, manifest};
+
+/// Reads the permanent token the SDK stored for `prefix`.
+fn stored_token(config_dir: &std::path::Path, prefix: &str) -> String {
+    std::fs::read_to_string(Extension::stored_token_path(config_dir, prefix))
+        .expect("read the stored token")
+        .trim()
+        .to_owned()
+}
+
+/// Binds a KV bucket, writes and reads a key.
+async fn kv_round_trip(conn: &KeyConn, bucket: &str) {
+    let js = async_nats::jetstream::new(conn.client.clone());
+    let kv = js
+        .get_key_value(bucket)
+        .await
+        .unwrap_or_else(|e| panic!("bind bucket {bucket}: {e}"));
+    kv.put("probe", bytes::Bytes::from_static(b"42"))
+        .await
+        .unwrap_or_else(|e| panic!("put into {bucket}: {e}"));
+    let value = kv
+        .get("probe")
+        .await
+        .unwrap_or_else(|e| panic!("get from {bucket}: {e}"));
+    assert_eq!(
+        value.as_deref(),
+        Some(&b"42"[..]),
+        "read back from {bucket}"
+    );
+}
+
+#[tokio::test]
+async fn an_extension_key_reaches_only_its_own_subjects_and_bucket() {
+    let platform = Platform::start(PlatformOptions::fast()).await;
+    let config = tempfile::tempdir().unwrap();
+    let registration = platform.token_create_registration().await;
+    let _catalog = Extension::spawn_with_token(&bins::catalog(), config.path(), &registration);
+    platform
+        .wait_extension("catalog", "catalog OK", |v| {
+            anyhow::ensure!(v.state == ExtensionState::Ok, "state {:?}", v.state);
+            Ok(())
+        })
+        .await;
+
+    // A second extension, "other", with its own bucket, registered directly.
+    let other_token = platform
+        .key_create_with(&[
+            "--capability",
+            "sub:extensions.other.>",
+            "--capability",
+            "pub:extensions.other.>",
+            "--prefix",
+            "other",
+            "--bucket",
+            "other_data",
+            "--name",
+            "Other",
+        ])
+        .await;
+    let mut other = platform.connect_as(&other_token).await;
+    let reply: RegisterReply = other
+        .request_json(
+            &subjects::register(other.key_id()),
+            &manifest::with_buckets("Other", "other", &["other_data"]),
+        )
+        .await
+        .expect("register other");
+    assert!(
+        reply.buckets.iter().any(|b| b.name == "other_data"),
+        "{reply:?}"
+    );
+    kv_round_trip(&other, "other_data").await;
+    other
+        .assert_no_violations("other uses its own bucket")
+        .await;
+
+    // catalog's own key, as the SDK stored it.
+    let mut catalog = platform
+        .connect_as(&stored_token(config.path(), "catalog"))
+        .await;
+    assert_eq!(catalog.key.prefix.as_deref(), Some("catalog"));
+    let catalog_id = catalog.key_id().to_string();
+    let other_id = other.key_id().to_string();
+
+    // Positive controls: infrastructure, own bucket, own subjects.
+    let info: ClusterInfo = catalog
+        .request_json(subjects::CLUSTER_INFO, &json!({}))
+        .await
+        .expect("cluster info");
+    assert_eq!(info.replicas, 1);
+    kv_round_trip(&catalog, "catalog_items").await;
+    catalog
+        .assert_no_violations("catalog uses its own bucket")
+        .await;
+
+    let mut own = catalog
+        .assert_subscribe_allowed("cirata.extensions.catalog.list")
+        .await;
+    let client = platform
+        .connect_as(
+            &platform
+                .key_create(&["pub:extensions.catalog.list"], None, &[])
+                .await,
+        )
+        .await;
+    client
+        .client
+        .publish("cirata.extensions.catalog.list", "{}".into())
+        .await
+        .unwrap();
+    client.client.flush().await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), own.next())
+        .await
+        .expect("catalog's key receives on its own subject")
+        .expect("subscription open");
+    assert_eq!(got.subject.as_str(), "cirata.extensions.catalog.list");
+
+    // Another extension's subjects: refused in both directions, and nothing leaks through.
+    catalog
+        .assert_publish_denied("cirata.extensions.other.x")
+        .await;
+    catalog.assert_publish_denied("extensions.other.x").await;
+    let mut stolen = catalog
+        .assert_subscribe_denied("cirata.extensions.other.x")
+        .await;
+    let mut legit = other
+        .assert_subscribe_allowed("cirata.extensions.other.x")
+        .await;
+    other
+        .client
+        .publish("cirata.extensions.other.x", "secret".into())
+        .await
+        .unwrap();
+    other.client.flush().await.unwrap();
+    let delivered = tokio::time::timeout(Duration::from_secs(10), legit.next())
+        .await
+        .expect("other receives on its own subject")
+        .expect("subscription open");
+    assert_eq!(delivered.payload.as_ref(), b"secret");
+    catalog
+        .assert_nothing_received(&mut stolen, "catalog subscribed to other's subject")
+        .await;
+    catalog
+        .assert_subscribe_denied(&format!(
+            "{}.>",
+            subjects::instance_prefix("other", other.key_id())
+        ))
+        .await;
+
+    // Another extension's bucket.
+    catalog
+        .assert_publish_denied("$JS.API.STREAM.INFO.KV_other_data")
+        .await;
+    catalog.assert_publish_denied("$KV.other_data.probe").await;
+    catalog
+        .assert_publish_denied("$JS.API.DIRECT.GET.KV_other_data.$KV.other_data.probe")
+        .await;
+    let js = async_nats::jetstream::new(catalog.client.clone());
+    let bind = tokio::time::timeout(Duration::from_secs(2), js.get_key_value("other_data")).await;
+    assert!(
+        !matches!(bind, Ok(Ok(_))),
+        "catalog's key must not bind other's bucket"
+    );
+    catalog.checkpoint().await;
+
+    // The JetStream API itself.
+    catalog
+        .assert_publish_denied("$JS.API.STREAM.CREATE.EVIL")
+        .await;
+    catalog.assert_publish_denied("$JS.API.STREAM.LIST").await;
+    let create = tokio::time::timeout(
+        Duration::from_secs(2),
+        catalog.client.request(
+            "$JS.API.STREAM.CREATE.EVIL",
+            serde_json::to_vec(&json!({"name": "EVIL", "subjects": ["evil.>"]}))
+                .unwrap()
+                .into(),
+        ),
+    )
+    .await;
+    assert!(
+        !matches!(create, Ok(Ok(_))),
+        "a stream create request must get no reply"
+    );
+    catalog.checkpoint().await;
+
+    // Every reply in the account, other keys' inboxes, the platform's buckets.
+    catalog.assert_subscribe_denied("_INBOX.>").await;
+    catalog
+        .assert_subscribe_denied(&format!(
+            "{}.>",
+            subjects::api_key_inbox(Some("other"), other.key_id())
+        ))
+        .await;
+    catalog.assert_subscribe_denied("$KV.symphony_keys.>").await;
+    catalog
+        .assert_publish_denied(&format!("$KV.symphony_keys.{catalog_id}"))
+        .await;
+    catalog
+        .assert_publish_denied("$JS.API.STREAM.INFO.KV_symphony_keys")
+        .await;
+    catalog
+        .assert_publish_denied(&format!(
+            "$JS.API.DIRECT.GET.KV_symphony_keys.$KV.symphony_keys.{other_id}"
+        ))
+        .await;
+    catalog
+        .assert_publish_denied(&subjects::status_subject("other", other.key_id()))
+        .await;
+    catalog
+        .assert_publish_denied(&subjects::register(other.key_id()))
+        .await;
+}
+
+#[tokio::test]
+async fn a_registration_key_can_only_provision() {
+    let platform = Platform::start(PlatformOptions::fast()).await;
+    let token = platform.token_create_registration().await;
+    let key = platform.exchange(&token).await;
+    assert_eq!(key.kind, KeyKind::Registration);
+    assert_eq!(key.inbox_prefix, subjects::registration_inbox(&key.id));
+    let key_id = key.id.clone();
+    let mut conn = KeyConn::connect(key).await;
+
+    for subject in [
+        subjects::CLUSTER_INFO.to_owned(),
+        subjects::register(&key_id),
+        "cirata.extensions.catalog.list".to_owned(),
+        "$JS.API.STREAM.LIST".to_owned(),
+        format!("$KV.symphony_keys.{key_id}"),
+        subjects::provision(&symphony_protocol::KeyId::generate()),
+    ] {
+        conn.assert_publish_denied(&subject).await;
+    }
+    for subject in [
+        "_INBOX.>",
+        "$SRV.>",
+        "cirata.symphony.enforcement",
+        "cirata.extensions.>",
+        "$KV.symphony_keys.>",
+    ] {
+        conn.assert_subscribe_denied(subject).await;
+    }
+
+    // Positive control: the provisioning request itself works (and a bad one does not consume
+    // the token).
+    let refused = conn
+        .request_json::<serde_json::Value>(
+            &subjects::provision(&key_id),
+            &manifest::provision_request("Bad", "Bad-Prefix"),
+        )
+        .await
+        .expect_err("an invalid prefix is refused");
+    assert_eq!(refused.code, ErrorCode::InvalidPrefix);
+    conn.assert_no_violations("the provisioning request").await;
+    let resp = platform.apikey(&token).await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "a refused provisioning must not consume the registration token"
+    );
+}
+
+#[tokio::test]
+async fn the_websocket_listener_enforces_the_same_permissions() {
+    let platform = Platform::start(PlatformOptions::fast()).await;
+    let token = platform
+        .key_create(&["pub:extensions.catalog.list"], None, &[])
+        .await;
+    let key = platform.exchange(&token).await;
+    let ws = format!("ws://127.0.0.1:{}", platform.ports.websocket);
+    let mut conn = KeyConn::connect_to(key, &[ws]).await;
+    let info: ClusterInfo = conn
+        .request_json(subjects::CLUSTER_INFO, &json!({}))
+        .await
+        .expect("cluster info over websocket");
+    assert_eq!(info.cluster_size, 1);
+    conn.assert_no_violations("request over websocket").await;
+    conn.assert_publish_denied("cirata.extensions.other.x")
+        .await;
+    conn.assert_subscribe_denied("_INBOX.>").await;
+}
+
+#[tokio::test]
+async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
+    use std::collections::BTreeSet;
+    use symphony_protocol::Capability;
+    use symphony_protocol::capability::{api_key_permissions, registration_permissions};
+    use symphony_protocol::jwt::{UserClaims, decode};
+
+    let platform = Platform::start(PlatformOptions::fast()).await;
+    let caps = ["sub:extensions.jwtp.>", "pub:extensions.other.ping"];
+    let token = platform
+        .key_create_with(&[
+            "--capability",
+            caps[0],
+            "--capability",
+            caps[1],
+            "--prefix",
+            "jwtp",
+            "--bucket",
+            "jwtp_data",
+            "--name",
+            "JwtProbe",
+        ])
+        .await;
+    let key = platform.exchange(&token).await;
+    assert_eq!(key.kind, KeyKind::ApiKey);
+    assert_eq!(key.name, "JwtProbe");
+    assert_eq!(key.prefix.as_deref(), Some("jwtp"));
+    assert_eq!(
+        key.inbox_prefix,
+        subjects::api_key_inbox(Some("jwtp"), &key.id)
+    );
+    assert_eq!(key.expires_at, None);
+    assert_eq!(key.capabilities.subscribe.allow, vec!["extensions.jwtp.>"]);
+    assert_eq!(
+        key.capabilities.publish.allow,
+        vec!["extensions.other.ping"]
+    );
+
+    let claims: UserClaims = decode(&key.jwt).expect("a JWT signed by its issuer");
+    let user = nkeys::KeyPair::from_seed(&key.seed).unwrap();
+    assert_eq!(claims.jti, key.id.as_str(), "jti is the key id");
+    assert_eq!(
+        claims.sub,
+        user.public_key(),
+        "the JWT is for the seed's nkey"
+    );
+    assert_eq!(claims.name, "JwtProbe");
+    assert_eq!(claims.exp, None);
+    assert_eq!(claims.nats.kind, "user");
+    assert_eq!(claims.nats.version, 2);
+    assert!(!claims.nats.bearer_token);
+    assert!(
+        !claims.nats.issuer_account.is_empty() && claims.nats.issuer_account != claims.iss,
+        "signed by the account's signing key, naming the account"
+    );
+    let resp = claims
+        .nats
+        .resp
+        .as_ref()
+        .expect("api keys may answer requests");
+    assert_eq!((resp.max, resp.ttl), (1, 0));
+
+    let parsed: Vec<Capability> = caps
+        .iter()
+        .map(|c| Capability::parse_cli(c).unwrap())
+        .collect();
+    let expected = api_key_permissions(&key.id, Some("jwtp"), &parsed, &["jwtp_data".to_owned()]);
+    let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(set(&claims.nats.publish.allow), set(&expected.pub_allow));
+    assert_eq!(set(&claims.nats.subscribe.allow), set(&expected.sub_allow));
+    // Spelled out, independent of the shared crate:
+    let publish = set(&claims.nats.publish.allow);
+    let subscribe = set(&claims.nats.subscribe.allow);
+    for s in [
+        format!("cirata.services.registry.register.{}", key.id),
+        format!("$KV.symphony_status.jwtp.{}", key.id),
+        "$JS.API.STREAM.INFO.KV_jwtp_data".to_owned(),
+        "$KV.jwtp_data.>".to_owned(),
+        "cirata.extensions.other.ping".to_owned(),
+        "extensions.other.ping".to_owned(),
+    ] {
+        assert!(publish.contains(&s), "pub allow lacks {s}: {publish:?}");
+    }
+    for s in [
+        format!("_INBOX_jwtp.{}.>", key.id),
+        "cirata.extensions.jwtp.>".to_owned(),
+        format!("cirata.extensions.jwtp.instance.{}.>", key.id),
+    ] {
+        assert!(subscribe.contains(&s), "sub allow lacks {s}: {subscribe:?}");
+    }
+    for never in ["_INBOX.>", "$JS.API.>", ">", "$KV.>"] {
+        assert!(
+            !publish.contains(never) && !subscribe.contains(never),
+            "{never} granted"
+        );
+    }
+
+    // Every exchange gives the same nkey.
+    let again = platform.exchange(&token).await;
+    assert_eq!(again.seed, key.seed);
+    assert_eq!(decode::<UserClaims>(&again.jwt).unwrap().sub, claims.sub);
+
+    // A registration key: the provisioning request and its inbox, nothing else.
+    let registration = platform
+        .exchange(&platform.token_create_registration().await)
+        .await;
+    let claims: UserClaims = decode(&registration.jwt).unwrap();
+    let expected = registration_permissions(&registration.id);
+    assert_eq!(claims.jti, registration.id.as_str());
+    assert_eq!(claims.nats.publish.allow, expected.pub_allow);
+    assert_eq!(claims.nats.subscribe.allow, expected.sub_allow);
+    assert_eq!(claims.nats.resp, None);
+    assert!(
+        claims.exp.is_some(),
+        "registration tokens expire (default 24h)"
+    );
+
+    // An expiring key carries `exp` and `expires_at`.
+    let expiring = platform
+        .exchange(
+            &platform
+                .key_create_with(&["--capability", caps[1], "--expires", "1h"])
+                .await,
+        )
+        .await;
+    assert!(expiring.expires_at.is_some());
+    let exp = decode::<UserClaims>(&expiring.jwt)
+        .unwrap()
+        .exp
+        .expect("exp");
+    let now = symphony_tests::now_utc().unix_timestamp();
+    assert!(
+        (now..=now + 3700).contains(&exp),
+        "exp {exp} is about an hour from {now}"
+    );
+}

@@ -182,47 +182,64 @@ impl Identity {
         exp: Option<i64>,
         permissions: &Permissions,
     ) -> anyhow::Result<String> {
-        let claims = Claims {
-            jti: jti.to_owned(),
-            iat: now_unix(),
-            iss: String::new(),
-            sub: user.public_key(),
-            name: name.to_owned(),
-            exp,
-            nats: UserNats::with_permissions(Some(&self.account.public_key()), permissions),
-        };
-        Ok(jwt::encode(&claims, &self.account_signing)?)
+        let nats = UserNats::with_permissions(Some(&self.account.public_key()), permissions);
+        sign_user(user, jti, name, exp, nats, &self.account_signing)
     }
 
     /// JWT and seed of the server's own user: every subject of the application account.
     pub fn server_credentials(&self) -> anyhow::Result<(String, KeyPair)> {
         let user = KeyPair::new_user();
-        let claims = Claims {
-            jti: String::new(),
-            iat: now_unix(),
-            iss: String::new(),
-            sub: user.public_key(),
-            name: "symphony-server".into(),
-            exp: None,
-            nats: UserNats::unrestricted(Some(&self.account.public_key())),
-        };
-        Ok((jwt::encode(&claims, &self.account_signing)?, user))
+        let nats = UserNats::unrestricted(Some(&self.account.public_key()));
+        Ok((
+            sign_user(
+                &user,
+                "",
+                "symphony-server",
+                None,
+                nats,
+                &self.account_signing,
+            )?,
+            user,
+        ))
     }
 
     /// JWT and seed of a system-account user (pushes account JWTs, asks for cluster size).
     pub fn system_credentials(&self) -> anyhow::Result<(String, KeyPair)> {
         let user = KeyPair::new_user();
-        let claims = Claims {
-            jti: String::new(),
-            iat: now_unix(),
-            iss: String::new(),
-            sub: user.public_key(),
-            name: "symphony-system".into(),
-            exp: None,
-            nats: UserNats::unrestricted(None),
-        };
-        Ok((jwt::encode(&claims, &self.system_account)?, user))
+        let nats = UserNats::unrestricted(None);
+        Ok((
+            sign_user(
+                &user,
+                "",
+                "symphony-system",
+                None,
+                nats,
+                &self.system_account,
+            )?,
+            user,
+        ))
     }
+}
+
+/// Signs the user JWT of `user` with `signer` (an account key or one of its signing keys).
+fn sign_user(
+    user: &KeyPair,
+    jti: &str,
+    name: &str,
+    exp: Option<i64>,
+    nats: UserNats,
+    signer: &KeyPair,
+) -> anyhow::Result<String> {
+    let claims = Claims {
+        jti: jti.to_owned(),
+        iat: now_unix(),
+        iss: String::new(),
+        sub: user.public_key(),
+        name: name.to_owned(),
+        exp,
+        nats,
+    };
+    Ok(jwt::encode(&claims, signer)?)
 }
 
 #[cfg(test)]

@@ -54,6 +54,13 @@ error_codes! {
     NoResponders => "no_responders",
     GatewayTimeout => "gateway_timeout",
     BadExtensionResponse => "bad_extension_response",
+    InvalidCredentials => "invalid_credentials",
+    TooManyAttempts => "too_many_attempts",
+    SessionExpired => "session_expired",
+    UserNotFound => "user_not_found",
+    RoleNotFound => "role_not_found",
+    KeyNotFound => "key_not_found",
+    AlreadyExists => "already_exists",
     Internal => "internal",
 }
 
@@ -62,7 +69,11 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            MissingToken | InvalidToken | TokenExpired | TokenRevoked | TokenUsed => 401,
+            MissingToken | InvalidToken | TokenExpired | TokenRevoked | TokenUsed
+            | InvalidCredentials | SessionExpired => 401,
+            TooManyAttempts => 429,
+            UserNotFound | RoleNotFound | KeyNotFound => 404,
+            AlreadyExists => 409,
             WrongTokenKind | CapabilityForbidden | PrefixMismatch | Forbidden => 403,
             ExtensionNotFound | NotFound | RouteNotFound => 404,
             MethodNotAllowed => 405,

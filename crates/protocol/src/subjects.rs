@@ -17,6 +17,14 @@ pub const KEYS_BUCKET: &str = "symphony_keys";
 pub const REGISTRY_BUCKET: &str = "symphony_registry";
 pub const BUCKET_OWNERS_BUCKET: &str = "symphony_buckets";
 pub const STATUS_BUCKET: &str = "symphony_status";
+pub const USERS_BUCKET: &str = "symphony_users";
+pub const ROLES_BUCKET: &str = "symphony_roles";
+pub const SESSIONS_BUCKET: &str = "symphony_sessions";
+pub const REVOCATIONS_BUCKET: &str = "symphony_revocations";
+pub const LOGIN_FAILURES_BUCKET: &str = "symphony_login_failures";
+/// The audit stream and its subjects (`symphony.audit.<action>`).
+pub const AUDIT_STREAM: &str = "SYMPHONY_AUDIT";
+pub const AUDIT_SUBJECT_PREFIX: &str = "symphony.audit";
 
 pub fn provision(key: &KeyId) -> String {
     format!("{REGISTRY_PROVISION_PREFIX}.{key}")

@@ -9,8 +9,11 @@ use anyhow::Context;
 use symphony_protocol::messages::{PortsFile, SymphonyInfo};
 
 use crate::api::{self, AppState};
+use crate::auth::Auth;
 use crate::auth::identity::{Identity, ensure_private_dir, write_private_file};
-use crate::bus::connect::{connect_server, connect_system, push_accounts};
+use crate::bus::connect::{
+    cluster_size, connect_server, connect_system, push_accounts, replicas_for,
+};
 use crate::bus::embedded::{NatsConfig, Supervisor, find_nats_server, free_port, render_config};
 use crate::cli::ServeArgs;
 use crate::cli::admin::PORTS_FILE;
@@ -38,18 +41,24 @@ fn port_or_free(host: &str, port: u16) -> anyhow::Result<u16> {
 pub fn nats_config(identity: &Identity, mut cfg: NatsConfig) -> anyhow::Result<String> {
     cfg.operator_jwt = identity.operator_jwt()?;
     cfg.system_account = identity.system_account.public_key();
-    // Seed the resolver so the accounts exist before the first push.
+    // Seed the resolver so the accounts exist before the first push. Never overwrite: the stored
+    // application account carries the revocations.
     ensure_private_dir(&cfg.resolver_dir)?;
-    write_private_file(
-        &cfg.resolver_dir
-            .join(format!("{}.jwt", identity.system_account.public_key())),
-        identity.system_account_jwt()?.as_bytes(),
-    )?;
-    write_private_file(
-        &cfg.resolver_dir
-            .join(format!("{}.jwt", identity.account.public_key())),
-        identity.account_jwt(Default::default())?.as_bytes(),
-    )?;
+    for (account, jwt) in [
+        (
+            identity.system_account.public_key(),
+            identity.system_account_jwt()?,
+        ),
+        (
+            identity.account.public_key(),
+            identity.account_jwt(Default::default())?,
+        ),
+    ] {
+        let path = cfg.resolver_dir.join(format!("{account}.jwt"));
+        if !path.exists() {
+            write_private_file(&path, jwt.as_bytes())?;
+        }
+    }
     Ok(render_config(&cfg))
 }
 
@@ -204,17 +213,39 @@ async fn serve_with_nats(
         replicas: args.replicas,
         origin: origin.clone(),
     };
+    let replicas = match args.replicas {
+        Some(r) => r,
+        None => replicas_for(cluster_size(&sys).await?),
+    };
+    let auth = with_retry(
+        "creating the identity buckets",
+        Duration::from_secs(60),
+        || {
+            Auth::init(
+                identity.clone(),
+                &client,
+                sys.clone(),
+                replicas,
+                args.session_idle,
+            )
+        },
+    )
+    .await?;
+    auth.revocations.push().await?;
+    auth.revocations.spawn_follow();
+    let admin_password = std::env::var("SYMPHONY_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if let Some(generated) = auth.users.ensure_admin(admin_password).await? {
+        // Printed once, on the first start; never logged.
+        eprintln!(
+            "\nCreated the administrator: user `admin`, password `{generated}` (shown only now)\n"
+        );
+    }
     let registry = with_retry(
         "creating the platform buckets",
         Duration::from_secs(60),
-        || {
-            Registry::init(
-                identity.clone(),
-                client.clone(),
-                sys.clone(),
-                settings.clone(),
-            )
-        },
+        || Registry::init(auth.clone(), client.clone(), sys.clone(), settings.clone()),
     )
     .await?;
 
@@ -272,6 +303,7 @@ async fn serve_with_nats(
         nats.ws_port
     );
 
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -1,71 +1,126 @@
-//! The bearer-token extractor: the one place that decides who is calling.
+//! Extractors that say who is calling: a bearer token (API key or user session) or the session cookie.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use symphony_protocol::messages::KeyKind;
-use symphony_protocol::{ErrorBody, ErrorCode};
+use symphony_protocol::{ErrorBody, ErrorCode, Token};
 
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::keys::KeyRecord;
+use crate::auth::policy::Caller;
 
-/// A caller holding a valid token of any kind.
-pub struct AnyKey(pub KeyRecord);
+/// Name of the browser session cookie.
+pub const SESSION_COOKIE: &str = "symphony_session";
 
-/// A caller holding a valid `api_key` token.
-pub struct ApiKeyCaller(pub KeyRecord);
-
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        ErrorBody::new(
-            ErrorCode::MissingToken,
-            "the Authorization header is missing",
-        )
-    })?;
-    let value = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            ErrorBody::new(
-                ErrorCode::MissingToken,
-                "the Authorization header is not `Bearer <token>`",
-            )
-        })?;
-    Ok(value)
+fn missing() -> ApiError {
+    ErrorBody::new(
+        ErrorCode::MissingToken,
+        "no credentials: send `Authorization: Bearer <token>` or sign in",
+    )
+    .into()
 }
+
+fn invalid() -> ApiError {
+    ErrorBody::new(ErrorCode::InvalidToken, "the token is not valid")
+        .with_hint("check that the whole token was copied, or create a new one")
+        .into()
+}
+
+/// The bearer token, else the session cookie.
+fn credential(parts: &Parts) -> Result<String, ApiError> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        return value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ErrorBody::new(
+                    ErrorCode::MissingToken,
+                    "the Authorization header is not `Bearer <token>`",
+                )
+                .into()
+            });
+    }
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(missing)
+}
+
+/// A caller holding a valid key token of any kind (the API-key exchange).
+pub struct AnyKey(pub KeyRecord);
 
 impl FromRequestParts<AppState> for AnyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?;
-        let (record, _) = state.registry.keys.verify(token).await?;
+        let token = credential(parts)?;
+        let (record, _) = state.auth().keys.verify(&token).await?;
         Ok(AnyKey(record))
     }
 }
 
-impl FromRequestParts<AppState> for ApiKeyCaller {
+/// Any authenticated caller: an `api_key` or a signed-in user.
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let AnyKey(record) = AnyKey::from_request_parts(parts, state).await?;
-        if record.kind != KeyKind::ApiKey {
-            return Err(ErrorBody::new(
-                ErrorCode::WrongTokenKind,
-                "a registration token cannot call this API",
-            )
-            .with_hint(
-                "use the permanent token the extension provisioned, or `symphony key create`",
-            )
-            .into());
+        let raw = credential(parts)?;
+        let token = Token::parse(&raw).map_err(|_| invalid())?;
+        let auth = state.auth();
+        let key = auth
+            .keys
+            .get(&token.key_id)
+            .await
+            .map_err(ApiError::from)?;
+        if key.is_some() {
+            let (record, _) = auth.keys.verify(&raw).await?;
+            if record.kind != KeyKind::ApiKey {
+                return Err(ErrorBody::new(
+                    ErrorCode::WrongTokenKind,
+                    "a registration token cannot call this API",
+                )
+                .with_hint(
+                    "use the permanent token the extension provisioned, or create an API key",
+                )
+                .into());
+            }
+            auth.keys.touch(&record).await;
+            return Ok(Authenticated(Caller::Key(record)));
         }
-        Ok(ApiKeyCaller(record))
+        let session = auth.sessions.verify(&token).await?.ok_or_else(invalid)?;
+        let user = auth
+            .users
+            .get(&session.username)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| {
+                ApiError(ErrorBody::new(
+                    ErrorCode::SessionExpired,
+                    "the user no longer exists",
+                ))
+            })?;
+        let grants = auth.roles.grants(&user.roles).await?;
+        Ok(Authenticated(Caller::User {
+            user,
+            grants,
+            session,
+        }))
     }
 }

@@ -1,8 +1,11 @@
 //! The platform's own REST API under `/api/v1` (ping, health, info, API-key exchange, extensions)
 //! and the router that mounts the gateway.
 
+mod admin;
 pub mod auth;
 pub mod error;
+mod keys;
+mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +13,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 use symphony_protocol::messages::{ApiKey, ExtensionView, SymphonyInfo};
@@ -19,7 +22,7 @@ use symphony_protocol::{ErrorBody, ErrorCode};
 use crate::gateway::{self, Gateway};
 use crate::libraries;
 use crate::registry::Registry;
-use auth::{AnyKey, ApiKeyCaller};
+use auth::{AnyKey, Authenticated};
 use error::ApiError;
 
 /// What every handler can reach.
@@ -32,6 +35,12 @@ pub struct AppState {
     pub pypi_upstream: Arc<str>,
 }
 
+impl AppState {
+    pub fn auth(&self) -> &crate::auth::Auth {
+        &self.registry.auth
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/ping", get(ping))
@@ -42,6 +51,26 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/extensions/all", get(extensions_all))
         .route("/api/v1/extensions/{prefix}", get(extension_one))
         .route("/api/v1/extension/{*rest}", any(gateway::proxy))
+        .route("/api/v1/login", post(session::login))
+        .route("/api/v1/logout", post(session::logout))
+        .route("/api/v1/userinfo", get(session::userinfo))
+        .route("/api/v1/usertoken", get(session::usertoken))
+        .route("/api/v1/keys", get(keys::list).post(keys::create))
+        .route("/api/v1/key/{id}", put(keys::update).delete(keys::revoke))
+        .route(
+            "/api/v1/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            "/api/v1/users/{name}",
+            put(admin::update_user).delete(admin::delete_user),
+        )
+        .route("/api/v1/roles", get(admin::list_roles))
+        .route(
+            "/api/v1/roles/{name}",
+            put(admin::put_role).delete(admin::delete_role),
+        )
+        .route("/api/v1/audit", get(admin::audit))
         .route("/api/v1/openapi.json", get(gateway::openapi::openapi_json))
         .route("/api/v1/libraries", get(libraries::list))
         .route("/downloads/{file}", get(libraries::download))
@@ -100,30 +129,36 @@ async fn api_key(
     AnyKey(record): AnyKey,
 ) -> Result<Json<ApiKey>, ApiError> {
     tracing::info!(key = %record.id, kind = ?record.kind, "api key exchanged");
+    state.auth().keys.touch(&record).await;
     Ok(Json(record.to_api_key(
-        &state.registry.identity,
+        &state.auth().identity,
         &state.info.nats_urls,
     )?))
 }
 
 async fn extensions_all(
     State(state): State<AppState>,
-    ApiKeyCaller(caller): ApiKeyCaller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<ExtensionView>>, ApiError> {
-    tracing::debug!(key = %caller.id, "listing extensions");
-    Ok(Json(state.registry.views().await?))
+    let views = state.registry.views().await?;
+    Ok(Json(
+        views
+            .into_iter()
+            .filter(|v| caller.sees(&v.prefix))
+            .collect(),
+    ))
 }
 
 async fn extension_one(
     State(state): State<AppState>,
-    ApiKeyCaller(caller): ApiKeyCaller,
+    Authenticated(caller): Authenticated,
     Path(prefix): Path<String>,
 ) -> Result<Json<ExtensionView>, ApiError> {
-    tracing::debug!(key = %caller.id, prefix, "reading an extension");
     state
         .registry
         .view(&prefix)
         .await?
+        .filter(|_| caller.sees(&prefix))
         .map(Json)
         .ok_or_else(|| {
             ErrorBody::new(

@@ -32,6 +32,14 @@ pub struct KeyRecord {
     pub consumed_by: Option<KeyId>,
     #[serde(default)]
     pub revoked: bool,
+    /// The user whose roles bound the key (empty: the bootstrap CLI).
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub notes: String,
+    /// Unix seconds of the last exchange or gateway call (updated at most once a minute).
+    #[serde(default)]
+    pub last_used: Option<i64>,
 }
 
 /// What a new key is made of.
@@ -44,6 +52,9 @@ pub struct NewKey {
     pub buckets: Vec<String>,
     pub expires_at: Option<i64>,
     pub created_by: String,
+    /// The user whose roles bound the key; empty for the bootstrap CLI.
+    pub owner: String,
+    pub notes: String,
 }
 
 impl NewKey {
@@ -70,6 +81,15 @@ impl NewKey {
 }
 
 impl KeyRecord {
+    /// The user whose roles bound the key, or `cli`.
+    pub fn owner(&self) -> &str {
+        if self.owner.is_empty() {
+            crate::auth::policy::CLI_OWNER
+        } else {
+            &self.owner
+        }
+    }
+
     /// Refuses revoked, expired and used-up keys.
     pub fn check_usable(&self, now: i64) -> Result<(), ErrorBody> {
         if self.revoked {
@@ -184,6 +204,9 @@ impl KeyStore {
             created_by: new.created_by,
             consumed_by: None,
             revoked: false,
+            owner: new.owner,
+            notes: new.notes,
+            last_used: None,
         };
         self.kv
             .create(id.as_str(), serde_json::to_vec(&record)?.into())
@@ -214,6 +237,41 @@ impl KeyStore {
             Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Replaces a record (notes, expiry, capabilities, revocation, last use).
+    pub async fn put(&self, record: &KeyRecord) -> anyhow::Result<()> {
+        self.kv
+            .put(record.id.as_str(), serde_json::to_vec(record)?.into())
+            .await?;
+        Ok(())
+    }
+
+    /// Every key, newest first.
+    pub async fn list(&self) -> anyhow::Result<Vec<KeyRecord>> {
+        use futures::StreamExt;
+        let mut out = Vec::new();
+        let mut keys = self.kv.keys().await?;
+        while let Some(k) = keys.next().await {
+            if let Ok(id) = KeyId::parse(&k?)
+                && let Some((r, _)) = self.get(&id).await?
+            {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(out)
+    }
+
+    /// Records a use, at most once a minute.
+    pub async fn touch(&self, record: &KeyRecord) {
+        let now = now_unix();
+        if record.last_used.is_some_and(|t| now - t < 60) {
+            return;
+        }
+        let mut r = record.clone();
+        r.last_used = Some(now);
+        let _ = self.put(&r).await;
     }
 
     pub async fn delete(&self, id: &KeyId) -> anyhow::Result<()> {
@@ -257,6 +315,9 @@ mod tests {
             created_by: String::new(),
             consumed_by: None,
             revoked: false,
+            owner: String::new(),
+            notes: String::new(),
+            last_used: None,
         }
     }
 
@@ -299,6 +360,8 @@ mod tests {
             buckets: vec![],
             expires_at: None,
             created_by: "cli".into(),
+            owner: String::new(),
+            notes: String::new(),
         };
         assert_eq!(
             k.validate().unwrap_err().code,

@@ -1,4 +1,131 @@
-//! Issues and verifies keys; maps capabilities to NATS permissions; holds the instance identity.
+//! Identity: the instance keys, API keys and registration keys, users, roles, sessions, revocation and
+//! the audit trail. `policy` is the one place that decides what a caller may do.
 
+pub mod audit;
 pub mod identity;
 pub mod keys;
+pub mod policy;
+pub mod revocation;
+pub mod roles;
+pub mod sessions;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::Client;
+use async_nats::jetstream;
+use symphony_protocol::rbac::Grants;
+use symphony_protocol::{ErrorBody, subjects};
+
+use crate::registry::buckets::{ensure_bucket, internal, platform_bucket};
+use audit::Audit;
+use identity::Identity;
+use keys::KeyStore;
+use revocation::Revocations;
+use roles::RoleStore;
+use sessions::{SessionStore, Throttle};
+use users::UserStore;
+
+/// Everything identity needs, shared by the HTTP API and the registry; cheap to clone.
+#[derive(Clone)]
+pub struct Auth {
+    pub identity: Arc<Identity>,
+    pub keys: KeyStore,
+    pub users: UserStore,
+    pub roles: RoleStore,
+    pub sessions: SessionStore,
+    pub throttle: Throttle,
+    pub revocations: Revocations,
+    pub audit: Audit,
+}
+
+impl Auth {
+    /// Creates or binds the identity buckets and the audit stream.
+    pub async fn init(
+        identity: Arc<Identity>,
+        client: &Client,
+        sys: Client,
+        replicas: usize,
+        idle_timeout: Duration,
+    ) -> anyhow::Result<Auth> {
+        let js = jetstream::new(client.clone());
+        let forever = Duration::ZERO;
+        let bucket = |name: &'static str, description: &'static str, ttl: Duration| {
+            let js = js.clone();
+            async move { ensure_bucket(&js, &platform_bucket(name, description, ttl), replicas).await }
+        };
+        let keys = bucket(subjects::KEYS_BUCKET, "Symphony keys", forever).await?;
+        let users = bucket(subjects::USERS_BUCKET, "Symphony users", forever).await?;
+        let roles = bucket(subjects::ROLES_BUCKET, "Symphony custom roles", forever).await?;
+        let sessions = bucket(
+            subjects::SESSIONS_BUCKET,
+            "Symphony sessions",
+            idle_timeout + Duration::from_secs(60),
+        )
+        .await?;
+        let revocations =
+            bucket(subjects::REVOCATIONS_BUCKET, "Revoked NATS users", forever).await?;
+        let failures = bucket(
+            subjects::LOGIN_FAILURES_BUCKET,
+            "Failed sign-ins",
+            Duration::from_secs(15 * 60),
+        )
+        .await?;
+        Ok(Auth {
+            keys: KeyStore::new(keys),
+            users: UserStore::new(users),
+            roles: RoleStore::new(roles),
+            sessions: SessionStore::new(sessions, idle_timeout),
+            throttle: Throttle::new(failures),
+            revocations: Revocations::new(revocations, identity.clone(), sys),
+            audit: Audit::init(js, replicas).await?,
+            identity,
+        })
+    }
+
+    /// The roles bounding keys owned by `owner`: `None` for the bootstrap CLI (an administrator).
+    /// A missing or disabled owner bounds everything away.
+    pub async fn owner_grants(&self, owner: &str) -> Result<Option<Grants>, ErrorBody> {
+        if owner.is_empty() || owner == policy::CLI_OWNER {
+            return Ok(None);
+        }
+        let user = self.users.get(owner).await.map_err(internal)?;
+        match user.filter(|u| !u.disabled) {
+            Some(u) => Ok(Some(self.roles.grants(&u.roles).await.map_err(internal)?)),
+            None => Ok(Some(Grants::default())),
+        }
+    }
+
+    /// Binds the buckets of a running server without changing them (CLI use).
+    pub async fn open(
+        identity: Arc<Identity>,
+        client: &Client,
+        sys: Client,
+    ) -> anyhow::Result<Auth> {
+        let js = jetstream::new(client.clone());
+        let bind = |name: &'static str| {
+            let js = js.clone();
+            async move {
+                js.get_key_value(name).await.map_err(|e| {
+                    anyhow::anyhow!("bucket {name} is missing ({e}); is the server initialised?")
+                })
+            }
+        };
+        let sessions = bind(subjects::SESSIONS_BUCKET).await?;
+        Ok(Auth {
+            keys: KeyStore::new(bind(subjects::KEYS_BUCKET).await?),
+            users: UserStore::new(bind(subjects::USERS_BUCKET).await?),
+            roles: RoleStore::new(bind(subjects::ROLES_BUCKET).await?),
+            sessions: SessionStore::new(sessions, Duration::from_secs(30 * 60)),
+            throttle: Throttle::new(bind(subjects::LOGIN_FAILURES_BUCKET).await?),
+            revocations: Revocations::new(
+                bind(subjects::REVOCATIONS_BUCKET).await?,
+                identity.clone(),
+                sys,
+            ),
+            audit: Audit::open(js),
+            identity,
+        })
+    }
+}

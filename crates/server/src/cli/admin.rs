@@ -9,6 +9,7 @@ use symphony_protocol::capability::Capability;
 use symphony_protocol::messages::{ExtensionState, KeyKind, PortsFile};
 
 use super::{ExtensionListArgs, KeyCreateArgs, TokenCreateArgs};
+use crate::auth::Auth;
 use crate::auth::identity::Identity;
 use crate::auth::keys::NewKey;
 use crate::bus::connect::{connect_server, connect_system};
@@ -37,7 +38,8 @@ async fn open_registry(data_dir: &Path) -> anyhow::Result<Registry> {
     let urls: Vec<String> = ports.nats_url.split(',').map(str::to_owned).collect();
     let sys = connect_system(&identity, &urls).await?;
     let client = connect_server(&identity, &urls).await?;
-    Registry::open(identity, client, sys, ports.http_url).await
+    let auth = Auth::open(identity, &client, sys.clone()).await?;
+    Registry::open(auth, client, sys, ports.http_url).await
 }
 
 pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
@@ -51,8 +53,14 @@ pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
         buckets: vec![],
         expires_at: Some(now_unix() + args.expires.as_secs().max(1) as i64),
         created_by: "cli".into(),
+        owner: String::new(),
+        notes: String::new(),
     };
-    let (_, token) = registry.keys.create(new, &registry.settings.origin).await?;
+    let (_, token) = registry
+        .auth
+        .keys
+        .create(new, &registry.settings.origin)
+        .await?;
     println!("{}", token.encode());
     Ok(())
 }
@@ -76,10 +84,16 @@ pub async fn key_create(args: KeyCreateArgs) -> anyhow::Result<()> {
         buckets: args.buckets,
         expires_at: args.expires.map(|d| now_unix() + d.as_secs().max(1) as i64),
         created_by: "cli".into(),
+        owner: String::new(),
+        notes: String::new(),
     };
     new.validate()?;
     let registry = open_registry(&args.data.resolve()).await?;
-    let (_, token) = registry.keys.create(new, &registry.settings.origin).await?;
+    let (_, token) = registry
+        .auth
+        .keys
+        .create(new, &registry.settings.origin)
+        .await?;
     println!("{}", token.encode());
     Ok(())
 }

@@ -60,6 +60,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 10m, 24h)"))
 }
 
+fn parse_session_idle(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    let (min, max) = crate::auth::sessions::IDLE_RANGE;
+    if d < min || d > max {
+        return Err("the session idle timeout must be between 5m and 8h".into());
+    }
+    Ok(d)
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -108,6 +117,9 @@ pub struct ServeArgs {
         env = "SYMPHONY_PYPI_UPSTREAM"
     )]
     pub pypi_upstream: String,
+    /// Sign-in sessions end after this long without use (5m to 8h).
+    #[arg(long, default_value = "30m", value_parser = parse_session_idle)]
+    pub session_idle: Duration,
     /// Fixed replica count for buckets (default: 1 standalone, 3 on 3-4 nodes, 5 on 5+).
     #[arg(long)]
     pub replicas: Option<usize>,

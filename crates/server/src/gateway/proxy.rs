@@ -14,7 +14,7 @@ use symphony_protocol::{ErrorBody, ErrorCode};
 use super::response;
 use super::routes::Lookup;
 use crate::api::AppState;
-use crate::api::auth::ApiKeyCaller;
+use crate::api::auth::Authenticated;
 use crate::api::error::ApiError;
 
 /// Base of every extension's REST API.
@@ -65,7 +65,7 @@ fn new_traceparent() -> String {
 /// `ANY /api/v1/extension/{prefix}/…`.
 pub async fn proxy(
     State(state): State<AppState>,
-    ApiKeyCaller(caller): ApiKeyCaller,
+    Authenticated(caller): Authenticated,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -106,18 +106,7 @@ pub async fn proxy(
             return Ok(response);
         }
     };
-    if !caller.permissions().allows_publish(&operation.subject) {
-        return Err(ApiError(
-            ErrorBody::new(
-                ErrorCode::Forbidden,
-                format!("this key may not call {}", operation.subject),
-            )
-            .with_hint(format!(
-                "give the key the capability pub:{}",
-                operation.subject.trim_start_matches("cirata.")
-            )),
-        ));
-    }
+    caller.may_call(prefix, &operation.subject)?;
     let limit = gateway.settings.body_limit;
     let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError(
@@ -143,7 +132,7 @@ pub async fn proxy(
         serde_json::Value::Object(decoded).to_string().as_str(),
     );
     nats_headers.insert("Symphony-Query", uri.query().unwrap_or_default());
-    nats_headers.insert("Symphony-Caller", caller.id.as_str());
+    nats_headers.insert("Symphony-Caller", caller.caller_header().as_str());
     for name in FORWARDED_HEADERS {
         if let Some(v) = headers.get(*name).and_then(|v| v.to_str().ok()) {
             nats_headers.insert(*name, v);

@@ -14,7 +14,9 @@ use symphony_protocol::{ErrorBody, ErrorCode, KeyId, PROTOCOL_VERSION, subjects}
 
 use super::Registry;
 use super::buckets::{ensure_bucket, internal};
+use crate::auth::audit::AuditEvent;
 use crate::auth::keys::{KeyRecord, NewKey};
+use crate::auth::policy::check_bounded;
 use crate::bus::connect::cluster_size;
 use crate::clock::{now_rfc3339, now_unix};
 
@@ -59,6 +61,7 @@ impl Registry {
     async fn api_key_record(&self, id: &str, kind: KeyKind) -> Result<(KeyRecord, u64), ErrorBody> {
         let id = KeyId::parse(id).map_err(|_| bad_request("malformed key id in the subject"))?;
         let (record, revision) = self
+            .auth
             .keys
             .get(&id)
             .await
@@ -118,28 +121,43 @@ impl Registry {
             buckets: req.buckets,
             expires_at: None,
             created_by: format!("registration:{}", registration.id),
+            owner: registration.owner.clone(),
+            notes: String::new(),
         };
         new.validate()?;
+        let grants = self.auth.owner_grants(&registration.owner).await?;
+        check_bounded(grants.as_ref(), &new.capabilities)?;
         self.check_prefix_owner(&req.prefix, &req.name).await?;
         self.owners.check(&req.prefix, &new.buckets).await?;
         let (key, token) = self
+            .auth
             .keys
             .create(new, &self.settings.origin)
             .await
             .map_err(internal)?;
         if !self
+            .auth
             .keys
             .consume(&registration, revision, &key.id)
             .await
             .map_err(internal)?
         {
-            let _ = self.keys.delete(&key.id).await;
+            let _ = self.auth.keys.delete(&key.id).await;
             return Err(ErrorBody::new(
                 ErrorCode::TokenUsed,
                 "the registration token has already been used",
             ));
         }
         tracing::info!(registration = %registration.id, key = %key.id, prefix = %req.prefix, "provisioned an api key");
+        let event = AuditEvent::new(
+            "provisioned",
+            &format!("key:{}", registration.id),
+            &format!("key:{}", key.id),
+        );
+        self.auth
+            .audit
+            .record(event.detail(format!("prefix {}", req.prefix)))
+            .await;
         Ok(ProvisionReply {
             token: token.encode(),
             id: key.id,

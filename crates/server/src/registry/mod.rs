@@ -3,7 +3,6 @@
 pub mod buckets;
 mod handlers;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::Client;
@@ -12,8 +11,7 @@ use futures::StreamExt;
 use symphony_protocol::messages::{ExtensionView, InstanceStatus, RegistryRecord};
 use symphony_protocol::subjects;
 
-use crate::auth::identity::Identity;
-use crate::auth::keys::KeyStore;
+use crate::auth::Auth;
 use crate::bus::connect::{cluster_size, replicas_for};
 use buckets::{BucketOwners, ensure_bucket, platform_bucket};
 
@@ -31,9 +29,8 @@ pub struct RegistrySettings {
 /// Shared registry state; cheap to clone.
 #[derive(Clone)]
 pub struct Registry {
-    pub keys: KeyStore,
+    pub auth: Auth,
     pub settings: RegistrySettings,
-    pub identity: Arc<Identity>,
     client: Client,
     js: jetstream::Context,
     sys: Client,
@@ -45,7 +42,7 @@ pub struct Registry {
 impl Registry {
     /// Creates (or updates) the platform buckets and returns the registry.
     pub async fn init(
-        identity: Arc<Identity>,
+        auth: Auth,
         client: Client,
         sys: Client,
         settings: RegistrySettings,
@@ -56,12 +53,6 @@ impl Registry {
             None => replicas_for(cluster_size(&sys).await?),
         };
         let forever = Duration::ZERO;
-        let keys = ensure_bucket(
-            &js,
-            &platform_bucket(subjects::KEYS_BUCKET, "Symphony keys", forever),
-            replicas,
-        )
-        .await?;
         let records = ensure_bucket(
             &js,
             &platform_bucket(subjects::REGISTRY_BUCKET, "Symphony registry", forever),
@@ -85,9 +76,8 @@ impl Registry {
         )
         .await?;
         Ok(Registry {
-            keys: KeyStore::new(keys),
+            auth,
             settings,
-            identity,
             client,
             js,
             sys,
@@ -99,7 +89,7 @@ impl Registry {
 
     /// Binds the buckets of a running server without changing them (CLI use).
     pub async fn open(
-        identity: Arc<Identity>,
+        auth: Auth,
         client: Client,
         sys: Client,
         origin: String,
@@ -114,7 +104,6 @@ impl Registry {
             }
         };
         Ok(Registry {
-            keys: KeyStore::new(bind(subjects::KEYS_BUCKET).await?),
             records: bind(subjects::REGISTRY_BUCKET).await?,
             owners: BucketOwners::new(bind(subjects::BUCKET_OWNERS_BUCKET).await?),
             status: bind(subjects::STATUS_BUCKET).await?,
@@ -124,7 +113,7 @@ impl Registry {
                 replicas: None,
                 origin,
             },
-            identity,
+            auth,
             client,
             js,
             sys,
@@ -206,6 +195,24 @@ impl Registry {
             }
         }
         Ok(live)
+    }
+
+    /// Instance ids with a live (`ok`) status, counted per key id.
+    pub async fn connected_instances(
+        &self,
+    ) -> anyhow::Result<std::collections::HashMap<String, usize>> {
+        let mut out = std::collections::HashMap::new();
+        let mut keys = self.status.keys().await?;
+        while let Some(key) = keys.next().await {
+            let key = key?;
+            if let Some(v) = self.status.get(&key).await?
+                && let Ok(status) = serde_json::from_slice::<InstanceStatus>(&v)
+                && status.state == symphony_protocol::messages::InstanceState::Ok
+            {
+                *out.entry(status.instance_id.to_string()).or_default() += 1;
+            }
+        }
+        Ok(out)
     }
 
     pub fn records_kv(&self) -> &kv::Store {

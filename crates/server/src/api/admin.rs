@@ -1,0 +1,249 @@
+//! Administration of users and roles, and the audit trail (`/api/v1/users`, `/api/v1/roles`,
+//! `/api/v1/audit`). Everything but reading roles needs the `symphony-admin` role.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use symphony_protocol::rbac::{Role, validate_role};
+use symphony_protocol::{ErrorBody, ErrorCode};
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::error::ApiError;
+use crate::auth::audit::{AuditEvent, AuditEvent as Event};
+use crate::auth::users::{
+    UserRecord, UserView, hash_password, validate_password, validate_username,
+};
+use crate::clock::now_rfc3339;
+
+async fn check_roles(state: &AppState, roles: &[String]) -> Result<(), ApiError> {
+    let known = state.auth().roles.all().await?;
+    match roles.iter().find(|r| !known.iter().any(|k| &k.name == *r)) {
+        Some(r) => Err(ErrorBody::new(ErrorCode::RoleNotFound, format!("no role {r:?}")).into()),
+        None => Ok(()),
+    }
+}
+
+pub async fn list_users(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    caller.require_admin()?;
+    Ok(Json(
+        state
+            .auth()
+            .users
+            .list()
+            .await?
+            .iter()
+            .map(UserView::from)
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(req): Json<CreateUser>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    caller.require_admin()?;
+    validate_username(&req.username)?;
+    validate_password(&req.password)?;
+    let roles = if req.roles.is_empty() {
+        vec![symphony_protocol::rbac::DEFAULT_ROLE.to_owned()]
+    } else {
+        req.roles
+    };
+    check_roles(&state, &roles).await?;
+    let password = req.password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(anyhow::Error::from)??;
+    let user = UserRecord {
+        username: req.username,
+        display_name: req.display_name,
+        password_hash: hash,
+        roles,
+        source: "local".into(),
+        disabled: false,
+        created_at: now_rfc3339(),
+    };
+    if !state.auth().users.create(&user).await? {
+        return Err(ErrorBody::new(
+            ErrorCode::AlreadyExists,
+            format!("user {:?} exists", user.username),
+        )
+        .into());
+    }
+    state
+        .auth()
+        .audit
+        .record(AuditEvent::new(
+            "user_created",
+            &caller.actor(),
+            &user.username,
+        ))
+        .await;
+    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateUser {
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+pub async fn update_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(username): Path<String>,
+    Json(req): Json<UpdateUser>,
+) -> Result<Json<UserView>, ApiError> {
+    caller.require_admin()?;
+    let users = &state.auth().users;
+    let mut user = users
+        .get(&username)
+        .await?
+        .ok_or_else(|| ErrorBody::new(ErrorCode::UserNotFound, format!("no user {username:?}")))?;
+    if let Some(p) = req.password {
+        validate_password(&p)?;
+        user.password_hash = tokio::task::spawn_blocking(move || hash_password(&p))
+            .await
+            .map_err(anyhow::Error::from)??;
+    }
+    if let Some(d) = req.display_name {
+        user.display_name = d;
+    }
+    if let Some(roles) = req.roles {
+        check_roles(&state, &roles).await?;
+        user.roles = roles;
+    }
+    if let Some(d) = req.disabled {
+        user.disabled = d;
+    }
+    users.put(&user).await?;
+    state
+        .auth()
+        .audit
+        .record(Event::new("user_updated", &caller.actor(), &user.username))
+        .await;
+    Ok(Json(UserView::from(&user)))
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    if caller.actor() == username {
+        return Err(ErrorBody::new(ErrorCode::InvalidRequest, "you cannot delete yourself").into());
+    }
+    state.auth().users.delete(&username).await?;
+    state
+        .auth()
+        .audit
+        .record(Event::new("user_deleted", &caller.actor(), &username))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_roles(
+    State(state): State<AppState>,
+    Authenticated(_caller): Authenticated,
+) -> Result<Json<Vec<Role>>, ApiError> {
+    Ok(Json(state.auth().roles.all().await?))
+}
+
+pub async fn put_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(name): Path<String>,
+    Json(mut role): Json<Role>,
+) -> Result<Json<Role>, ApiError> {
+    caller.require_admin()?;
+    role.name = name;
+    role.builtin = false;
+    validate_role(&role)?;
+    let roles = &state.auth().roles;
+    if roles.get(&role.name).await?.is_some_and(|r| r.builtin) {
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!("{:?} is a built-in role", role.name),
+        )
+        .into());
+    }
+    roles.put(&role).await?;
+    state
+        .auth()
+        .audit
+        .record(Event::new("role_updated", &caller.actor(), &role.name))
+        .await;
+    Ok(Json(role))
+}
+
+pub async fn delete_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    let roles = &state.auth().roles;
+    match roles.get(&name).await? {
+        None => {
+            return Err(ErrorBody::new(ErrorCode::RoleNotFound, format!("no role {name:?}")).into());
+        }
+        Some(r) if r.builtin => {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                format!("{name:?} is a built-in role"),
+            )
+            .into());
+        }
+        Some(_) => roles.delete(&name).await?,
+    }
+    state
+        .auth()
+        .audit
+        .record(Event::new("role_deleted", &caller.actor(), &name))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    caller.require_admin()?;
+    Ok(Json(
+        state
+            .auth()
+            .audit
+            .recent(q.limit.unwrap_or(100).min(1000))
+            .await?,
+    ))
+}

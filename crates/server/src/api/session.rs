@@ -1,0 +1,203 @@
+//! Sign-in: `POST /api/v1/login`, `POST /api/v1/logout`, `GET /api/v1/userinfo`, and the browser's
+//! short-lived NATS credentials `GET /api/v1/usertoken`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use nkeys::KeyPair;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use symphony_protocol::{ErrorBody, ErrorCode};
+
+use super::AppState;
+use super::auth::{Authenticated, SESSION_COOKIE};
+use super::error::ApiError;
+use crate::auth::audit::AuditEvent;
+use crate::auth::policy::Caller;
+use crate::auth::users::{dummy_hash, verify_password};
+use crate::clock::{now_unix, rfc3339};
+
+/// Lifetime of browser NATS credentials; the UI renews them before they expire.
+pub const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize)]
+pub struct LoginReply {
+    pub token: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub idle_timeout_secs: u64,
+}
+
+fn invalid_credentials() -> ApiError {
+    // Never says whether the user exists.
+    ErrorBody::new(ErrorCode::InvalidCredentials, "wrong username or password").into()
+}
+
+fn cookie(state: &AppState, value: &str, max_age: Option<u64>) -> HeaderValue {
+    let secure = if state.info.origin.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let age = max_age.map_or("; Max-Age=0".to_owned(), |a| format!("; Max-Age={a}"));
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict{secure}{age}"
+    ))
+    .expect("cookie is ASCII")
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let auth = state.auth();
+    let address = peer.ip().to_string();
+    if let Err((body, wait)) = auth.throttle.check(&req.username, &address).await {
+        let mut response = ApiError(body.with_hint(format!("wait {wait} s"))).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
+        return Ok(response);
+    }
+    let user = auth
+        .users
+        .get(&req.username)
+        .await?
+        .filter(|u| !u.disabled && !u.password_hash.is_empty());
+    let hash = user
+        .as_ref()
+        .map_or(dummy_hash(), |u| u.password_hash.as_str());
+    let password = req.password.clone();
+    let hash_owned = hash.to_owned();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash_owned))
+        .await
+        .unwrap_or(false);
+    let Some(user) = user.filter(|_| ok) else {
+        auth.throttle.failed(&req.username, &address).await;
+        auth.audit
+            .record(AuditEvent::new("login_failed", &req.username, "").at(&address))
+            .await;
+        return Err(invalid_credentials());
+    };
+    auth.throttle.succeeded(&user.username).await;
+    let (session, token) = auth
+        .sessions
+        .create(&user.username, &state.info.origin)
+        .await?;
+    auth.audit
+        .record(AuditEvent::new("login", &user.username, "").at(&address))
+        .await;
+    let token = token.encode();
+    let reply = LoginReply {
+        token: token.clone(),
+        username: user.username.clone(),
+        roles: user.roles.clone(),
+        idle_timeout_secs: session.idle_timeout_secs,
+    };
+    let mut response = Json(reply).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, cookie(&state, &token, Some(8 * 3600)));
+    Ok(response)
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Response, ApiError> {
+    let Caller::User { user, session, .. } = &caller else {
+        return Err(ErrorBody::new(
+            ErrorCode::WrongTokenKind,
+            "only a signed-in user can sign out",
+        )
+        .into());
+    };
+    let auth = state.auth();
+    auth.sessions.end(&session.id).await?;
+    for nkey in &session.browser_nkeys {
+        auth.revocations.revoke(nkey).await?;
+    }
+    auth.audit
+        .record(AuditEvent::new("logout", &user.username, ""))
+        .await;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, cookie(&state, "", None));
+    Ok(response)
+}
+
+pub async fn userinfo(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Json<serde_json::Value> {
+    let _ = &state;
+    Json(match &caller {
+        Caller::User {
+            user,
+            grants,
+            session,
+        } => json!({
+            "kind": "user", "username": user.username, "display_name": user.display_name,
+            "roles": user.roles, "admin": grants.admin, "extensions": grants.extensions,
+            "pub": grants.publish, "sub": grants.subscribe, "source": user.source,
+            "idle_timeout_secs": session.idle_timeout_secs,
+        }),
+        Caller::Key(k) => json!({
+            "kind": "api_key", "id": k.id, "name": k.name, "owner": k.owner(), "prefix": k.prefix,
+            "capabilities": symphony_protocol::capability::CapabilitySummary::of(&k.capabilities),
+        }),
+    })
+}
+
+/// Browser NATS credentials: a fresh nkey per call, the user's role permissions, a short expiry.
+pub async fn usertoken(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Caller::User {
+        user,
+        grants,
+        session,
+    } = caller
+    else {
+        return Err(ErrorBody::new(
+            ErrorCode::WrongTokenKind,
+            "browser credentials are for signed-in users",
+        )
+        .into());
+    };
+    let auth = state.auth();
+    let nkey = KeyPair::new_user();
+    let inbox = format!("_INBOX_user.{}", session.id);
+    let permissions = grants.browser_permissions(&inbox);
+    let exp = now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64;
+    let jti = format!("user-{}", session.id);
+    let jwt = auth
+        .identity
+        .user_jwt(&nkey, &jti, &user.username, Some(exp), &permissions)?;
+    let mut session = session;
+    session.browser_nkeys.push(nkey.public_key());
+    let keep = session.browser_nkeys.len().saturating_sub(16);
+    session.browser_nkeys.drain(..keep);
+    auth.sessions.put(&session).await?;
+    Ok(Json(json!({
+        "jwt": jwt,
+        "seed": nkey.seed().map_err(anyhow::Error::from)?,
+        "websocket_url": state.info.websocket_url,
+        "inbox_prefix": inbox,
+        "expires_at": rfc3339(exp),
+        "renew_after_secs": USER_TOKEN_LIFETIME.as_secs() * 2 / 3,
+    })))
+}

@@ -1,0 +1,108 @@
+//! The audit trail: one JetStream stream (`SYMPHONY_AUDIT`) of sign-ins, failures, key creation and
+//! revocation, provisioning and administration.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use serde::{Deserialize, Serialize};
+use symphony_protocol::subjects::{AUDIT_STREAM, AUDIT_SUBJECT_PREFIX};
+
+use crate::clock::now_rfc3339;
+
+/// One audited event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub time: String,
+    /// `login`, `login_failed`, `logout`, `key_created`, `key_updated`, `key_revoked`, `provisioned`,
+    /// `user_created`, `user_updated`, `user_deleted`, `role_updated`, `role_deleted`.
+    pub action: String,
+    /// Username, `key:<id>`, or `cli`.
+    pub actor: String,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub detail: String,
+}
+
+impl AuditEvent {
+    pub fn new(action: &str, actor: &str, target: &str) -> Self {
+        AuditEvent {
+            time: now_rfc3339(),
+            action: action.into(),
+            actor: actor.into(),
+            target: target.into(),
+            address: String::new(),
+            detail: String::new(),
+        }
+    }
+
+    pub fn at(mut self, address: &str) -> Self {
+        self.address = address.into();
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+}
+
+#[derive(Clone)]
+pub struct Audit {
+    js: jetstream::Context,
+}
+
+impl Audit {
+    /// Creates (or updates) the stream: 90 days, file storage.
+    pub async fn init(js: jetstream::Context, replicas: usize) -> anyhow::Result<Audit> {
+        js.create_or_update_stream(stream::Config {
+            name: AUDIT_STREAM.into(),
+            description: Some("Symphony audit trail".into()),
+            subjects: vec![format!("{AUDIT_SUBJECT_PREFIX}.>")],
+            max_age: Duration::from_secs(90 * 24 * 3600),
+            num_replicas: replicas,
+            allow_direct: true,
+            ..Default::default()
+        })
+        .await?;
+        Ok(Audit { js })
+    }
+
+    /// Uses the existing stream (CLI use).
+    pub fn open(js: jetstream::Context) -> Audit {
+        Audit { js }
+    }
+
+    /// Records an event and waits for JetStream to acknowledge it; failures are logged, never fatal.
+    pub async fn record(&self, event: AuditEvent) {
+        let subject = format!("{AUDIT_SUBJECT_PREFIX}.{}", event.action);
+        let payload = serde_json::to_vec(&event).unwrap_or_default();
+        let acked = match self.js.publish(subject, payload.into()).await {
+            Ok(ack) => ack.await.map(|_| ()).map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = acked {
+            tracing::error!(error = %e, action = %event.action, "cannot write the audit trail");
+        }
+    }
+
+    /// The newest `limit` events, newest first.
+    pub async fn recent(&self, limit: usize) -> anyhow::Result<Vec<AuditEvent>> {
+        let stream = self.js.get_stream(AUDIT_STREAM).await?;
+        let info = stream.get_info().await?;
+        let (first, last) = (info.state.first_sequence, info.state.last_sequence);
+        let mut out = Vec::new();
+        let mut seq = last;
+        while seq >= first && seq > 0 && out.len() < limit {
+            if let Ok(msg) = stream.direct_get(seq).await
+                && let Ok(event) = serde_json::from_slice::<AuditEvent>(&msg.payload)
+            {
+                out.push(event);
+            }
+            seq -= 1;
+        }
+        Ok(out)
+    }
+}

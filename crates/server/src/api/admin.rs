@@ -208,7 +208,9 @@ pub async fn delete_role(
     let roles = &state.auth().roles;
     match roles.get(&name).await? {
         None => {
-            return Err(ErrorBody::new(ErrorCode::RoleNotFound, format!("no role {name:?}")).into());
+            return Err(
+                ErrorBody::new(ErrorCode::RoleNotFound, format!("no role {name:?}")).into(),
+            );
         }
         Some(r) if r.builtin => {
             return Err(ErrorBody::new(

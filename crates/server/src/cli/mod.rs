@@ -120,6 +120,9 @@ pub struct ServeArgs {
     /// Sign-in sessions end after this long without use (5m to 8h).
     #[arg(long, default_value = "30m", value_parser = parse_session_idle)]
     pub session_idle: Duration,
+    /// Test-only: an idle timeout below the 5m minimum (e.g. 2s), so tests need not wait.
+    #[arg(long, hide = true, value_parser = parse_duration)]
+    pub session_idle_for_tests: Option<Duration>,
     /// Fixed replica count for buckets (default: 1 standalone, 3 on 3-4 nodes, 5 on 5+).
     #[arg(long)]
     pub replicas: Option<usize>,

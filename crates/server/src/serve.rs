@@ -226,7 +226,7 @@ async fn serve_with_nats(
                 &client,
                 sys.clone(),
                 replicas,
-                args.session_idle,
+                args.session_idle_for_tests.unwrap_or(args.session_idle),
             )
         },
     )

@@ -167,4 +167,7 @@ pub struct PortsFile {
     pub http_url: String,
     pub nats_url: String,
     pub pid: u32,
+    /// The CA file clients of this instance trust, when TLS uses a private CA.
+    #[serde(default)]
+    pub tls_ca: Option<String>,
 }

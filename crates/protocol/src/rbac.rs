@@ -120,6 +120,13 @@ pub fn covers(pattern: &str, subject: &str) -> bool {
     s.next().is_none()
 }
 
+fn kind_name(kind: CapabilityKind) -> &'static str {
+    match kind {
+        CapabilityKind::Pub => "pub",
+        CapabilityKind::Sub => "sub",
+    }
+}
+
 /// The union of several roles.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
@@ -160,10 +167,30 @@ impl Grants {
             None => Ok(()),
             Some(c) => Err(ErrorBody::new(
                 ErrorCode::CapabilityForbidden,
-                format!("{:?} {} is outside your roles", c.kind, c.subject).to_lowercase(),
+                format!("{} {} is outside your roles", kind_name(c.kind), c.subject),
             )
             .with_hint("ask an administrator for a role that covers it")),
         }
+    }
+
+    /// A key bound to `prefix` carries that extension's implicit permissions (its registration, status,
+    /// instance subjects and buckets, §4), so binding one needs roles that cover the whole prefix.
+    pub fn check_binding(&self, prefix: &str) -> Result<(), ErrorBody> {
+        let whole = format!("extensions.{prefix}.>");
+        let both = [
+            Capability::new(CapabilityKind::Pub, whole.clone(), ""),
+            Capability::new(CapabilityKind::Sub, whole.clone(), ""),
+        ];
+        if both.iter().all(|c| self.allows(c)) {
+            return Ok(());
+        }
+        Err(ErrorBody::new(
+            ErrorCode::CapabilityForbidden,
+            format!(
+                "binding a key to prefix {prefix:?} needs a role that grants pub and sub {whole}"
+            ),
+        )
+        .with_hint("a key bound to a prefix can register that extension and use its buckets"))
     }
 
     /// Whether an extension is visible.
@@ -239,6 +266,17 @@ mod tests {
         assert!(
             dev.may_publish("cirata.extensions.catalog.list")
                 && !viewer.may_publish("cirata.extensions.catalog.list")
+        );
+    }
+
+    #[test]
+    fn binding_a_prefix_needs_the_whole_prefix() {
+        let dev = Grants::of([&role(DEVELOPER_ROLE)]);
+        let viewer = Grants::of([&role(VIEWER_ROLE)]);
+        assert!(dev.check_binding("catalog").is_ok());
+        assert_eq!(
+            viewer.check_binding("catalog").unwrap_err().code,
+            ErrorCode::CapabilityForbidden
         );
     }
 

@@ -191,14 +191,38 @@ fn http_client(url: &str) -> Result<reqwest::Client> {
     // reqwest is built with `rustls-no-provider`: without a process-wide provider, building panics.
     // An error here only means another part of the process installed one first.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
-        .user_agent(concat!("cirata-symphony-rust/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|source| Error::Unreachable {
-            url: url.to_owned(),
-            source,
-        })
+        .user_agent(concat!("cirata-symphony-rust/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_file() {
+        let pem = std::fs::read(&path).map_err(|e| ca_file_error(&path, &e.to_string()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| ca_file_error(&path, &e.to_string()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|source| Error::Unreachable {
+        url: url.to_owned(),
+        source,
+    })
+}
+
+/// `SYMPHONY_CA_FILE`: a PEM CA trusted in addition to the system roots (HTTPS and NATS TLS).
+fn ca_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("SYMPHONY_CA_FILE")
+        .filter(|v| !v.is_empty())
+        .map(Into::into)
+}
+
+fn ca_file_error(path: &std::path::Path, why: &str) -> Error {
+    Error::Invalid(
+        symphony_protocol::ErrorBody::new(
+            ErrorCode::InvalidAddress,
+            format!("SYMPHONY_CA_FILE {} cannot be used: {why}", path.display()),
+        )
+        .with_hint(
+            "point SYMPHONY_CA_FILE at the PEM file of the CA that issued Symphony's certificate",
+        ),
+    )
 }
 
 /// Code for an error reply that carried no JSON error body.
@@ -364,6 +388,10 @@ pub(crate) async fn connect_nats(
     .name(&connection_name)
     .max_reconnects(None)
     .event_callback(event_handler(connection_name.clone(), reconnected));
+    let options = match ca_file() {
+        Some(path) => options.add_root_certificates(path),
+        None => options,
+    };
     options
         .connect(urls.as_slice())
         .await

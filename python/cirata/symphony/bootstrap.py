@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import os
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -108,7 +109,27 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+CA_FILE_ENV = "SYMPHONY_CA_FILE"
+
+
+def tls_context() -> ssl.SSLContext:
+    """System roots plus the PEM CA in SYMPHONY_CA_FILE; host names are always checked."""
+    context = ssl.create_default_context()
+    ca_file = os.environ.get(CA_FILE_ENV, "").strip()
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise ConfigurationError(
+                f"{CA_FILE_ENV} {ca_file} cannot be used: {e}",
+                code="invalid_address",
+                hint=f"point {CA_FILE_ENV} at the PEM file of the CA that issued Symphony's certificate",
+            ) from e
+    return context
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=tls_context()))
 _warned_plaintext = False
 
 
@@ -133,7 +154,7 @@ def _http_get(url: str, token: str) -> tuple[int, bytes]:
         },
     )
     try:
-        with _OPENER.open(request, timeout=HTTP_TIMEOUT_SECS) as response:
+        with _opener().open(request, timeout=HTTP_TIMEOUT_SECS) as response:
             return int(response.status), response.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -261,6 +282,7 @@ async def connect_nats(
             connect_timeout=CONNECT_TIMEOUT_SECS,
             reconnect_time_wait=RECONNECT_WAIT_SECS,
             max_reconnect_attempts=INITIAL_CONNECT_ATTEMPTS,
+            tls=tls_context() if any(u.startswith("tls://") for u in urls) else None,
         )
     except (OSError, asyncio.TimeoutError, nats.errors.Error) as e:
         raise UnreachableError(

@@ -40,7 +40,7 @@ fi
 
 # Python SDK and examples: only once they exist.
 ruff_dirs=()
-for dir in python examples/python; do
+for dir in python examples/python tests/fixtures; do
     [[ -d "$dir" ]] && ruff_dirs+=("$dir")
 done
 if ((${#ruff_dirs[@]} > 0)); then

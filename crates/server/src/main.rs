@@ -9,9 +9,10 @@ mod gateway;
 mod libraries;
 mod registry;
 mod serve;
+mod tls;
 
 use clap::Parser;
-use cli::{Cli, Command, ExtensionCommand, KeyCommand, TokenCommand};
+use cli::{Cli, Command, CredentialCommand, ExtensionCommand, KeyCommand, TokenCommand};
 
 #[tokio::main]
 async fn main() {
@@ -20,7 +21,9 @@ async fn main() {
     let default_filter = if matches!(cli.command, Command::Serve(_)) {
         "info,async_nats=warn"
     } else {
-        "warn"
+        cli::client::die_quietly_on_closed_stdout();
+        // The CLI explains certificate failures itself (cause and fix); the verifier's log is noise.
+        "warn,rustls_platform_verifier=off"
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -33,13 +36,19 @@ async fn main() {
         Command::Serve(args) => serve::run(args).await,
         Command::Init(data) => init(&data.resolve()),
         Command::NatsConfig(args) => nats_config(args),
-        Command::Token(TokenCommand::Create(args)) => cli::admin::token_create(args).await,
-        Command::Key(KeyCommand::Create(args)) => cli::admin::key_create(args).await,
+        Command::Token(TokenCommand::Create(args)) => cli::remote::token_create(args).await,
+        Command::Key(KeyCommand::Create(args)) => cli::remote::key_create(args).await,
+        Command::Key(KeyCommand::List(args)) => cli::remote::key_list(args).await,
+        Command::Key(KeyCommand::Revoke(args)) => cli::remote::key_revoke(args).await,
         Command::Extension(ExtensionCommand::List(args)) => cli::admin::extension_list(args).await,
-        Command::Version => {
-            println!("symphony {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+        Command::Login(args) => cli::client::login(args).await,
+        Command::Credential(CredentialCommand::List(args)) => cli::client::credential_list(args),
+        Command::Credential(CredentialCommand::Remove(args)) => {
+            cli::client::credential_remove(args).await
         }
+        Command::Credential(CredentialCommand::Clear) => cli::client::credential_clear().await,
+        Command::Info(args) => cli::remote::info(args).await,
+        Command::Version(args) => cli::remote::version(args).await,
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -77,6 +86,7 @@ fn nats_config(args: cli::NatsConfigArgs) -> anyhow::Result<()> {
                 port: args.cluster_port,
                 routes: args.routes,
             }),
+            tls: None,
         },
     )?;
     print!("{config}");

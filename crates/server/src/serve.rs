@@ -19,6 +19,7 @@ use crate::cli::ServeArgs;
 use crate::cli::admin::PORTS_FILE;
 use crate::gateway::{Gateway, GatewaySettings};
 use crate::registry::{Registry, RegistrySettings};
+use crate::tls::TlsFiles;
 
 /// Largest NATS payload: above the 1 MiB manifest limit so the server can answer with a typed error.
 const MAX_PAYLOAD: u32 = 8 * 1024 * 1024;
@@ -28,6 +29,8 @@ struct Nats {
     urls: Vec<String>,
     ws_port: u16,
     supervisor: Option<Supervisor>,
+    /// TLS on the NATS side: the CA our own connections trust, if not the system roots.
+    tls: Option<TlsFiles>,
 }
 
 fn port_or_free(host: &str, port: u16) -> anyhow::Result<u16> {
@@ -66,6 +69,7 @@ async fn start_embedded(
     args: &ServeArgs,
     identity: &Identity,
     data_dir: &Path,
+    tls: Option<TlsFiles>,
 ) -> anyhow::Result<Nats> {
     let binary = find_nats_server(args.nats_server.as_deref())?;
     let nats_dir = data_dir.join("nats");
@@ -85,6 +89,7 @@ async fn start_embedded(
             resolver_dir: nats_dir.join("jwt"),
             max_payload: MAX_PAYLOAD,
             cluster: None,
+            tls: tls.as_ref().map(|t| (t.cert.clone(), t.key.clone())),
         },
     )?;
     let config_path = nats_dir.join("nats-server.conf");
@@ -108,10 +113,12 @@ async fn start_embedded(
         "embedded nats-server ready"
     );
     let host = url_host(&args.host);
+    let scheme = if tls.is_some() { "tls" } else { "nats" };
     Ok(Nats {
-        urls: vec![format!("nats://{host}:{client_port}")],
+        urls: vec![format!("{scheme}://{host}:{client_port}")],
         ws_port,
         supervisor: Some(supervisor),
+        tls,
     })
 }
 
@@ -154,8 +161,18 @@ where
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    crate::tls::install_crypto_provider();
     let data_dir: PathBuf = args.data.resolve();
     let identity = Arc::new(Identity::load_or_create(&data_dir)?);
+    let public_host = args
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_owned));
+    let hosts: Vec<String> = std::iter::once(args.host.clone())
+        .chain(public_host)
+        .collect();
+    let tls = args.tls.resolve(&data_dir, &hosts)?;
     let _ = std::fs::remove_file(data_dir.join(PORTS_FILE));
 
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.http))
@@ -166,17 +183,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .map(|u| u.trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| format!("http://{}:{}", url_host(&args.host), http_addr.port()));
+        .unwrap_or_else(|| {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{}:{}", url_host(&args.host), http_addr.port())
+        });
 
     let nats = match &args.nats_url {
         Some(urls) => Nats {
             urls: split_urls(urls),
             ws_port: 0,
             supervisor: None,
+            tls: tls.clone(),
         },
-        None => start_embedded(&args, &identity, &data_dir).await?,
+        None => start_embedded(&args, &identity, &data_dir, tls.clone()).await?,
     };
-    let result = serve_with_nats(&args, identity, &data_dir, listener, origin, &nats).await;
+    let result = serve_with_nats(&args, identity, &data_dir, listener, origin, &nats, tls).await;
     if let Some(supervisor) = nats.supervisor {
         supervisor.stop().await;
     }
@@ -191,12 +212,14 @@ async fn serve_with_nats(
     listener: tokio::net::TcpListener,
     origin: String,
     nats: &Nats,
+    tls: Option<TlsFiles>,
 ) -> anyhow::Result<()> {
     let urls = &nats.urls;
+    let ca = nats.tls.as_ref().and_then(|t| t.ca.as_deref());
     let sys = with_retry(
         "connecting to NATS (system account)",
         Duration::from_secs(30),
-        || connect_system(&identity, urls),
+        || connect_system(&identity, urls, ca),
     )
     .await?;
     with_retry("pushing account JWTs", Duration::from_secs(30), || {
@@ -204,7 +227,7 @@ async fn serve_with_nats(
     })
     .await?;
     let client = with_retry("connecting to NATS", Duration::from_secs(30), || {
-        connect_server(&identity, urls)
+        connect_server(&identity, urls, ca)
     })
     .await?;
     let settings = RegistrySettings {
@@ -260,8 +283,10 @@ async fn serve_with_nats(
         version: env!("CARGO_PKG_VERSION").into(),
         nats_address: advertised.join(","),
         nats_urls: advertised,
-        websocket_url: (nats.ws_port != 0)
-            .then(|| format!("ws://{}:{}", url_host(&args.host), nats.ws_port)),
+        websocket_url: (nats.ws_port != 0).then(|| {
+            let scheme = if nats.tls.is_some() { "wss" } else { "ws" };
+            format!("{scheme}://{}:{}", url_host(&args.host), nats.ws_port)
+        }),
         origin: origin.clone(),
     };
     let gateway = Gateway::new(GatewaySettings {
@@ -291,6 +316,7 @@ async fn serve_with_nats(
         http_url: origin.clone(),
         nats_url: urls.join(","),
         pid: std::process::id(),
+        tls_ca: ca.map(|p| p.display().to_string()),
     };
     write_private_file(
         &data_dir.join(PORTS_FILE),
@@ -304,9 +330,31 @@ async fn serve_with_nats(
     );
 
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+        Some(files) => {
+            let config =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .with_context(|| {
+                        format!("cannot load TLS certificate {}", files.cert.display())
+                    })?;
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, config)?
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+    }
     services.abort();
     tracing::info!("symphony stopped");
     Ok(())

@@ -84,7 +84,11 @@ impl FromRequestParts<AppState> for Authenticated {
         let raw = credential(parts)?;
         let token = Token::parse(&raw).map_err(|_| invalid())?;
         let auth = state.auth();
-        let key = auth.keys.get(&token.key_id).await.map_err(ApiError::from)?;
+        let key = auth
+            .keys
+            .lookup(&token.key_id)
+            .await
+            .map_err(ApiError::from)?;
         if key.is_some() {
             let (record, _) = auth.keys.verify(&raw).await?;
             if record.kind != KeyKind::ApiKey {

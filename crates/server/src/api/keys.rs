@@ -151,7 +151,7 @@ pub async fn create(
         notes: req.notes,
     };
     new.validate()?;
-    grants.check(&new.capabilities)?;
+    crate::auth::policy::check_bounded(Some(grants), new.prefix.as_deref(), &new.capabilities)?;
     let auth = state.auth();
     let (record, token) = auth.keys.create(new, &state.info.origin).await?;
     let action = if req.registration {
@@ -244,7 +244,7 @@ pub async fn update(
             c.validate_for(record.prefix.as_deref())?;
         }
         let grants = auth.owner_grants(&record.owner).await?;
-        crate::auth::policy::check_bounded(grants.as_ref(), &caps)?;
+        crate::auth::policy::check_bounded(grants.as_ref(), record.prefix.as_deref(), &caps)?;
         record.capabilities = caps;
     }
     auth.keys.put(&record).await?;

@@ -82,7 +82,30 @@ pub fn router(state: AppState) -> Router {
             get(gateway::openapi::swagger_asset),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(close_when_body_may_be_unread))
         .with_state(state)
+}
+
+/// An error answered before the request body was read leaves unread bytes on the connection; hyper then
+/// closes it. Saying `Connection: close` (RFC 9112 §9.6) keeps keep-alive clients from reusing it.
+async fn close_when_body_may_be_unread(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let has_body = headers.contains_key(axum::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|n| n > 0);
+    let mut response = next.run(request).await;
+    if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 async fn ping() -> Json<serde_json::Value> {

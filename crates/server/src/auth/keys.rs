@@ -1,7 +1,12 @@
 //! API keys and registration keys: records in `symphony_keys`, token verification, the API-key
 //! exchange, and the NATS permissions each key gets.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
 use async_nats::jetstream::kv;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use symphony_protocol::capability::{self, Capability, CapabilitySummary, Permissions};
 use symphony_protocol::messages::{ApiKey, KeyKind};
@@ -166,11 +171,86 @@ fn invalid_token() -> ErrorBody {
 #[derive(Clone)]
 pub struct KeyStore {
     kv: kv::Store,
+    mirror: Option<Arc<Mirror>>,
+}
+
+/// An in-memory copy of `symphony_keys`, kept exact by a watch: bearer checks then need no NATS round
+/// trip, and a revocation or use reaches it within milliseconds.
+#[derive(Default)]
+struct Mirror {
+    records: RwLock<HashMap<String, (KeyRecord, u64)>>,
+    /// True once the watch has delivered the bucket's current content (and while it runs).
+    live: AtomicBool,
+}
+
+impl Mirror {
+    fn apply(&self, key: &str, entry: Option<(KeyRecord, u64)>) {
+        let mut records = self.records.write().expect("key mirror lock");
+        match entry {
+            Some((record, revision)) => {
+                if records.get(key).is_none_or(|(_, r)| *r < revision) {
+                    records.insert(key.to_owned(), (record, revision));
+                }
+            }
+            None => {
+                records.remove(key);
+            }
+        }
+    }
 }
 
 impl KeyStore {
     pub fn new(kv: kv::Store) -> Self {
-        KeyStore { kv }
+        KeyStore { kv, mirror: None }
+    }
+
+    /// Serves lookups from memory, following the bucket with a watch (the server; not one-shot CLIs).
+    pub fn mirrored(mut self) -> Self {
+        let mirror = Arc::new(Mirror::default());
+        self.mirror = Some(mirror.clone());
+        let kv = self.kv.clone();
+        tokio::spawn(async move {
+            loop {
+                match kv.watch_with_history(">").await {
+                    Ok(mut watch) => {
+                        while let Some(Ok(entry)) = watch.next().await {
+                            let record = (entry.operation == kv::Operation::Put)
+                                .then(|| serde_json::from_slice::<KeyRecord>(&entry.value).ok())
+                                .flatten()
+                                .map(|r| (r, entry.revision));
+                            mirror.apply(&entry.key, record);
+                            if entry.delta == 0 {
+                                mirror.live.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot watch keys; reading them from NATS")
+                    }
+                }
+                // The watch ended (NATS restarted): read from NATS until it has caught up again.
+                mirror.live.store(false, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        });
+        self
+    }
+
+    /// A record for authentication: from the mirror when it is live, else from NATS.
+    pub async fn lookup(&self, id: &KeyId) -> anyhow::Result<Option<(KeyRecord, u64)>> {
+        if let Some(m) = self
+            .mirror
+            .as_ref()
+            .filter(|m| m.live.load(Ordering::SeqCst))
+        {
+            return Ok(m
+                .records
+                .read()
+                .expect("key mirror lock")
+                .get(id.as_str())
+                .cloned());
+        }
+        self.get(id).await
     }
 
     /// The record and its revision (for compare-and-swap).
@@ -249,7 +329,6 @@ impl KeyStore {
 
     /// Every key, newest first.
     pub async fn list(&self) -> anyhow::Result<Vec<KeyRecord>> {
-        use futures::StreamExt;
         let mut out = Vec::new();
         let mut keys = self.kv.keys().await?;
         while let Some(k) = keys.next().await {
@@ -283,7 +362,7 @@ impl KeyStore {
     pub async fn verify(&self, bearer: &str) -> Result<(KeyRecord, u64), ErrorBody> {
         let token = Token::parse(bearer).map_err(|_| invalid_token())?;
         let (record, revision) = self
-            .get(&token.key_id)
+            .lookup(&token.key_id)
             .await
             .map_err(|e| {
                 ErrorBody::new(ErrorCode::NatsUnavailable, format!("cannot read keys: {e}"))

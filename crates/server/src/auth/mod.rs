@@ -73,7 +73,7 @@ impl Auth {
         )
         .await?;
         Ok(Auth {
-            keys: KeyStore::new(keys),
+            keys: KeyStore::new(keys).mirrored(),
             users: UserStore::new(users),
             roles: RoleStore::new(roles),
             sessions: SessionStore::new(sessions, idle_timeout),

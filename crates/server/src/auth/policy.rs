@@ -103,14 +103,18 @@ impl Caller {
     }
 }
 
-/// Capabilities of a key created, or provisioned through a registration token, by `owner` must lie
-/// within the owner's roles. The bootstrap CLI is an administrator.
+/// A key created, or provisioned through a registration token, by `owner` must lie within the owner's
+/// roles: its capabilities, and the prefix it is bound to (which brings that extension's buckets,
+/// registration and instance subjects). The bootstrap CLI is an administrator.
 pub fn check_bounded(
     owner_grants: Option<&Grants>,
+    prefix: Option<&str>,
     capabilities: &[Capability],
 ) -> Result<(), ErrorBody> {
-    match owner_grants {
+    let Some(g) = owner_grants else { return Ok(()) };
+    g.check(capabilities)?;
+    match prefix {
+        Some(p) => g.check_binding(p),
         None => Ok(()),
-        Some(g) => g.check(capabilities),
     }
 }

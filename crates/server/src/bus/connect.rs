@@ -1,6 +1,7 @@
 //! The server's own NATS connections (application account and system account), account-JWT pushes,
 //! and the cluster size that decides bucket replicas.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ pub async fn connect_with_jwt(
     jwt: String,
     key: KeyPair,
     name: &str,
-    retry_initial: bool,
+    ca: Option<&Path>,
 ) -> anyhow::Result<Client> {
     let key = Arc::new(key);
     let mut opts = ConnectOptions::with_jwt(jwt, move |nonce| {
@@ -33,8 +34,8 @@ pub async fn connect_with_jwt(
             other => tracing::debug!(event = %other, "NATS event"),
         }
     });
-    if retry_initial {
-        opts = opts.retry_on_initial_connect();
+    if let Some(ca) = ca {
+        opts = opts.add_root_certificates(ca.to_path_buf());
     }
     let client = opts
         .connect(urls.to_vec())
@@ -44,15 +45,23 @@ pub async fn connect_with_jwt(
 }
 
 /// The system-account connection.
-pub async fn connect_system(identity: &Identity, urls: &[String]) -> anyhow::Result<Client> {
+pub async fn connect_system(
+    identity: &Identity,
+    urls: &[String],
+    ca: Option<&Path>,
+) -> anyhow::Result<Client> {
     let (jwt, key) = identity.system_credentials()?;
-    connect_with_jwt(urls, jwt, key, "symphony-system", false).await
+    connect_with_jwt(urls, jwt, key, "symphony-system", ca).await
 }
 
 /// The application-account connection the server works with.
-pub async fn connect_server(identity: &Identity, urls: &[String]) -> anyhow::Result<Client> {
+pub async fn connect_server(
+    identity: &Identity,
+    urls: &[String],
+    ca: Option<&Path>,
+) -> anyhow::Result<Client> {
     let (jwt, key) = identity.server_credentials()?;
-    connect_with_jwt(urls, jwt, key, "symphony-server", false).await
+    connect_with_jwt(urls, jwt, key, "symphony-server", ca).await
 }
 
 /// Pushes an account JWT to the resolver (`$SYS.REQ.CLAIMS.UPDATE`) and checks the reply.

@@ -76,6 +76,8 @@ pub struct NatsConfig {
     pub max_payload: u32,
     /// Cluster settings when this node is part of a cluster.
     pub cluster: Option<ClusterConfig>,
+    /// Certificate and key (PEM files) for TLS on the client and websocket listeners.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The `cluster` block of a node in a multi-node deployment.
@@ -109,6 +111,13 @@ pub fn render_config(cfg: &NatsConfig) -> String {
         quote(&host_port(&cfg.host, cfg.client_port))
     ));
     line(format!("max_payload: {}", cfg.max_payload));
+    if let Some((cert, key)) = &cfg.tls {
+        line(format!(
+            "tls {{ cert_file: {}, key_file: {} }}",
+            quote_path(cert),
+            quote_path(key)
+        ));
+    }
     line(String::new());
     line(
         "# Decentralized (operator-mode) JWT auth; Symphony pushes account JWTs at run time."
@@ -130,7 +139,14 @@ pub fn render_config(cfg: &NatsConfig) -> String {
     line("websocket {".into());
     line(format!("  host: {}", quote(&cfg.host)));
     line(format!("  port: {}", cfg.ws_port));
-    line("  no_tls: true".into());
+    match &cfg.tls {
+        Some((cert, key)) => line(format!(
+            "  tls {{ cert_file: {}, key_file: {} }}",
+            quote_path(cert),
+            quote_path(key)
+        )),
+        None => line("  no_tls: true".into()),
+    }
     line("}".into());
     if let Some(cluster) = &cfg.cluster {
         line(String::new());
@@ -726,6 +742,7 @@ mod tests {
             resolver_dir: PathBuf::from("/data dir/jwt"),
             max_payload: 8 * 1024 * 1024,
             cluster: None,
+            tls: None,
         }
     }
 

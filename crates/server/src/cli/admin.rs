@@ -36,8 +36,9 @@ async fn open_registry(data_dir: &Path) -> anyhow::Result<Registry> {
     let ports = read_ports(data_dir)?;
     let identity = Arc::new(Identity::load(data_dir)?);
     let urls: Vec<String> = ports.nats_url.split(',').map(str::to_owned).collect();
-    let sys = connect_system(&identity, &urls).await?;
-    let client = connect_server(&identity, &urls).await?;
+    let ca = ports.tls_ca.as_deref().map(Path::new);
+    let sys = connect_system(&identity, &urls, ca).await?;
+    let client = connect_server(&identity, &urls, ca).await?;
     let auth = Auth::open(identity, &client, sys.clone()).await?;
     Registry::open(auth, client, sys, ports.http_url).await
 }
@@ -85,7 +86,7 @@ pub async fn key_create(args: KeyCreateArgs) -> anyhow::Result<()> {
         expires_at: args.expires.map(|d| now_unix() + d.as_secs().max(1) as i64),
         created_by: "cli".into(),
         owner: String::new(),
-        notes: String::new(),
+        notes: args.notes,
     };
     new.validate()?;
     let registry = open_registry(&args.data.resolve()).await?;

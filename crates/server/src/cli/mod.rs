@@ -1,6 +1,9 @@
 //! Command-line interface of the `symphony` binary.
 
 pub mod admin;
+pub mod client;
+pub mod credentials;
+pub mod remote;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,8 +38,89 @@ pub enum Command {
     /// Registered extensions.
     #[command(subcommand)]
     Extension(ExtensionCommand),
-    /// Print the version.
-    Version,
+    /// Sign in to an instance and keep the session token (OS credential store, or a 0600 file).
+    Login(LoginArgs),
+    /// Stored sign-ins (never shows tokens).
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+    /// The signed-in instance and user.
+    Info(InfoArgs),
+    /// Print the version (and the server's with --remote).
+    Version(VersionArgs),
+}
+
+/// Which stored sign-in a client command uses, and how it trusts the server.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RemoteArgs {
+    /// Stored sign-in to use (see `symphony credential list`). Default: the most recent login.
+    #[arg(long, env = "SYMPHONY_CREDENTIAL")]
+    pub credential: Option<String>,
+    /// A PEM CA certificate to trust in addition to the system roots (for a private CA).
+    #[arg(long, env = "SYMPHONY_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// The instance: a host (https), host:port (https), or a full http(s)://host[:port] URL.
+    #[arg(long, env = "SYMPHONY_ADDRESS")]
+    pub address: String,
+    /// User name (asked for when missing and stdin is a terminal).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Read the password from stdin (for scripts) instead of asking for it.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Name to store the sign-in under. Default: the address host (with its port when given).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep the token in the config file (mode 0600) instead of the OS credential store.
+    #[arg(long)]
+    pub insecure_storage: bool,
+    /// A PEM CA certificate to trust in addition to the system roots; remembered with the sign-in.
+    #[arg(long, env = "SYMPHONY_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialCommand {
+    /// List stored sign-ins: name, address, user, storage.
+    List(CredentialListArgs),
+    /// Sign out and forget one stored sign-in.
+    Remove(CredentialRemoveArgs),
+    /// Sign out and forget every stored sign-in.
+    Clear,
+}
+
+#[derive(Args, Debug)]
+pub struct CredentialListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CredentialRemoveArgs {
+    /// The name shown by `symphony credential list`.
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// Also ask the signed-in instance for its version.
+    #[arg(long)]
+    pub remote: bool,
+    #[command(flatten)]
+    pub remote_args: RemoteArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -73,6 +157,8 @@ fn parse_session_idle(s: &str) -> Result<Duration, String> {
 pub struct ServeArgs {
     #[command(flatten)]
     pub data: DataDirArg,
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
     /// Interface for HTTP and the embedded nats-server's listeners. Use 0.0.0.0 to accept remote extensions.
     #[arg(long, default_value = "127.0.0.1", env = "SYMPHONY_HOST")]
     pub host: String,
@@ -156,14 +242,19 @@ pub struct NatsConfigArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
-    /// Create a registration token (prints only the token).
+    /// Create a registration token as the signed-in user, or with --data-dir as that data dir's
+    /// administrator (prints only the token).
     Create(TokenCreateArgs),
 }
 
+/// `token create` and `key create` act as the administrator of a local data dir when `--data-dir`
+/// (or `SYMPHONY_DATA_DIR`) is given, and as the signed-in user otherwise.
 #[derive(Args, Debug)]
 pub struct TokenCreateArgs {
     #[command(flatten)]
     pub data: DataDirArg,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// A single-use token an extension exchanges for its permanent key.
     #[arg(long, required = true)]
     pub registration: bool,
@@ -176,14 +267,21 @@ pub struct TokenCreateArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
-    /// Create an API key (prints only the token).
+    /// Create an API key as the signed-in user, or with --data-dir as that data dir's administrator
+    /// (prints only the token).
     Create(KeyCreateArgs),
+    /// List the keys you may manage.
+    List(KeyListArgs),
+    /// Revoke a key: its token stops working and its connections are closed.
+    Revoke(KeyRevokeArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct KeyCreateArgs {
     #[command(flatten)]
     pub data: DataDirArg,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// `pub:<subject>` or `sub:<subject>`, e.g. sub:extensions.my_ext.> (repeatable).
     #[arg(long = "capability")]
     pub capabilities: Vec<String>,
@@ -198,6 +296,26 @@ pub struct KeyCreateArgs {
     /// Lifetime, e.g. 30d; default: does not expire.
     #[arg(long, value_parser = parse_duration)]
     pub expires: Option<Duration>,
+    /// Free text kept with the key (what it is for, who runs it).
+    #[arg(long, default_value = "")]
+    pub notes: String,
+}
+
+#[derive(Args, Debug)]
+pub struct KeyListArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KeyRevokeArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The key id (the ID column of `symphony key list`).
+    pub id: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -126,7 +126,7 @@ impl Registry {
         };
         new.validate()?;
         let grants = self.auth.owner_grants(&registration.owner).await?;
-        check_bounded(grants.as_ref(), &new.capabilities)?;
+        check_bounded(grants.as_ref(), new.prefix.as_deref(), &new.capabilities)?;
         self.check_prefix_owner(&req.prefix, &req.name).await?;
         self.owners.check(&req.prefix, &new.buckets).await?;
         let (key, token) = self

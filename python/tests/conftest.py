@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -141,6 +142,57 @@ class Platform:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
+@dataclass
+class HttpReply:
+    """A complete HTTP reply; header names are lower-case."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def text(self) -> str:
+        return self.body.decode(errors="replace")
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status} {self.headers.get('content-type', '')!r}: {self.text()[:2000]}"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def http_request(
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    body: bytes | None = None,
+    content_type: str | None = None,
+    follow_redirects: bool = True,
+    timeout: float = 30,
+) -> HttpReply:
+    """One HTTP request straight to the loopback server (no proxies); 4xx/5xx are replies, not exceptions."""
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if not follow_redirects:
+        handlers.append(_NoRedirect())
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(url, data=body, method=method)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    if content_type is not None:
+        request.add_header("Content-Type", content_type)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return HttpReply(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return HttpReply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
 def _ready(http_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{http_url}/api/v1/ready", timeout=2) as response:
@@ -149,14 +201,15 @@ def _ready(http_url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+@contextlib.contextmanager
+def start_platform(data_dir: Path, *extra_args: str) -> Iterator[Platform]:
+    """Runs `symphony serve` (embedded nats-server, free loopback ports, 1 s heartbeat, 3 s status TTL, then
+    `extra_args`) in `data_dir` until the block ends; yields once it is ready."""
     if not SYMPHONY.exists():
         pytest.fail(f"{SYMPHONY} is missing: run cargo build --workspace --bins first")
     nats_server = os.environ.get("SYMPHONY_NATS_SERVER") or str(REPO / ".venv" / "bin" / "nats-server")
     env = {k: v for k, v in os.environ.items() if k not in SDK_ENV}
     env["SYMPHONY_NATS_SERVER"] = nats_server
-    data_dir = tmp_path_factory.mktemp("symphony")
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -177,6 +230,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                 "1s",
                 "--status-ttl",
                 "3s",
+                *extra_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -200,6 +254,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         yield Platform(data_dir, ports["http_url"], ports["nats_url"], log_path, env)
     finally:
         stop_process_group(proc)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """One server for the whole session."""
+    with start_platform(tmp_path_factory.mktemp("symphony")) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,7 @@ pub fn debug_dir() -> PathBuf {
     target.join("debug")
 }
 
-/// A workspace binary (`symphony`, `hello`, `catalog`).
+/// A workspace binary (`symphony`, `hello`, `catalog`, `rest-ext`).
 pub fn binary(name: &str) -> PathBuf {
     let path = debug_dir().join(name);
     assert!(
@@ -55,6 +55,32 @@ pub fn hello() -> PathBuf {
 
 pub fn catalog() -> PathBuf {
     binary("catalog")
+}
+
+/// The REST gateway's Rust fixture extension (`tests/fixtures/rest-ext`).
+pub fn rest_ext() -> PathBuf {
+    binary("rest-ext")
+}
+
+/// A test fixture file under `tests/fixtures/` (e.g. `py_caller/main.py`).
+pub fn fixture(relative: &str) -> PathBuf {
+    let path = workspace_root()
+        .join("tests")
+        .join("fixtures")
+        .join(relative);
+    assert!(path.is_file(), "fixture {} is missing", path.display());
+    path
+}
+
+/// The project venv's Python (`scripts/bootstrap.sh` installs the Python SDK into it, editable).
+pub fn venv_python() -> PathBuf {
+    let path = workspace_root().join(".venv").join("bin").join("python");
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/bootstrap.sh first",
+        path.display()
+    );
+    path
 }
 
 /// The real nats-server: `$SYMPHONY_NATS_SERVER`, else `<workspace>/.venv/bin/nats-server` (or the

@@ -1,4 +1,5 @@
-//! A running example extension (`hello`, `catalog`) with its own credential directory.
+//! A running extension (`hello`, `catalog`, the fixtures under `tests/fixtures/`) with its own
+//! credential directory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -40,18 +41,42 @@ impl Extension {
     /// (also `HOME`, so nothing touches the real home), `RUST_LOG=info` unless given, and `env`
     /// (e.g. `REGISTRATION_TOKEN`).
     pub fn spawn(binary: &Path, config_dir: &Path, env: &[(&str, &str)]) -> Extension {
-        static RUNS: AtomicU32 = AtomicU32::new(0);
-        let run = RUNS.fetch_add(1, Ordering::SeqCst);
         let name = binary
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "extension".into());
+        Self::spawn_command(&name, Command::new(binary), config_dir, env)
+    }
+
+    /// Starts a Python extension script with the project venv's interpreter (which has the
+    /// Python SDK installed), in the same environment as [`spawn`](Extension::spawn). The label is
+    /// the script's directory name (`py_caller` for `tests/fixtures/py_caller/main.py`).
+    pub fn spawn_python(script: &Path, config_dir: &Path, env: &[(&str, &str)]) -> Extension {
+        let name = script
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "python".into());
+        let mut cmd = Command::new(crate::bins::venv_python());
+        cmd.arg(script).env("PYTHONUNBUFFERED", "1");
+        Self::spawn_command(&name, cmd, config_dir, env)
+    }
+
+    /// Starts `cmd` (program and arguments set) as an extension named `name` in the logs, with
+    /// the environment described at [`spawn`](Extension::spawn).
+    pub fn spawn_command(
+        name: &str,
+        mut cmd: Command,
+        config_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Extension {
+        static RUNS: AtomicU32 = AtomicU32::new(0);
+        let run = RUNS.fetch_add(1, Ordering::SeqCst);
         std::fs::create_dir_all(config_dir).expect("create the config dir");
         let logs = tempfile::Builder::new()
             .prefix(&format!("symphony-e2e-{name}-"))
             .tempdir()
             .expect("temp dir for logs");
-        let mut cmd = Command::new(binary);
         for var in SCRUBBED_ENV {
             cmd.env_remove(var);
         }

@@ -19,6 +19,8 @@ pub mod manifest;
 pub mod platform;
 pub mod poll;
 pub mod process;
+pub mod rest;
+pub mod users;
 
 pub use cluster::NatsCluster;
 pub use extension::Extension;
@@ -26,6 +28,7 @@ pub use keyconn::{KeyConn, Violations};
 pub use platform::{Platform, PlatformOptions};
 pub use poll::{DEFAULT_DEADLINE, eventually};
 pub use process::ManagedChild;
+pub use rest::RestReply;
 
 /// Installs the rustls crypto provider reqwest needs (the workspace builds it without one).
 pub fn init_crypto() {

@@ -32,6 +32,9 @@ pub struct PlatformOptions {
     pub data_dir: Option<PathBuf>,
     /// More `serve` arguments.
     pub extra_args: Vec<String>,
+    /// `SYMPHONY_ADMIN_PASSWORD` for the first start (user `admin`). `None`: the server generates
+    /// one and prints it once to its stderr.
+    pub admin_password: Option<String>,
 }
 
 impl PlatformOptions {
@@ -47,6 +50,12 @@ impl PlatformOptions {
 
     pub fn status_ttl(mut self, d: &str) -> Self {
         self.status_ttl = Some(d.to_owned());
+        self
+    }
+
+    /// Sets `SYMPHONY_ADMIN_PASSWORD` (the password of user `admin`, created on the first start).
+    pub fn admin_password(mut self, password: &str) -> Self {
+        self.admin_password = Some(password.to_owned());
         self
     }
 
@@ -136,6 +145,15 @@ pub fn key_id_of(token: &str) -> String {
         .to_string()
 }
 
+/// A `PortsFile` of zeros until the real one is read, built from its required fields only (so
+/// fields the protocol adds with a default do not break the harness).
+fn placeholder_ports() -> PortsFile {
+    serde_json::from_value(serde_json::json!({
+        "http": 0, "nats": 0, "websocket": 0, "http_url": "", "nats_url": "", "pid": 0
+    }))
+    .expect("the required fields of ports.json")
+}
+
 impl Platform {
     /// Starts `symphony serve` on free loopback ports and waits for `ports.json`.
     pub async fn start(opts: PlatformOptions) -> Platform {
@@ -170,6 +188,9 @@ impl Platform {
             cmd.args(["--status-ttl", t]);
         }
         cmd.args(&opts.extra_args);
+        if let Some(password) = &opts.admin_password {
+            cmd.env("SYMPHONY_ADMIN_PASSWORD", password);
+        }
         cmd.env(
             "RUST_LOG",
             std::env::var("SYMPHONY_TEST_LOG").unwrap_or_else(|_| "info".into()),
@@ -177,14 +198,7 @@ impl Platform {
         let server = ManagedChild::spawn("symphony-serve", cmd, &tmp.path().join("logs"));
         let mut platform = Platform {
             server,
-            ports: PortsFile {
-                http: 0,
-                nats: 0,
-                websocket: 0,
-                http_url: String::new(),
-                nats_url: String::new(),
-                pid: 0,
-            },
+            ports: placeholder_ports(),
             data_dir,
             http: http_client(),
             _tmp: tmp,
@@ -229,6 +243,11 @@ impl Platform {
     /// server's own idea of its URL; with `--public-url` it may name another host.)
     pub fn http_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ports.http)
+    }
+
+    /// The HTTP client the harness uses for this server (no proxies, short connect timeout).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     pub fn nats_url(&self) -> &str {

@@ -1,0 +1,412 @@
+//! The `symphony` CLI as a signed-in user: `login`, `credential list|remove|clear`,
+//! `key create|list|revoke`, `token create --registration`, `info` and `version --remote` against a
+//! real server over REST (docs/operations.md "CLI").
+//!
+//! Every run gets its own `SYMPHONY_CONFIG_DIR` and no D-Bus session, so no OS credential store is
+//! reachable: the tests never touch a developer's keyring and always take the file path.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use symphony_protocol::messages::KeyKind;
+use symphony_protocol::{ErrorCode, Token};
+use symphony_tests::platform::key_id_of;
+use symphony_tests::users::ADMIN_PASSWORD;
+use symphony_tests::{Platform, PlatformOptions, bins, error_body};
+use tokio::io::AsyncWriteExt;
+
+const CLI_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Environment that would change what the CLI does; cleared for every run.
+const SCRUBBED_ENV: &[&str] = &[
+    "SYMPHONY_DATA_DIR",
+    "SYMPHONY_CREDENTIAL",
+    "SYMPHONY_CA_FILE",
+    "SYMPHONY_ADDRESS",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "XDG_RUNTIME_DIR",
+];
+
+/// The CLI with a private config dir.
+struct Cli {
+    config: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        Cli {
+            config: tempfile::Builder::new()
+                .prefix("symphony-cli-")
+                .tempdir()
+                .expect("create a temp dir"),
+        }
+    }
+
+    /// `<config>/symphony`: not there until the first login creates it.
+    fn config_dir(&self) -> PathBuf {
+        self.config.path().join("symphony")
+    }
+
+    fn index(&self) -> PathBuf {
+        self.config_dir().join("credentials.json")
+    }
+
+    /// Runs `symphony <args>` with `stdin` piped in.
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = tokio::process::Command::new(bins::symphony());
+        cmd.args(args)
+            .env("SYMPHONY_CONFIG_DIR", self.config_dir())
+            .env("HOME", self.config.path())
+            .env("RUST_LOG", "warn")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for var in SCRUBBED_ENV {
+            cmd.env_remove(var);
+        }
+        symphony_tests::process::die_with_parent(cmd.as_std_mut());
+        let mut child = cmd.spawn().expect("spawn symphony");
+        if let Some(text) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin is piped");
+            pipe.write_all(text.as_bytes()).await.expect("write stdin");
+            drop(pipe);
+        }
+        match tokio::time::timeout(CLI_DEADLINE, child.wait_with_output()).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => panic!("symphony {args:?}: {e}"),
+            Err(_) => panic!("symphony {args:?} did not finish within {CLI_DEADLINE:?}"),
+        }
+    }
+
+    /// Runs and asserts success; returns stdout.
+    async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin).await;
+        assert!(
+            out.status.success(),
+            "symphony {args:?} failed ({})\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("stdout is UTF-8")
+    }
+
+    /// Runs and asserts failure; returns stderr.
+    async fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin).await;
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success(),
+            "symphony {args:?} should fail\nstdout: {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        stderr
+    }
+
+    async fn login(&self, url: &str, password: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "login",
+            "--address",
+            url,
+            "--username",
+            "admin",
+            "--password-stdin",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args, Some(&format!("{password}\n"))).await
+    }
+}
+
+/// stdout that is exactly one token.
+fn only_token(stdout: &str, what: &str) -> String {
+    let token = stdout.trim();
+    assert!(
+        Token::parse(token).is_ok() && !token.contains(char::is_whitespace),
+        "{what} must print only the token; stdout was {stdout:?}"
+    );
+    token.to_owned()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_signed_in_user_manages_keys_from_the_cli() {
+    let platform = Platform::start(PlatformOptions::default().admin_password(ADMIN_PASSWORD)).await;
+    let url = platform.http_url();
+    let name = url.trim_start_matches("http://").to_owned();
+    let cli = Cli::new();
+
+    // Before any login, client commands say how to log in.
+    let err = cli.fails(&["key", "list"], None).await;
+    assert!(
+        err.contains("not logged in: run `symphony login --address URL`"),
+        "{err}"
+    );
+
+    // A wrong password prints the server's message and code.
+    let out = cli
+        .login(&url, "not the password", &["--insecure-storage"])
+        .await;
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("error: wrong username or password (invalid_credentials)"),
+        "{err}"
+    );
+
+    // Without a credential store the token is not written anywhere unless the user says so.
+    let out = cli.login(&url, ADMIN_PASSWORD, &[]).await;
+    assert!(!out.status.success(), "login needs --insecure-storage here");
+    let err = stderr_of(&out);
+    assert!(err.contains("--insecure-storage"), "{err}");
+    assert!(
+        !cli.index().exists(),
+        "nothing is stored after a refused login"
+    );
+
+    // The real login: plain http warns; the file is private.
+    let out = cli
+        .login(&url, ADMIN_PASSWORD, &["--insecure-storage"])
+        .await;
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "login failed: {err}");
+    assert!(
+        err.contains("warning") && err.contains("unencrypted"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "login prints nothing on stdout");
+    assert_eq!(mode(&cli.config_dir()), 0o700);
+    assert_eq!(mode(&cli.index()), 0o600);
+    let index: Value = serde_json::from_str(&std::fs::read_to_string(cli.index()).unwrap())
+        .expect("credentials.json is JSON");
+    assert_eq!(index["default"], name.as_str());
+    let session_token = index["credentials"][0]["token"]
+        .as_str()
+        .expect("--insecure-storage keeps the token in the file")
+        .to_owned();
+    assert_eq!(index["credentials"][0]["storage"], "file");
+
+    // key create: only the token on stdout, owned by the signed-in user.
+    let key_token = only_token(
+        &cli.ok(
+            &[
+                "key",
+                "create",
+                "--capability",
+                "pub:extensions.catalog.list",
+                "--name",
+                "cli-key",
+                "--expires",
+                "30d",
+                "--notes",
+                "made by the CLI test",
+            ],
+            None,
+        )
+        .await,
+        "symphony key create",
+    );
+    let key_id = key_id_of(&key_token);
+    let key = platform.exchange(&key_token).await;
+    assert_eq!(key.kind, KeyKind::ApiKey);
+    assert!(key.expires_at.is_some(), "--expires 30d sets an expiry");
+
+    let list: Vec<Value> =
+        serde_json::from_str(&cli.ok(&["key", "list", "--json"], None).await).expect("JSON list");
+    let listed = list
+        .iter()
+        .find(|k| k["id"] == key_id.as_str())
+        .unwrap_or_else(|| panic!("key {key_id} is not listed: {list:?}"));
+    assert_eq!(listed["name"], "cli-key");
+    assert_eq!(listed["owner"], "admin");
+    assert_eq!(listed["notes"], "made by the CLI test");
+    assert_eq!(listed["revoked"], false);
+
+    let table = cli.ok(&["key", "list"], None).await;
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&key_id) && l.contains("cli-key")),
+        "{table}"
+    );
+
+    // Local validation answers before any request.
+    let err = cli
+        .fails(&["key", "create", "--capability", "extensions.x"], None)
+        .await;
+    assert!(err.contains("invalid_capability"), "{err}");
+
+    // key revoke: the token stops working.
+    cli.ok(&["key", "revoke", &key_id], None).await;
+    let list: Vec<Value> =
+        serde_json::from_str(&cli.ok(&["key", "list", "--json"], None).await).unwrap();
+    assert!(
+        list.iter()
+            .any(|k| k["id"] == key_id.as_str() && k["revoked"] == true),
+        "{list:?}"
+    );
+    let resp = platform.apikey(&key_token).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_body(resp).await.code, ErrorCode::TokenRevoked);
+    let err = cli.fails(&["key", "revoke", "not-a-key"], None).await;
+    assert!(err.contains("not a key id"), "{err}");
+
+    // token create --registration as the user: a registration token that exchanges.
+    let reg = only_token(
+        &cli.ok(
+            &[
+                "token",
+                "create",
+                "--registration",
+                "--name",
+                "cli-reg",
+                "--expires",
+                "1h",
+            ],
+            None,
+        )
+        .await,
+        "symphony token create --registration",
+    );
+    let reg_key = platform.exchange(&reg).await;
+    assert_eq!(reg_key.kind, KeyKind::Registration);
+    assert_eq!(reg_key.name, "cli-reg");
+
+    // info and version --remote.
+    let info = cli.ok(&["info"], None).await;
+    assert!(
+        info.contains("Symphony") && info.contains("admin"),
+        "{info}"
+    );
+    let info: Value = serde_json::from_str(&cli.ok(&["info", "--json"], None).await).unwrap();
+    assert_eq!(info["user"]["username"], "admin");
+    assert_eq!(info["symphony"]["short_name"], "symphony");
+    let version = cli.ok(&["version", "--remote"], None).await;
+    assert!(
+        version.contains("server 0.") && version.contains(&url),
+        "{version}"
+    );
+
+    // credential list: name, address, user, storage; never the token.
+    let listed = cli.ok(&["credential", "list"], None).await;
+    assert!(
+        listed.contains(&name) && listed.contains("admin") && listed.contains("file"),
+        "{listed}"
+    );
+    let listed_json = cli.ok(&["credential", "list", "--json"], None).await;
+    for text in [&listed, &listed_json] {
+        assert!(!text.contains(&session_token), "the token leaked: {text}");
+        assert!(
+            !text.contains(session_token.rsplit('.').next().unwrap()),
+            "the token's secret leaked: {text}"
+        );
+    }
+
+    // credential remove: signs out on the server and forgets the token.
+    let out = cli.run(&["credential", "remove", &name], None).await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("signed out"),
+        "{}",
+        stderr_of(&out)
+    );
+    let resp = platform.get("/userinfo", Some(&session_token)).await;
+    assert_eq!(resp.status(), 401, "the session ended on the server");
+    assert!(
+        !std::fs::read_to_string(cli.index())
+            .unwrap()
+            .contains(&session_token)
+    );
+    let err = cli.fails(&["key", "list"], None).await;
+    assert!(err.contains("not logged in"), "{err}");
+}
+
+#[tokio::test]
+async fn cli_says_to_log_in_again_after_the_session_ended_and_clear_forgets_all() {
+    let platform = Platform::start(PlatformOptions::default().admin_password(ADMIN_PASSWORD)).await;
+    let url = platform.http_url();
+    let cli = Cli::new();
+    for name in ["first", "second"] {
+        let out = cli
+            .login(
+                &url,
+                ADMIN_PASSWORD,
+                &["--insecure-storage", "--name", name],
+            )
+            .await;
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    // The latest login is the default; --credential picks another.
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(cli.index()).unwrap()).unwrap();
+    assert_eq!(index["default"], "second");
+    let first_token = index["credentials"][0]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // End the first session behind the CLI's back.
+    let resp = platform
+        .http()
+        .post(platform.api_url("/logout"))
+        .bearer_auth(&first_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let err = cli
+        .fails(&["key", "list", "--credential", "first"], None)
+        .await;
+    assert!(
+        err.contains("your session ended") && err.contains("symphony login --address"),
+        "{err}"
+    );
+    cli.ok(&["key", "list", "--json"], None).await;
+    let err = cli
+        .fails(&["key", "list", "--credential", "nope"], None)
+        .await;
+    assert!(err.contains("credential list"), "{err}");
+
+    cli.ok(&["credential", "clear"], None).await;
+    let listed = cli.ok(&["credential", "list", "--json"], None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&listed).unwrap(),
+        Value::Array(vec![])
+    );
+    let err = cli.fails(&["info"], None).await;
+    assert!(err.contains("not logged in"), "{err}");
+
+    // An address with nothing behind it names the address.
+    let out = cli
+        .login(
+            "http://127.0.0.1:1",
+            ADMIN_PASSWORD,
+            &["--insecure-storage"],
+        )
+        .await;
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("cannot reach http://127.0.0.1:1"),
+        "{}",
+        stderr_of(&out)
+    );
+}

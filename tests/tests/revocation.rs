@@ -1,0 +1,244 @@
+//! Revocation (`DELETE /api/v1/key/{id}`) is enforced by nats-server: the live connections of the
+//! key are dropped, reconnecting is refused, the token is refused over HTTP, and the key list and
+//! the audit trail say so. With the real `hello` example running on a key a signed-in developer
+//! created with `POST /api/v1/keys`.
+
+use anyhow::{Context as _, ensure};
+use async_nats::ConnectErrorKind;
+use reqwest::Method;
+use serde_json::json;
+use symphony_protocol::ErrorCode;
+use symphony_protocol::messages::{ClusterInfo, ExtensionState, KeyKind};
+use symphony_protocol::subjects;
+use symphony_tests::extension::Extension;
+use symphony_tests::platform::summarize;
+use symphony_tests::users::{ADMIN_PASSWORD, assert_unauthorized, says_revoked, wait_disconnected};
+use symphony_tests::{
+    DEFAULT_DEADLINE, KeyConn, Platform, PlatformOptions, RestReply, bins, eventually, now_utc,
+    parse_rfc3339,
+};
+
+#[tokio::test]
+async fn revoking_a_key_drops_its_running_extension_and_refuses_the_key_everywhere() {
+    let platform = Platform::start(PlatformOptions::fast().admin_password(ADMIN_PASSWORD)).await;
+    let admin = platform.login_admin().await;
+    let dana = platform
+        .add_user(&admin.token, "dana", &["developer"])
+        .await;
+    let vik = platform.add_user(&admin.token, "vik", &["viewer"]).await;
+
+    let created = platform
+        .create_key(
+            &dana.token,
+            &json!({
+                "name": "hello",
+                "prefix": "hello",
+                "capabilities": ["sub:extensions.hello.>"],
+                "expires_in": "30d",
+                "notes": "hello on the build box"
+            }),
+        )
+        .await;
+    let id = created.id.clone();
+    // A second key of the same user, to show that revocation is per key.
+    let bystander = platform
+        .create_key(
+            &dana.token,
+            &json!({"name": "bystander", "capabilities": ["pub:extensions.hello.ping"]}),
+        )
+        .await;
+
+    let api = platform.exchange(&created.token).await;
+    let configs = tempfile::tempdir().unwrap();
+    let hello = Extension::spawn(
+        &bins::hello(),
+        &configs.path().join("running"),
+        &[("SYMPHONY_TOKEN", created.token.as_str())],
+    );
+    platform.wait_instance_ok("hello", &id).await;
+    // Another live connection as the same key watches what nats-server does to it.
+    let mut watcher = KeyConn::connect(api.clone()).await;
+    let bystander_conn = platform.connect_as(&bystander.token).await;
+
+    // The key list: owner, kind, expiry, last use and the running instance.
+    let listed = eventually(
+        "dana's key lists a connected instance",
+        DEFAULT_DEADLINE,
+        || async {
+            let k = platform
+                .key_view(&dana.token, &id)
+                .await
+                .context("dana's key is not listed")?;
+            ensure!(k.connected_instances >= 1, "{k:?}");
+            Ok(k)
+        },
+    )
+    .await;
+    assert_eq!(
+        (
+            listed.owner.as_str(),
+            listed.kind,
+            listed.prefix.as_deref(),
+            listed.notes.as_str(),
+            listed.revoked,
+            listed.used
+        ),
+        (
+            "dana",
+            KeyKind::ApiKey,
+            Some("hello"),
+            "hello on the build box",
+            false,
+            false
+        ),
+        "{listed:?}"
+    );
+    let now = now_utc();
+    let expires = parse_rfc3339(listed.expires_at.as_deref().expect("the key expires"));
+    let days = (expires - now).whole_hours() as f64 / 24.0;
+    assert!((29.0..=30.0).contains(&days), "expires_in 30d: {listed:?}");
+    assert_eq!(created.expires_at, listed.expires_at);
+    let last_used = parse_rfc3339(listed.last_used.as_deref().expect("the exchange is a use"));
+    let created_at = parse_rfc3339(&listed.created_at);
+    assert!(
+        created_at <= last_used && last_used <= now_utc(),
+        "{listed:?}"
+    );
+
+    // Only the owner and administrators see and manage a key.
+    assert!(platform.key_view(&vik.token, &id).await.is_none());
+    platform
+        .revoke_key(&vik.token, &id)
+        .await
+        .assert_error(404, ErrorCode::KeyNotFound);
+    assert!(platform.key_view(&admin.token, &id).await.is_some());
+    assert_eq!(platform.apikey(&created.token).await.status(), 200);
+
+    // Revoke.
+    let revoked = platform.revoke_key(&dana.token, &id).await;
+    assert_eq!(revoked.status, 204, "{revoked}");
+
+    // nats-server drops the live connections of the key, saying why.
+    let errors = wait_disconnected(&mut watcher, "a connection of the revoked key").await;
+    assert!(
+        says_revoked(&errors),
+        "nats-server tells the client its authentication was revoked: {errors:?}"
+    );
+    eventually(
+        "hello notices that it lost NATS",
+        DEFAULT_DEADLINE,
+        || async {
+            let stderr = hello.stderr();
+            ensure!(stderr.contains("disconnected from NATS"), "{stderr}");
+            Ok(())
+        },
+    )
+    .await;
+    // Its status is no longer refreshed: the instance expires and the extension is Inactive.
+    platform
+        .wait_extension("hello", "hello Inactive after revocation", |v| {
+            ensure!(v.state == ExtensionState::Inactive, "{}", summarize(v));
+            ensure!(
+                v.instances.iter().all(|i| i.instance_id.as_str() != id),
+                "{}",
+                summarize(v)
+            );
+            Ok(())
+        })
+        .await;
+
+    // Reconnecting with the JWT issued before the revocation is refused.
+    let refused = KeyConn::try_connect_to(api.clone(), &api.nats_urls)
+        .await
+        .err()
+        .expect("a revoked key cannot connect");
+    assert_eq!(
+        refused.kind(),
+        ConnectErrorKind::AuthorizationViolation,
+        "{refused}"
+    );
+    // Other keys of the same user are untouched.
+    let info: ClusterInfo = bystander_conn
+        .request_json(subjects::CLUSTER_INFO, &json!({}))
+        .await
+        .expect("the other key still works");
+    assert_eq!(info.cluster_size, 1);
+
+    // The token is refused over HTTP.
+    let exchange = RestReply::read(platform.apikey(&created.token).await)
+        .await
+        .unwrap();
+    assert_unauthorized(&exchange, &[ErrorCode::TokenRevoked], "GET /apikey");
+    let api_call = platform
+        .call(Method::GET, "/extensions/all", Some(&created.token), None)
+        .await;
+    assert_unauthorized(&api_call, &[ErrorCode::TokenRevoked], "GET /extensions/all");
+
+    // A fresh start of the extension with the revoked token fails at once.
+    let mut again = Extension::spawn(
+        &bins::hello(),
+        &configs.path().join("again"),
+        &[("SYMPHONY_TOKEN", created.token.as_str())],
+    );
+    let status = again.wait().await;
+    assert!(
+        !status.success(),
+        "hello must not start with a revoked token:\n{}",
+        again.logs(20)
+    );
+    assert!(
+        again.stderr().contains("token_revoked"),
+        "{}",
+        again.logs(20)
+    );
+
+    // The list shows the key revoked, with no connected instance.
+    eventually(
+        "dana's key is revoked with no instance",
+        DEFAULT_DEADLINE,
+        || async {
+            let k = platform
+                .key_view(&dana.token, &id)
+                .await
+                .context("a revoked key stays listed")?;
+            ensure!(k.revoked && k.connected_instances == 0, "{k:?}");
+            Ok(())
+        },
+    )
+    .await;
+
+    // An administrator revokes anyone's key: here dana's registration token.
+    let registration = platform.create_registration(&dana.token, "later").await;
+    let by_admin = platform.revoke_key(&admin.token, &registration.id).await;
+    assert_eq!(by_admin.status, 204, "{by_admin}");
+    let exchange = RestReply::read(platform.apikey(&registration.token).await)
+        .await
+        .unwrap();
+    assert_unauthorized(
+        &exchange,
+        &[ErrorCode::TokenRevoked],
+        "GET /apikey with a revoked registration token",
+    );
+    assert!(
+        platform
+            .key_view(&dana.token, &registration.id)
+            .await
+            .is_some_and(|k| k.revoked),
+        "dana sees her registration token revoked"
+    );
+
+    // The audit trail.
+    let audit = platform.audit(&admin.token, 100).await;
+    let has = |action: &str, actor: &str, target: &str| {
+        audit
+            .iter()
+            .any(|e| e.action == action && e.actor == actor && e.target == target)
+    };
+    let key_target = format!("key:{id}");
+    assert!(has("key_created", "dana", &key_target), "{audit:?}");
+    assert!(has("key_revoked", "dana", &key_target), "{audit:?}");
+    assert!(
+        has("key_revoked", "admin", &format!("key:{}", registration.id)),
+        "{audit:?}"
+    );
+}

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Writes bench/REPORT.md (to stdout) from the raw outputs bench/run.sh keeps in bench/results/.
+
+Reads: env.txt (machine, versions, settings), raw_nats.json (nats-load), <scenario>.json (the JSON line of
+bench/post.lua), rss-<scenario>.tsv, cpu-<scenario>-{begin,end}.tsv, loadgen-cpu-<scenario>.txt and, when
+present, perf-*.txt; includes bench/analysis.md (hand-written findings from profiling) verbatim.
+"""
+
+import json
+import os
+import sys
+from collections import defaultdict
+
+TARGET_P50_MS = 0.3
+TARGET_P99_MS = 1.0
+
+# Which processes serve each scenario: (proxy / server side, the echo handler behind it).
+STACKS = {
+    "raw_nats": (["nats-server"], ["echo-ext"]),
+    "gateway": (["symphony", "nats-server"], ["echo-ext"]),
+    "nginx": (["nginx-master", "nginx-worker"], ["http-echo"]),
+    "symphony_ping": (["symphony"], []),
+    "gateway_auth": (["symphony", "nats-server"], []),
+}
+LABELS = {
+    "raw_nats": "raw NATS request/reply → echo-ext (floor)",
+    "gateway": "HTTP → Symphony gateway → NATS → echo-ext",
+    "nginx": "HTTP → nginx → http-echo",
+    "symphony_ping": "HTTP → symphony `GET /api/v1/ping` (HTTP stack only)",
+    "gateway_auth": "HTTP `GET` → gateway: token check, then 404 (no forward)",
+}
+
+
+def read_env(results):
+    env = {}
+    with open(os.path.join(results, "env.txt")) as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition("=")
+            env[key] = value
+    return env
+
+
+def load(results, name):
+    """Normalized numbers of one scenario, or None when it did not run."""
+    path = os.path.join(results, f"{name}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        raw = json.load(f)
+    if "latency_us" in raw:  # wrk via post.lua
+        seconds = raw["duration_us"] / 1e6
+        lat = raw["latency_us"]
+        errors = sum(raw["errors"].values())
+        return {
+            "requests": raw["requests"],
+            "rps": raw["requests"] / seconds,
+            "seconds": seconds,
+            "mean_ms": lat["mean"] / 1e3,
+            "p50_ms": lat["p50"] / 1e3,
+            "p90_ms": lat["p90"] / 1e3,
+            "p99_ms": lat["p99"] / 1e3,
+            "p999_ms": lat["p999"] / 1e3,
+            "max_ms": lat["max"] / 1e3,
+            "errors": errors,
+            "non_2xx": raw["errors"]["status"],
+        }
+    return {
+        "requests": raw["requests"],
+        "rps": raw["rps"],
+        "seconds": raw["duration_s"],
+        "mean_ms": raw["mean_ms"],
+        "p50_ms": raw["p50_ms"],
+        "p90_ms": raw["p90_ms"],
+        "p99_ms": raw["p99_ms"],
+        "p999_ms": raw["p999_ms"],
+        "max_ms": raw["max_ms"],
+        "errors": raw["errors"],
+        "non_2xx": 0,
+    }
+
+
+def peak_rss_kib(results, name):
+    """Peak RSS per role (summed over a role's processes at each sample) while the scenario ran."""
+    path = os.path.join(results, f"rss-{name}.tsv")
+    if not os.path.exists(path):
+        return {}
+    per_sample = defaultdict(lambda: defaultdict(int))
+    with open(path) as f:
+        for line in f:
+            t, role, _pid, rss = line.split()
+            per_sample[t][role] += int(rss)
+    peak = defaultdict(int)
+    for roles in per_sample.values():
+        for role, rss in roles.items():
+            peak[role] = max(peak[role], rss)
+    return dict(peak)
+
+
+def cpu_seconds(results, name, hz):
+    """CPU seconds (user + system) per role spent while the scenario ran."""
+    snaps = []
+    for edge in ("begin", "end"):
+        path = os.path.join(results, f"cpu-{name}-{edge}.tsv")
+        if not os.path.exists(path):
+            return {}
+        snap = {}
+        with open(path) as f:
+            for line in f:
+                role, pid, utime, stime = line.split()
+                snap[(role, pid)] = int(utime) + int(stime)
+        snaps.append(snap)
+    used = defaultdict(float)
+    for key, end in snaps[1].items():
+        used[key[0]] += (end - snaps[0].get(key, end)) / hz
+    path = os.path.join(results, f"loadgen-cpu-{name}.txt")
+    if os.path.exists(path):
+        with open(path) as f:
+            last = [line for line in f.read().splitlines() if line.strip()][-1]
+        user, sys_ = last.split()
+        used["load generator"] = float(user) + float(sys_)
+    return dict(used)
+
+
+def mib(kib):
+    return f"{kib / 1024:.1f}"
+
+
+def stack_rss(peak, roles):
+    return sum(peak.get(r, 0) for r in roles)
+
+
+def ok(flag):
+    return "**met**" if flag else "**missed**"
+
+
+def main():
+    results = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
+    env = read_env(results)
+    hz = os.sysconf("SC_CLK_TCK")
+    runs = {name: load(results, name) for name in STACKS}
+    rss = {name: peak_rss_kib(results, name) for name in STACKS}
+    cpu = {name: cpu_seconds(results, name, hz) for name in STACKS}
+    raw, gw, ngx = runs["raw_nats"], runs["gateway"], runs["nginx"]
+    if not (raw and gw and ngx):
+        sys.exit("report: raw_nats, gateway and nginx results are required")
+
+    out = []
+    w = out.append
+    w("# Gateway benchmark (issue 3)")
+    w("")
+    w("Generated by `bench/report.py` from the raw outputs in `bench/results/`. Reproduce with:")
+    w("")
+    w("```sh")
+    w("bench/run.sh                 # BENCH_DURATION=15s BENCH_WARMUP=3s by default")
+    w("BENCH_PROFILE=1 bench/run.sh # also records a perf profile of symphony + nats-server")
+    w("```")
+    w("")
+    w(f"- **Machine:** {env['cpu']}, {env['nproc']} CPUs (`nproc`), {env['memory']}, {env['kernel']}.")
+    w(
+        f"- **Load generators and servers share these {env['nproc']} cores.** Every number below is "
+        "a whole-system result: the load generator (wrk, 2 threads; nats-load, tokio with one worker "
+        "per core) competes with the servers for CPU, so latency under load is mostly queueing for CPU."
+    )
+    w(
+        f"- **Background load:** the machine was {env.get('background_busy_pct', '?')}% busy over the 3 s "
+        "before the run started (other work on the same cores skews every scenario alike)."
+    )
+    w(f"- **Run:** {env['date']}, commit {env['git']}, {env['rustc']}, {env['symphony']}.")
+    w(f"- **Tools:** {env['nats_server']}; {env['nginx']}; {env['wrk']}.")
+    w(
+        f"- **Load:** {env['connections']} connections, one request in flight each, "
+        f"{env['payload_bytes']}-byte JSON body (`{{\"data\":\"xxx…\"}}`), echoed back; "
+        f"{env['warmup']} warm-up, then {env['duration']} measured, scenarios one after the other "
+        "in the same run against the same processes."
+    )
+    w(
+        "- **Raw NATS:** `nats-load` (bench/src/bin/nats_load.rs) exchanges the same API key the HTTP "
+        "callers use, opens 16 NATS connections and sends requests to `cirata.extensions.echo.echo`; "
+        "every latency is recorded (exact percentiles). **HTTP:** `wrk -t2 -c16 -d15s --latency -s "
+        "bench/post.lua` (wrk's histogram percentiles)."
+    )
+    w(
+        f"- **nginx:** Debian's build, `worker_processes auto` ({env['nginx_workers']} workers here: what "
+        "Debian's packaged config ships and what a user would deploy), upstream `keepalive 32`, "
+        "`proxy_http_version 1.1`, `proxy_set_header Connection \"\"`, `access_log off` "
+        "(`bench/results/nginx.conf`). The upstream `http-echo` is a minimal axum server."
+    )
+    w(
+        "- **Symphony:** release build, embedded nats-server, defaults (tokio multi-thread runtime), "
+        "`echo-ext` built with the Rust SDK, client key with capability `pub:extensions.echo.echo`."
+    )
+    w("")
+
+    w("## Results")
+    w("")
+    w(
+        "| scenario | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | proxy/server RSS MiB "
+        "| handler RSS MiB |"
+    )
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in ("raw_nats", "gateway", "nginx"):
+        r = runs[name]
+        proxy_roles, handler_roles = STACKS[name]
+        w(
+            f"| {LABELS[name]} | {r['rps']:,.0f} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | "
+            f"{r['p99_ms']:.3f} | {r['p999_ms']:.3f} | {r['errors']} | "
+            f"{mib(stack_rss(rss[name], proxy_roles))} | {mib(stack_rss(rss[name], handler_roles))} |"
+        )
+    w("")
+    w(
+        "RSS is the peak sampled every 0.5 s while the scenario ran (`ps -o rss`). Proxy/server: raw NATS = "
+        "nats-server; gateway = symphony + its nats-server child; nginx = master + workers. Handler: "
+        "echo-ext (Rust SDK) or http-echo."
+    )
+    w("")
+
+    w("### Ratios")
+    w("")
+    g_rss = stack_rss(rss["gateway"], STACKS["gateway"][0])
+    n_rss = stack_rss(rss["nginx"], STACKS["nginx"][0])
+    r_rss = stack_rss(rss["raw_nats"], STACKS["raw_nats"][0])
+    g_tot = g_rss + stack_rss(rss["gateway"], STACKS["gateway"][1])
+    n_tot = n_rss + stack_rss(rss["nginx"], STACKS["nginx"][1])
+    r_tot = r_rss + stack_rss(rss["raw_nats"], STACKS["raw_nats"][1])
+    w("| metric | gateway / raw NATS | gateway / nginx |")
+    w("|---|---:|---:|")
+    w(f"| p50 | {gw['p50_ms'] / raw['p50_ms']:.2f}× | {gw['p50_ms'] / ngx['p50_ms']:.2f}× |")
+    w(f"| p99 | {gw['p99_ms'] / raw['p99_ms']:.2f}× | {gw['p99_ms'] / ngx['p99_ms']:.2f}× |")
+    w(f"| req/s | {gw['rps'] / raw['rps']:.2f}× | {gw['rps'] / ngx['rps']:.2f}× |")
+    w(f"| proxy/server RSS | {g_rss / r_rss:.2f}× | {g_rss / n_rss:.2f}× |")
+    w(f"| RSS incl. handler | {g_tot / r_tot:.2f}× | {g_tot / n_tot:.2f}× |")
+    w("")
+
+    w("### Targets")
+    w("")
+    d50 = gw["p50_ms"] - raw["p50_ms"]
+    d99 = gw["p99_ms"] - raw["p99_ms"]
+    w("| target | measured | |")
+    w("|---|---:|---|")
+    w(
+        f"| gateway adds ≤ {TARGET_P50_MS} ms p50 over raw NATS | +{d50:.3f} ms "
+        f"({raw['p50_ms']:.3f} → {gw['p50_ms']:.3f}) | {ok(d50 <= TARGET_P50_MS)} |"
+    )
+    w(
+        f"| gateway adds ≤ {TARGET_P99_MS} ms p99 over raw NATS | +{d99:.3f} ms "
+        f"({raw['p99_ms']:.3f} → {gw['p99_ms']:.3f}) | {ok(d99 <= TARGET_P99_MS)} |"
+    )
+    w(
+        f"| gateway req/s ≥ nginx → upstream | {gw['rps']:,.0f} vs {ngx['rps']:,.0f} "
+        f"({gw['rps'] / ngx['rps']:.2f}×) | {ok(gw['rps'] >= ngx['rps'])} |"
+    )
+    w("")
+
+    w("## Where the time goes")
+    w("")
+    w(
+        "With 16 requests always in flight on 2 shared cores every scenario is CPU-bound, so by "
+        "Little's law latency ≈ 16 / throughput and both are set by **CPU time per request** across "
+        "all processes (load generator included). The table splits that CPU time by process "
+        "(user + system, from `/proc/<pid>/stat` before and after each measured run):"
+    )
+    w("")
+    roles = ["load generator", "symphony", "nats-server", "echo-ext", "nginx-master", "nginx-worker",
+             "http-echo"]
+    w("| scenario | req/s | " + " | ".join(f"{r} µs/req" for r in roles) + " | total µs/req |")
+    w("|---|---:|" + "---:|" * (len(roles) + 1))
+    for name in STACKS:
+        r = runs[name]
+        if not r or not cpu[name]:
+            continue
+        # Processes not serving the scenario still run (heartbeats, timers); count only the stack.
+        serving = set(STACKS[name][0]) | set(STACKS[name][1]) | {"load generator"}
+        cells = []
+        total = 0.0
+        for role in roles:
+            secs = cpu[name].get(role, 0.0)
+            if role in serving:
+                per = secs / r["requests"] * 1e6
+                total += per
+                cells.append(f"{per:.1f}")
+            else:
+                cells.append("–")
+        w(f"| {name} | {r['rps']:,.0f} | " + " | ".join(cells) + f" | {total:.1f} |")
+    w("")
+    ping, auth = runs["symphony_ping"], runs["gateway_auth"]
+    if ping and auth:
+        w("Breakdown runs (same load shape, 16 connections) isolating the gateway's fixed costs:")
+        w("")
+        w("| scenario | req/s | p50 ms | p99 ms | note |")
+        w("|---|---:|---:|---:|---|")
+        w(
+            f"| {LABELS['symphony_ping']} | {ping['rps']:,.0f} | {ping['p50_ms']:.3f} | "
+            f"{ping['p99_ms']:.3f} | axum + hyper, no auth, no NATS |"
+        )
+        w(
+            f"| {LABELS['gateway_auth']} | {auth['rps']:,.0f} | {auth['p50_ms']:.3f} | "
+            f"{auth['p99_ms']:.3f} | bearer-token check, route lookup; {auth['non_2xx']:,} × 404 as "
+            "intended |"
+        )
+        w(
+            f"| {LABELS['gateway']} | {gw['rps']:,.0f} | {gw['p50_ms']:.3f} | {gw['p99_ms']:.3f} | "
+            "token check + route + NATS request to echo-ext |"
+        )
+        w("")
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            w(f.read().rstrip("\n"))
+        w("")
+    perf = [p for p in ("perf-by-dso.txt", "perf-symbols.txt") if os.path.exists(os.path.join(results, p))]
+    if perf:
+        w("Profile of the latest `BENCH_PROFILE=1` run: " + ", ".join(f"`bench/results/{p}`" for p in perf) + ".")
+        w("")
+    w("## Raw outputs")
+    w("")
+    w(
+        "`bench/results/`: `raw_nats.json` (nats-load), `wrk-<scenario>.txt` (wrk's report with its "
+        "`JSON` line) and `<scenario>.json`, `rss-<scenario>.tsv` (time, process, pid, RSS KiB), "
+        "`cpu-<scenario>-{begin,end}.tsv` (utime/stime ticks), `loadgen-cpu-<scenario>.txt`, `env.txt`, "
+        "`nginx.conf`."
+    )
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

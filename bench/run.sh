@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# Issue 3's benchmark, one command: builds release binaries, starts a throw-away Symphony instance (embedded
+# nats-server), the Rust SDK echo extension, an HTTP echo upstream behind nginx, then measures in one run,
+# one scenario after the other (1 KiB JSON body, 16 connections):
+#   raw_nats         nats-load → NATS → echo-ext                         (the floor)
+#   gateway          wrk → symphony REST gateway → NATS → echo-ext
+#   nginx            wrk → nginx → http-echo                             (what a user would deploy instead)
+# and two breakdown scenarios that isolate the gateway's fixed costs:
+#   symphony_ping    wrk GET /api/v1/ping                                (HTTP stack only)
+#   gateway_auth     wrk GET /api/v1/extension/nope/echo                 (HTTP + bearer-token check, 404)
+# It samples RSS of every server process while each scenario runs, keeps the raw outputs in
+# bench/results/ and writes bench/REPORT.md (bench/report.py).
+#
+# Environment: BENCH_DURATION (default 15s), BENCH_WARMUP (default 3s), BENCH_PROFILE=1 (also record a
+# `perf` profile of symphony and nats-server under gateway load into bench/results/perf-*.txt),
+# BENCH_NO_BUILD=1 (skip `cargo build --release`, use what target/release holds).
+# Every process it starts is stopped on exit, also on failure or Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROOT="$(pwd -P)"
+DURATION="${BENCH_DURATION:-15s}"
+WARMUP="${BENCH_WARMUP:-3s}"
+PROFILE="${BENCH_PROFILE:-0}"
+CONNECTIONS=16
+WRK_THREADS=2
+SIZE=1024
+
+log() { echo "bench: $*" >&2; }
+die() {
+    log "$*"
+    exit 1
+}
+
+apt_install() {
+    local sudo=()
+    [[ "$(id -u)" -ne 0 ]] && sudo=(sudo)
+    log "installing $* with apt-get"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@"
+}
+
+# --- tools --------------------------------------------------------------------------------------------
+command -v wrk >/dev/null 2>&1 || apt_install wrk
+NGINX="$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)"
+[[ -x "$NGINX" ]] || {
+    apt_install nginx-light
+    NGINX=/usr/sbin/nginx
+}
+command -v python3 >/dev/null 2>&1 || die "python3 is needed (report and helpers)"
+command -v curl >/dev/null 2>&1 || apt_install curl
+if [[ "$PROFILE" == 1 ]] && ! command -v perf >/dev/null 2>&1; then
+    apt_install linux-perf
+fi
+
+if [[ "${BENCH_NO_BUILD:-0}" == 1 ]]; then
+    log "BENCH_NO_BUILD=1: using the binaries already in target/release"
+else
+    log "cargo build --release -p symphony-server -p symphony-bench"
+    cargo build --release -p symphony-server -p symphony-bench
+fi
+scripts/bootstrap.sh >&2
+SYMPHONY_NATS_SERVER="$(cat .venv/nats-server-path)"
+export SYMPHONY_NATS_SERVER
+BIN="$ROOT/target/release"
+SYMPHONY="$BIN/symphony"
+
+# CPU busy % of the whole machine over 3 s before anything starts: other work on the cores skews results.
+BACKGROUND_BUSY="$(python3 - <<'PY'
+import time
+def snap():
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(v), v[3] + v[4]
+t0, i0 = snap(); time.sleep(3); t1, i1 = snap()
+print(f"{100 * (1 - (i1 - i0) / max(t1 - t0, 1)):.0f}")
+PY
+)"
+log "machine busy ${BACKGROUND_BUSY}% before the run (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+
+# --- processes and cleanup ---------------------------------------------------------------------------
+T="$(mktemp -d "${TMPDIR:-/tmp}/symphony-bench.XXXXXX")"
+chmod 755 "$T" # nginx workers (user nobody when run as root) traverse it
+OUT="$T/results"
+mkdir -p "$OUT"
+PIDS=()
+
+stop_pid() {
+    local pid="$1"
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        stop_pid "${PIDS[i]}"
+    done
+    if ((status != 0)); then
+        for f in "$T"/*.log; do
+            [[ -f "$f" ]] || continue
+            echo "----- $(basename "$f") (last 20 lines)" >&2
+            tail -n 20 "$f" >&2
+        done
+    fi
+    rm -rf "$T"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start NAME CMD...: runs CMD in the background with its output in $T/NAME.log; sets STARTED to its pid.
+start() {
+    local name="$1"
+    shift
+    "$@" >"$T/$name.log" 2>&1 &
+    STARTED=$!
+    PIDS+=("$STARTED")
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_until SECONDS DESCRIPTION CMD...: retries CMD every 0.2 s.
+wait_until() {
+    local seconds="$1" what="$2"
+    shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || die "timed out after ${seconds}s waiting for $what"
+        sleep 0.2
+    done
+}
+
+# --- Symphony, the echo extension, a client key ------------------------------------------------------
+DATA="$T/data"
+start symphony "$SYMPHONY" serve --data-dir "$DATA" --http 0 --nats-port 0 --ws-port 0
+SYMPHONY_PID=$STARTED
+wait_until 60 "symphony to write ports.json" test -s "$DATA/ports.json"
+HTTP_URL="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["http_url"])' "$DATA/ports.json")"
+wait_until 60 "symphony to be ready" curl -fsS "$HTTP_URL/api/v1/ready"
+NATS_PID="$(ps -o pid= --ppid "$SYMPHONY_PID" -o comm= | awk '$2 == "nats-server" {print $1; exit}')"
+[[ -n "$NATS_PID" ]] || die "no nats-server child of symphony ($SYMPHONY_PID)"
+log "symphony $HTTP_URL (pid $SYMPHONY_PID, nats-server pid $NATS_PID)"
+
+REGISTRATION_TOKEN="$("$SYMPHONY" token create --registration --data-dir "$DATA")"
+start echo-ext env REGISTRATION_TOKEN="$REGISTRATION_TOKEN" SYMPHONY_CREDENTIAL_STORE=file \
+    CIRATA_CONFIG_DIR="$T/cirata" "$BIN/echo-ext"
+ECHO_PID=$STARTED
+CLIENT_TOKEN="$("$SYMPHONY" key create --data-dir "$DATA" --name bench-client \
+    --capability pub:extensions.echo.echo)"
+GATEWAY_URL="$HTTP_URL/api/v1/extension/echo/echo"
+gateway_answers() {
+    [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $CLIENT_TOKEN" \
+        -H 'Content-Type: application/json' --data '{"ping":true}' "$GATEWAY_URL")" == 200 ]]
+}
+wait_until 60 "POST $GATEWAY_URL to answer 200" gateway_answers
+log "gateway answers at $GATEWAY_URL"
+
+# --- http-echo behind nginx --------------------------------------------------------------------------
+UPSTREAM_PORT="$(free_port)"
+start http-echo "$BIN/http-echo" --port "$UPSTREAM_PORT"
+HTTP_ECHO_PID=$STARTED
+NGINX_PORT="$(free_port)"
+mkdir -p "$T/nginx"
+# worker_processes auto: what Debian's packaged nginx.conf ships and what a user would deploy (here 2
+# workers, one per core). Upstream keepalive so nginx does not open a connection per request.
+cat >"$T/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/client_body;
+    proxy_temp_path $T/nginx/proxy;
+    fastcgi_temp_path $T/nginx/fastcgi;
+    uwsgi_temp_path $T/nginx/uwsgi;
+    scgi_temp_path $T/nginx/scgi;
+    upstream echo_upstream {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 32;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://echo_upstream;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+start nginx "$NGINX" -p "$T/nginx/" -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log"
+NGINX_PID=$STARTED
+NGINX_URL="http://127.0.0.1:$NGINX_PORT/echo"
+wait_until 30 "nginx → http-echo to answer" curl -fsS -X POST --data x "$NGINX_URL"
+NGINX_WORKERS="$(ps -o pid= --ppid "$NGINX_PID" | xargs)"
+log "nginx $NGINX_URL (master $NGINX_PID, workers $NGINX_WORKERS) → http-echo :$UPSTREAM_PORT"
+
+# --- RSS sampling ------------------------------------------------------------------------------------
+ROLES=("symphony $SYMPHONY_PID" "nats-server $NATS_PID" "echo-ext $ECHO_PID" "http-echo $HTTP_ECHO_PID"
+    "nginx-master $NGINX_PID")
+for w in $NGINX_WORKERS; do ROLES+=("nginx-worker $w"); done
+
+# sample_rss FILE: one line per process and sample, `<unix time> <role> <pid> <rss KiB>`.
+sample_rss_once() {
+    local now role pid rss
+    now="$(date +%s.%N)"
+    for entry in "${ROLES[@]}"; do
+        read -r role pid <<<"$entry"
+        rss="$(ps -o rss= -p "$pid" 2>/dev/null | tr -d ' ')" || continue
+        [[ -n "$rss" ]] && echo "$now $role $pid $rss"
+    done
+}
+sample_rss() {
+    while true; do
+        sample_rss_once >>"$1"
+        sleep 0.5
+    done
+}
+# cpu_snapshot: `<role> <pid> <utime ticks> <stime ticks>` of every process (/proc/<pid>/stat).
+cpu_snapshot() {
+    local role pid
+    for entry in "${ROLES[@]}"; do
+        read -r role pid <<<"$entry"
+        [[ -r "/proc/$pid/stat" ]] || continue
+        echo "$role $pid $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12, $13}')"
+    done
+}
+SAMPLER_PID=""
+begin_sampling() {
+    cpu_snapshot >"$OUT/cpu-$1-begin.tsv"
+    sample_rss "$OUT/rss-$1.tsv" &
+    SAMPLER_PID=$!
+    PIDS+=("$SAMPLER_PID")
+}
+end_sampling() {
+    cpu_snapshot >"$OUT/cpu-$1-end.tsv"
+    sample_rss_once >>"$OUT/rss-$1.tsv"
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+}
+# timed FILE CMD…: runs CMD, writing the load generator's own CPU seconds (`<user> <sys>`) to FILE.
+timed() {
+    local file="$1"
+    shift
+    local TIMEFORMAT='%U %S'
+    { time "$@" 2>&3; } 3>&2 2>"$file"
+}
+
+# --- scenarios ---------------------------------------------------------------------------------------
+# run_wrk NAME URL [VAR=VALUE…]: warm-up, then the measured run; keeps wrk's text and its JSON line.
+run_wrk() {
+    local name="$1" url="$2"
+    shift 2
+    log "$name: warm-up $WARMUP, then wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency $url"
+    env BENCH_SIZE="$SIZE" "$@" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s bench/post.lua \
+        "$url" >/dev/null
+    begin_sampling "$name"
+    timed "$OUT/loadgen-cpu-$name.txt" env BENCH_SIZE="$SIZE" "$@" wrk -t"$WRK_THREADS" \
+        -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/post.lua "$url" >"$OUT/wrk-$name.txt"
+    end_sampling "$name"
+    grep '^JSON ' "$OUT/wrk-$name.txt" | sed 's/^JSON //' >"$OUT/$name.json"
+}
+
+sample_rss_once >"$OUT/rss-idle.tsv"
+
+log "raw_nats: warm-up $WARMUP, then nats-load --connections $CONNECTIONS --duration $DURATION --size $SIZE"
+SYMPHONY_TOKEN="$CLIENT_TOKEN" "$BIN/nats-load" --connections "$CONNECTIONS" --duration "$WARMUP" \
+    --size "$SIZE" --scenario warmup >/dev/null
+begin_sampling raw_nats
+SYMPHONY_TOKEN="$CLIENT_TOKEN" timed "$OUT/loadgen-cpu-raw_nats.txt" "$BIN/nats-load" \
+    --connections "$CONNECTIONS" --duration "$DURATION" --size "$SIZE" --scenario raw_nats \
+    >"$OUT/raw_nats.json"
+end_sampling raw_nats
+
+run_wrk gateway "$GATEWAY_URL" BENCH_TOKEN="$CLIENT_TOKEN"
+run_wrk nginx "$NGINX_URL"
+run_wrk symphony_ping "$HTTP_URL/api/v1/ping" BENCH_METHOD=GET
+# GET without a body: a 404 to a request whose body was never read would close the connection
+# (`Connection: close`), and wrk would measure reconnects instead of the token check.
+run_wrk gateway_auth "$HTTP_URL/api/v1/extension/nope/echo" BENCH_TOKEN="$CLIENT_TOKEN" BENCH_METHOD=GET
+
+if [[ "$PROFILE" == 1 ]]; then
+    log "profile: perf record of symphony and nats-server under 10 s of gateway load"
+    BENCH_TOKEN="$CLIENT_TOKEN" BENCH_SIZE="$SIZE" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d12s \
+        -s bench/post.lua "$GATEWAY_URL" >/dev/null &
+    WRK_PID=$!
+    PIDS+=("$WRK_PID")
+    sleep 1
+    perf record -q -F 1999 -g -p "$SYMPHONY_PID,$NATS_PID" -o "$T/perf.data" -- sleep 10 2>/dev/null
+    wait "$WRK_PID" || true
+    perf report -i "$T/perf.data" --stdio --no-children -g none --sort comm,dso \
+        >"$T/perf-by-dso.txt" 2>/dev/null
+    perf report -i "$T/perf.data" --stdio --no-children -g none --sort comm,symbol \
+        --percent-limit 0.3 >"$T/perf-symbols.txt" 2>/dev/null
+    # Files, not pipes into head: head closing early would kill perf with SIGPIPE under pipefail.
+    grep -v '^$' "$T/perf-by-dso.txt" | sed -n 1,60p >"$OUT/perf-by-dso.txt"
+    grep -v '^$' "$T/perf-symbols.txt" | sed -n 1,150p >"$OUT/perf-symbols.txt"
+fi
+
+# --- environment and report --------------------------------------------------------------------------
+{
+    echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "nproc=$(nproc)"
+    echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "kernel=$(uname -sr)"
+    echo "background_busy_pct=$BACKGROUND_BUSY"
+    echo "memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+    echo "nats_server=$("$SYMPHONY_NATS_SERVER" --version 2>&1 | head -n1)"
+    echo "nginx=$("$NGINX" -v 2>&1 | head -n1)"
+    echo "wrk=$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)"
+    echo "rustc=$(rustc --version)"
+    echo "symphony=$("$SYMPHONY" version 2>&1 | head -n1)"
+    echo "git=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
+    echo "duration=$DURATION"
+    echo "warmup=$WARMUP"
+    echo "connections=$CONNECTIONS"
+    echo "wrk_threads=$WRK_THREADS"
+    echo "payload_bytes=$SIZE"
+    echo "nginx_workers=$(wc -w <<<"$NGINX_WORKERS")"
+} >"$OUT/env.txt"
+cp "$T/nginx/nginx.conf" "$OUT/nginx.conf"
+
+rm -rf "$ROOT/bench/results"
+mv "$OUT" "$ROOT/bench/results"
+python3 bench/report.py bench/results >bench/REPORT.md
+log "wrote bench/REPORT.md and bench/results/"

@@ -125,8 +125,10 @@ pub async fn logout(
     };
     let auth = state.auth();
     auth.sessions.end(&session.id).await?;
+    // Browser credentials live USER_TOKEN_LIFETIME at most; their revocations are pruned after that.
+    let until = now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64 + 60;
     for nkey in &session.browser_nkeys {
-        auth.revocations.revoke(nkey).await?;
+        auth.revocations.revoke_until(nkey, until).await?;
     }
     auth.audit
         .record(AuditEvent::new("logout", &user.username, ""))

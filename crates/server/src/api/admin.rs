@@ -156,12 +156,27 @@ pub async fn delete_user(
     if caller.actor() == username {
         return Err(ErrorBody::new(ErrorCode::InvalidRequest, "you cannot delete yourself").into());
     }
-    state.auth().users.delete(&username).await?;
-    state
-        .auth()
-        .audit
-        .record(Event::new("user_deleted", &caller.actor(), &username))
-        .await;
+    let auth = state.auth();
+    auth.users.delete(&username).await?;
+    // A deleted user's keys and registration tokens go with them (nats-server drops their connections).
+    let mut revoked = 0;
+    for mut key in auth
+        .keys
+        .list()
+        .await?
+        .into_iter()
+        .filter(|k| k.owner == username && !k.revoked)
+    {
+        key.revoked = true;
+        auth.keys.put(&key).await?;
+        auth.revocations
+            .revoke(&auth.identity.user_keypair(&key.id)?.public_key())
+            .await?;
+        revoked += 1;
+    }
+    let event = Event::new("user_deleted", &caller.actor(), &username)
+        .detail(format!("{revoked} keys revoked"));
+    auth.audit.record(event).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

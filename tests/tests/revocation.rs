@@ -242,3 +242,40 @@ async fn revoking_a_key_drops_its_running_extension_and_refuses_the_key_everywhe
         "{audit:?}"
     );
 }
+
+/// Deleting a user revokes the keys they own: the exchange answers 401 `token_revoked` afterwards,
+/// while the keys of other users keep working.
+#[tokio::test]
+async fn deleting_a_user_revokes_their_keys() {
+    let platform = Platform::start(PlatformOptions::fast().admin_password(ADMIN_PASSWORD)).await;
+    let admin = platform.login_admin().await;
+    let dev = platform
+        .add_user(&admin.token, "dana", &["developer"])
+        .await;
+    let body = json!({"name": "dana's", "capabilities": ["pub:extensions.catalog.list"]});
+    let danas = platform.create_key(&dev.token, &body).await;
+    let admins = platform.create_key(&admin.token, &body).await;
+    assert_eq!(platform.apikey(&danas.token).await.status(), 200);
+
+    let deleted = platform
+        .call(Method::DELETE, "/users/dana", Some(&admin.token), None)
+        .await;
+    assert_eq!(deleted.status, 204, "{deleted}");
+
+    let after = platform.apikey(&danas.token).await;
+    assert_eq!(after.status(), 401);
+    let body: serde_json::Value = after.json().await.unwrap();
+    assert_eq!(body["code"], "token_revoked", "{body}");
+    assert_eq!(
+        platform.apikey(&admins.token).await.status(),
+        200,
+        "other users' keys keep working"
+    );
+    let audit = platform.audit(&admin.token, 20).await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "user_deleted" && e.detail.contains("1 keys revoked")),
+        "{audit:?}"
+    );
+}

@@ -288,9 +288,11 @@ impl KeyStore {
             notes: new.notes,
             last_used: None,
         };
-        self.kv
+        let revision = self
+            .kv
             .create(id.as_str(), serde_json::to_vec(&record)?.into())
             .await?;
+        self.remember(&record, revision);
         tracing::info!(key = %id, kind = ?record.kind, prefix = ?record.prefix, "key created");
         Ok((record, token))
     }
@@ -313,7 +315,10 @@ impl KeyStore {
             )
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(revision) => {
+                self.remember(&used, revision);
+                Ok(true)
+            }
             Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
             Err(e) => Err(e.into()),
         }
@@ -321,10 +326,20 @@ impl KeyStore {
 
     /// Replaces a record (notes, expiry, capabilities, revocation, last use).
     pub async fn put(&self, record: &KeyRecord) -> anyhow::Result<()> {
-        self.kv
+        let revision = self
+            .kv
             .put(record.id.as_str(), serde_json::to_vec(record)?.into())
             .await?;
+        self.remember(record, revision);
         Ok(())
+    }
+
+    /// Writes through to the mirror, so this replica sees its own changes at once (others within
+    /// milliseconds, through the watch).
+    fn remember(&self, record: &KeyRecord, revision: u64) {
+        if let Some(m) = &self.mirror {
+            m.apply(record.id.as_str(), Some((record.clone(), revision)));
+        }
     }
 
     /// Every key, newest first.
@@ -355,6 +370,9 @@ impl KeyStore {
 
     pub async fn delete(&self, id: &KeyId) -> anyhow::Result<()> {
         self.kv.purge(id.as_str()).await?;
+        if let Some(m) = &self.mirror {
+            m.apply(id.as_str(), None);
+        }
         Ok(())
     }
 

@@ -297,7 +297,7 @@ async fn serve_with_nats(
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
     let app = api::router(AppState {
-        registry,
+        registry: Arc::new(registry),
         gateway,
         info: Arc::new(info),
         pypi_upstream: args.pypi_upstream.as_str().into(),

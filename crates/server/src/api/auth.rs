@@ -69,7 +69,8 @@ impl FromRequestParts<AppState> for AnyKey {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = credential(parts)?;
-        let (record, _) = state.auth().keys.verify(&token).await?;
+        let (record, revision) = state.auth().keys.verify(&token).await?;
+        state.auth().keys.touch(&record, revision);
         Ok(AnyKey(record))
     }
 }
@@ -90,7 +91,7 @@ impl FromRequestParts<AppState> for Authenticated {
             .await
             .map_err(ApiError::from)?;
         if key.is_some() {
-            let (record, _) = auth.keys.verify(&raw).await?;
+            let (record, revision) = auth.keys.verify(&raw).await?;
             if record.kind != KeyKind::ApiKey {
                 return Err(ErrorBody::new(
                     ErrorCode::WrongTokenKind,
@@ -101,7 +102,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 )
                 .into());
             }
-            auth.keys.touch(&record).await;
+            auth.keys.touch(&record, revision);
             return Ok(Authenticated(Caller::Key(record)));
         }
         let session = auth.sessions.verify(&token).await?.ok_or_else(invalid)?;

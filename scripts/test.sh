@@ -17,6 +17,12 @@ export SYMPHONY_NATS_SERVER
 step "package the SDKs the server serves (scripts/package-sdks.sh)"
 scripts/package-sdks.sh
 
+step "build the web UI the server embeds (scripts/build-web.sh)"
+scripts/build-web.sh
+
+step "typecheck the web UI (npm run typecheck in web/)"
+(cd web && npm run --silent typecheck)
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
@@ -36,6 +42,14 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     step "cargo test --workspace --locked (cargo-nextest not installed)"
     cargo test --workspace --locked
+fi
+
+# The UI shell in a real browser: Debian's Chromium (scripts/bootstrap.sh installs it when it can).
+if [[ -x /usr/bin/chromium ]]; then
+    step "node --test tests/browser (headless /usr/bin/chromium)"
+    node --test tests/browser/
+else
+    step "browser tests skipped: /usr/bin/chromium not found (apt-get install chromium)"
 fi
 
 # Python SDK and examples: only once they exist.

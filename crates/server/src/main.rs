@@ -10,6 +10,7 @@ mod libraries;
 mod registry;
 mod serve;
 mod tls;
+mod ui;
 
 use clap::Parser;
 use cli::{Cli, Command, CredentialCommand, ExtensionCommand, KeyCommand, TokenCommand};

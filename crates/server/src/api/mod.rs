@@ -28,7 +28,7 @@ use error::ApiError;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
     pub gateway: Gateway,
     pub info: Arc<SymphonyInfo>,
     /// Where `/pypi/simple/<other project>/` redirects (the SDK's dependencies).
@@ -81,7 +81,8 @@ pub fn router(state: AppState) -> Router {
             "/help/access/swagger/assets/{file}",
             get(gateway::openapi::swagger_asset),
         )
-        .fallback(not_found)
+        .merge(crate::ui::router())
+        .fallback(crate::ui::fallback)
         .layer(axum::middleware::from_fn(close_when_body_may_be_unread))
         .with_state(state)
 }
@@ -152,7 +153,6 @@ async fn api_key(
     AnyKey(record): AnyKey,
 ) -> Result<Json<ApiKey>, ApiError> {
     tracing::info!(key = %record.id, kind = ?record.kind, "api key exchanged");
-    state.auth().keys.touch(&record).await;
     Ok(Json(record.to_api_key(
         &state.auth().identity,
         &state.info.nats_urls,
@@ -192,6 +192,6 @@ async fn extension_one(
         })
 }
 
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ErrorBody::new(ErrorCode::NotFound, "no such path").into()
 }

@@ -1,0 +1,194 @@
+//! The web UI shell at `/`: the React + TypeScript app in `web/`, built by Vite into `web/dist`
+//! (`scripts/build-web.sh`) and embedded in the binary with rust-embed. `/` and `/assets/*` serve it;
+//! a browser navigation (`GET`/`HEAD` with `Accept: text/html`) to any other path the server does not
+//! answer itself gets `index.html` too, so shell routes such as `/catalog` or
+//! `/help/extensions/Catalog` survive a reload. Everything else unknown, and all of `/api/*`, keeps the
+//! JSON 404.
+
+use axum::Router;
+use axum::extract::{Path, Request};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+/// `web/dist` as built by `scripts/build-web.sh`. Missing (a checkout where the UI was never built)
+/// still compiles: `/` then explains how to build it.
+#[derive(rust_embed::Embed)]
+#[folder = "../../web/dist/"]
+#[allow_missing = true]
+struct Dist;
+
+/// Paths owned by other parts of the server: never answered with the shell.
+const SERVER_PREFIXES: [&str; 4] = ["/api", "/help/access", "/pypi", "/downloads"];
+
+const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Symphony</title></head><body style=\"font-family:system-ui,sans-serif;margin:2rem\">\
+<h1>The web UI is not built</h1><p>This server was compiled without <code>web/dist</code>. Run \
+<code>scripts/build-web.sh</code> (it runs <code>npm run build</code> in <code>web/</code>) and rebuild \
+the server. The REST API under <code>/api/v1</code> works regardless.</p></body></html>";
+
+/// `/` and `/assets/*`; merged into the API router, whose fallback is [`fallback`].
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{*file}", get(asset))
+}
+
+/// The server-wide fallback: the shell for a browser navigation, the JSON 404 otherwise.
+pub async fn fallback(request: Request) -> Response {
+    if is_page_navigation(request.method(), request.uri().path(), request.headers()) {
+        return index().await;
+    }
+    crate::api::not_found().await.into_response()
+}
+
+/// A `GET`/`HEAD` that asks for HTML, for a path outside the server's own prefixes.
+fn is_page_navigation(method: &Method, path: &str, headers: &HeaderMap) -> bool {
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    let owned_by_server = SERVER_PREFIXES.iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    });
+    // `/assets/…` that does not exist is a missing file, not a page.
+    if owned_by_server || path.starts_with("/assets/") {
+        return false;
+    }
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
+}
+
+async fn index() -> Response {
+    match Dist::get("index.html") {
+        Some(file) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                // The file names the hashed assets of this build: always revalidate it.
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            file.data.into_owned(),
+        )
+            .into_response(),
+        None => Html(NOT_BUILT).into_response(),
+    }
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match Dist::get(&format!("assets/{file}")) {
+        Some(asset) => (
+            [
+                (header::CONTENT_TYPE, content_type(&file)),
+                // Vite puts a content hash in every asset's name.
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            asset.data.into_owned(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}
+
+fn content_type(file: &str) -> &'static str {
+    match file.rsplit('.').next().unwrap_or_default() {
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "html" => "text/html; charset=utf-8",
+        "json" | "map" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "ttf" => "font/ttf",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::HeaderValue;
+
+    fn html() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,application/xhtml+xml,*/*;q=0.8"),
+        );
+        h
+    }
+
+    #[test]
+    fn browser_navigations_to_shell_routes_get_the_shell() {
+        for path in ["/catalog", "/help", "/help/extensions/Catalog", "/a/b/c"] {
+            assert!(is_page_navigation(&Method::GET, path, &html()), "{path}");
+            assert!(is_page_navigation(&Method::HEAD, path, &html()), "{path}");
+        }
+        // Prefix matching is per segment: `/apix` is a shell route, `/api/x` is not.
+        assert!(is_page_navigation(&Method::GET, "/apix", &html()));
+    }
+
+    #[test]
+    fn server_paths_api_clients_and_writes_keep_the_json_404() {
+        for path in [
+            "/api",
+            "/api/v1/nope",
+            "/help/access/nope",
+            "/pypi/x",
+            "/downloads/x",
+            "/assets/missing.js",
+        ] {
+            assert!(!is_page_navigation(&Method::GET, path, &html()), "{path}");
+        }
+        assert!(!is_page_navigation(
+            &Method::GET,
+            "/catalog",
+            &HeaderMap::new()
+        ));
+        assert!(!is_page_navigation(&Method::POST, "/catalog", &html()));
+    }
+
+    #[tokio::test]
+    async fn fallback_answers_html_for_pages_and_json_for_the_rest() {
+        let page = Request::builder()
+            .uri("/help/extensions/Catalog")
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap();
+        let response = fallback(page).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+
+        let api = Request::builder()
+            .uri("/api/v1/nope")
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap();
+        let response = fallback(api).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn assets_get_their_content_types() {
+        assert_eq!(
+            content_type("index-abc.js"),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(content_type("index-abc.css"), "text/css; charset=utf-8");
+        assert_eq!(content_type("fa-solid-900-x.woff2"), "font/woff2");
+        assert_eq!(content_type("noext"), "application/octet-stream");
+    }
+}

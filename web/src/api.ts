@@ -1,0 +1,131 @@
+// Typed access to the platform's REST API (docs/protocol.md §2, §5.2, §5.4, §9). The browser is signed in
+// by the HttpOnly `symphony_session` cookie set by POST /api/v1/login; nothing here ever sees the token.
+
+export interface Resource {
+  uri: string;
+  mime_type: string;
+  content: string;
+}
+
+export interface ManifestRoute {
+  path: string;
+  uri: string;
+  routes?: ManifestRoute[];
+}
+
+export interface Menu {
+  group: string;
+  label: string;
+  route: string;
+  icon: string;
+}
+
+export interface Widget {
+  uri: string;
+  title: string;
+  description?: string;
+}
+
+export interface Manifest {
+  manifest_version: number;
+  name: string;
+  prefix: string;
+  description?: string;
+  resources?: Resource[];
+  routes?: ManifestRoute[];
+  menus?: Menu[];
+  widgets?: Widget[];
+}
+
+export interface InstanceStatus {
+  instance_id: string;
+  state: string;
+  host?: string;
+  pid?: number;
+  started_at: string;
+  updated_at: string;
+}
+
+export interface ExtensionView {
+  prefix: string;
+  name: string;
+  description: string;
+  state: string;
+  manifest: Manifest;
+  instances: InstanceStatus[];
+  registered_at: string;
+  updated_at: string;
+}
+
+export interface SymphonyInfo {
+  name: string;
+  short_name: string;
+  version: string;
+  nats_address: string;
+  nats_urls: string[];
+  websocket_url?: string | null;
+  origin: string;
+}
+
+export interface UserInfo {
+  kind: string;
+  username?: string;
+  display_name?: string;
+  roles?: string[];
+  admin?: boolean;
+}
+
+/** An error reply: `{"code","message","hint"}` (docs/protocol.md §2). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly hint?: string;
+
+  constructor(status: number, code: string, message: string, hint?: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.hint = hint;
+  }
+}
+
+export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (init.body !== undefined) headers["Content-Type"] = "application/json";
+  let response: Response;
+  try {
+    response = await fetch(path, { credentials: "same-origin", ...init, headers });
+  } catch (e) {
+    throw new ApiError(0, "network", `cannot reach the server: ${(e as Error).message}`);
+  }
+  const text = await response.text();
+  let body: unknown = undefined;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+  }
+  if (!response.ok) {
+    const err = (body ?? {}) as { code?: string; message?: string; hint?: string };
+    throw new ApiError(
+      response.status,
+      err.code ?? `http_${response.status}`,
+      err.message ?? `${response.status} ${response.statusText}`,
+      err.hint,
+    );
+  }
+  return body as T;
+}
+
+export const getSymphonyInfo = () => api<SymphonyInfo>("/api/v1/symphonyinfo");
+export const getUserInfo = () => api<UserInfo>("/api/v1/userinfo");
+export const getExtensions = () => api<ExtensionView[]>("/api/v1/extensions/all");
+export const login = (username: string, password: string) =>
+  api<{ username: string; roles: string[] }>("/api/v1/login", {
+    method: "POST",
+    body: JSON.stringify({ username, password }),
+  });
+export const logout = () => api<unknown>("/api/v1/logout", { method: "POST" });

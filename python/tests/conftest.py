@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -32,6 +33,7 @@ SDK_ENV = (
     "REGISTRATION_TOKEN",
     "SYMPHONY_ADDRESS",
     "SYMPHONY_CREDENTIAL_STORE",
+    "SYMPHONY_CA_FILE",
     "CIRATA_CONFIG_DIR",
 )
 
@@ -102,6 +104,13 @@ class Platform:
     nats_url: str
     log_path: Path
     env: dict[str, str] = field(repr=False)
+    # The CA of a TLS server (`ports.json` `tls_ca`: `<data dir>/tls/ca.pem` with `--tls-self-signed`).
+    tls_ca: str | None = None
+    ports: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A context that trusts this server's CA (host names still checked); None without TLS."""
+        return ssl.create_default_context(cafile=self.tls_ca) if self.tls_ca else None
 
     def cli(self, *args: str) -> str:
         """Runs `symphony <args> --data-dir <dir>`; returns stdout, stripped."""
@@ -174,9 +183,13 @@ def http_request(
     content_type: str | None = None,
     follow_redirects: bool = True,
     timeout: float = 30,
+    context: ssl.SSLContext | None = None,
 ) -> HttpReply:
-    """One HTTP request straight to the loopback server (no proxies); 4xx/5xx are replies, not exceptions."""
+    """One HTTP request straight to the loopback server (no proxies); 4xx/5xx are replies, not exceptions.
+    `context` is the TLS context for https (e.g. `Platform.ssl_context()`)."""
     handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=context))
     if not follow_redirects:
         handlers.append(_NoRedirect())
     opener = urllib.request.build_opener(*handlers)
@@ -193,18 +206,19 @@ def http_request(
             return HttpReply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
 
 
-def _ready(http_url: str) -> bool:
+def _ready(http_url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(f"{http_url}/api/v1/ready", timeout=2) as response:
+        with urllib.request.urlopen(f"{http_url}/api/v1/ready", timeout=2, context=context) as response:
             return response.status == 200
     except OSError:
         return False
 
 
 @contextlib.contextmanager
-def start_platform(data_dir: Path, *extra_args: str) -> Iterator[Platform]:
-    """Runs `symphony serve` (embedded nats-server, free loopback ports, 1 s heartbeat, 3 s status TTL, then
-    `extra_args`) in `data_dir` until the block ends; yields once it is ready."""
+def start_platform(data_dir: Path, *extra_args: str, host: str = "127.0.0.1") -> Iterator[Platform]:
+    """Runs `symphony serve` (embedded nats-server, free ports on `host`, 1 s heartbeat, 3 s status TTL, then
+    `extra_args`) in `data_dir` until the block ends; yields once it is ready. With TLS (`--tls-self-signed`)
+    the readiness check and `Platform.ssl_context()` trust the server's CA (`ports.json` `tls_ca`)."""
     if not SYMPHONY.exists():
         pytest.fail(f"{SYMPHONY} is missing: run cargo build --workspace --bins first")
     nats_server = os.environ.get("SYMPHONY_NATS_SERVER") or str(REPO / ".venv" / "bin" / "nats-server")
@@ -219,7 +233,7 @@ def start_platform(data_dir: Path, *extra_args: str) -> Iterator[Platform]:
                 "--data-dir",
                 str(data_dir),
                 "--host",
-                "127.0.0.1",
+                host,
                 "--http",
                 "0",
                 "--nats-port",
@@ -250,8 +264,10 @@ def start_platform(data_dir: Path, *extra_args: str) -> Iterator[Platform]:
                 return None
 
         ports = wait_until("ports.json", started, STARTUP_DEADLINE_SECS)
-        wait_until("/api/v1/ready", lambda: _ready(ports["http_url"]), STARTUP_DEADLINE_SECS)
-        yield Platform(data_dir, ports["http_url"], ports["nats_url"], log_path, env)
+        tls_ca = ports.get("tls_ca")
+        context = ssl.create_default_context(cafile=tls_ca) if tls_ca else None
+        wait_until("/api/v1/ready", lambda: _ready(ports["http_url"], context), STARTUP_DEADLINE_SECS)
+        yield Platform(data_dir, ports["http_url"], ports["nats_url"], log_path, env, tls_ca, ports)
     finally:
         stop_process_group(proc)
 

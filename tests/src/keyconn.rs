@@ -7,6 +7,7 @@
 //! error that arrived before the sentinel's own violation. So "denied" = the violation for the
 //! subject is among them, and "allowed" = nothing arrived before the sentinel.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,9 +92,19 @@ impl KeyConn {
         key: ApiKey,
         urls: &[String],
     ) -> Result<KeyConn, async_nats::ConnectError> {
+        Self::try_connect_with_ca(key, urls, None).await
+    }
+
+    /// [`try_connect_to`](KeyConn::try_connect_to), trusting the PEM CA `ca` (in addition to the
+    /// system roots) for `tls://` URLs, the way an SDK does with `SYMPHONY_CA_FILE`.
+    pub async fn try_connect_with_ca(
+        key: ApiKey,
+        urls: &[String],
+        ca: Option<&Path>,
+    ) -> Result<KeyConn, async_nats::ConnectError> {
         let kp = Arc::new(nkeys::KeyPair::from_seed(&key.seed).expect("the key's seed is an nkey"));
         let (tx, rx) = mpsc::unbounded_channel();
-        let client = async_nats::ConnectOptions::with_jwt(key.jwt.clone(), move |nonce| {
+        let options = async_nats::ConnectOptions::with_jwt(key.jwt.clone(), move |nonce| {
             let kp = kp.clone();
             async move { kp.sign(&nonce).map_err(async_nats::AuthError::new) }
         })
@@ -106,9 +117,12 @@ impl KeyConn {
         })
         .name("symphony-tests")
         .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Some(REQUEST_TIMEOUT))
-        .connect(urls.to_vec())
-        .await?;
+        .request_timeout(Some(REQUEST_TIMEOUT));
+        let options = match ca {
+            Some(ca) => options.add_root_certificates(ca.to_path_buf()),
+            None => options,
+        };
+        let client = options.connect(urls.to_vec()).await?;
         Ok(KeyConn {
             client,
             key,

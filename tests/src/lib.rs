@@ -50,6 +50,38 @@ pub fn http_client() -> reqwest::Client {
         .expect("build the reqwest client")
 }
 
+/// [`http_client`] that also trusts the PEM CA in `ca_pem` (a `--tls-self-signed` server's
+/// `<data dir>/tls/ca.pem`); host names are still checked.
+pub fn http_client_trusting(ca_pem: &std::path::Path) -> reqwest::Client {
+    init_crypto();
+    let pem = std::fs::read(ca_pem).unwrap_or_else(|e| panic!("read {}: {e}", ca_pem.display()));
+    let cert = reqwest::Certificate::from_pem(&pem)
+        .unwrap_or_else(|e| panic!("{} is not a PEM certificate: {e}", ca_pem.display()));
+    reqwest::Client::builder()
+        .no_proxy()
+        .add_root_certificate(cert)
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("build the reqwest client")
+}
+
+/// An error and its sources, joined with `: ` (reqwest and async-nats keep the TLS reason in a
+/// source, not in the top-level message).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// The `code` of a JSON error body (`{"code": …}`), parsed with the protocol's type.
 pub async fn error_body(resp: reqwest::Response) -> symphony_protocol::ErrorBody {
     let status = resp.status();

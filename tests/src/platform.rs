@@ -35,6 +35,9 @@ pub struct PlatformOptions {
     /// `SYMPHONY_ADMIN_PASSWORD` for the first start (user `admin`). `None`: the server generates
     /// one and prints it once to its stderr.
     pub admin_password: Option<String>,
+    /// `--host` (default `127.0.0.1`). `0.0.0.0` listens on every interface, so the server is also
+    /// reachable as `127.0.0.2` (a loopback address that a self-signed certificate does not name).
+    pub host: Option<String>,
 }
 
 impl PlatformOptions {
@@ -59,6 +62,28 @@ impl PlatformOptions {
         self
     }
 
+    /// `--host <host>` instead of `127.0.0.1`.
+    pub fn host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_owned());
+        self
+    }
+
+    /// `--tls-self-signed`: HTTPS, `tls://` NATS and `wss://`, with a local CA in
+    /// `<data dir>/tls/ca.pem` that the harness then trusts (docs/protocol.md §10).
+    ///
+    /// Run such tests with `#[tokio::test(flavor = "multi_thread")]`: the harness's client speaks
+    /// HTTP/2 over TLS, and the server's graceful shutdown waits for it to answer a PING, which a
+    /// current-thread runtime blocked in `Drop` cannot do (the stop would take the full grace).
+    pub fn tls_self_signed(self) -> Self {
+        self.arg("--tls-self-signed")
+    }
+
+    /// One more `serve` argument.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.extra_args.push(arg.to_owned());
+        self
+    }
+
     pub fn external(mut self, data_dir: &Path, nats_urls: Vec<String>) -> Self {
         self.data_dir = Some(data_dir.to_path_buf());
         self.nats_urls = nats_urls;
@@ -72,6 +97,8 @@ pub struct Platform {
     pub ports: PortsFile,
     data_dir: PathBuf,
     http: reqwest::Client,
+    /// The CA the server's certificate chains to (`ports.json` `tls_ca`), when it serves TLS.
+    tls_ca: Option<PathBuf>,
     _tmp: TempDir,
 }
 
@@ -168,12 +195,11 @@ impl Platform {
             .unwrap_or_else(|| tmp.path().join("data"));
         std::fs::create_dir_all(&data_dir).expect("create the data dir");
         let mut cmd = Command::new(bins::symphony());
-        cmd.arg("serve").arg("--data-dir").arg(&data_dir).args([
-            "--host",
-            "127.0.0.1",
-            "--http",
-            "0",
-        ]);
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--host", opts.host.as_deref().unwrap_or("127.0.0.1")])
+            .args(["--http", "0"]);
         if opts.nats_urls.is_empty() {
             cmd.args(["--nats-port", "0", "--ws-port", "0"])
                 .arg("--nats-server")
@@ -201,9 +227,15 @@ impl Platform {
             ports: placeholder_ports(),
             data_dir,
             http: http_client(),
+            tls_ca: None,
             _tmp: tmp,
         };
         platform.ports = platform.wait_for_ports().await;
+        if let Some(ca) = platform.ports.tls_ca.clone() {
+            let ca = PathBuf::from(ca);
+            platform.http = crate::http_client_trusting(&ca);
+            platform.tls_ca = Some(ca);
+        }
         platform
     }
 
@@ -239,15 +271,27 @@ impl Platform {
         &self.data_dir
     }
 
-    /// `http://127.0.0.1:<port>`: where this test reaches the server. (`ports.http_url` is the
-    /// server's own idea of its URL; with `--public-url` it may name another host.)
+    /// `http://127.0.0.1:<port>` (`https://` when the server serves TLS): where this test reaches
+    /// the server. (`ports.http_url` is the server's own idea of its URL; with `--public-url` it
+    /// may name another host.)
     pub fn http_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.ports.http)
+        let scheme = if self.tls_ca.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.ports.http)
     }
 
-    /// The HTTP client the harness uses for this server (no proxies, short connect timeout).
+    /// The HTTP client the harness uses for this server (no proxies, short connect timeout; with
+    /// TLS it also trusts the server's CA).
     pub fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// The PEM CA the server's certificate chains to (`ports.json` `tls_ca`), when it serves TLS.
+    pub fn tls_ca(&self) -> Option<&Path> {
+        self.tls_ca.as_deref()
     }
 
     pub fn nats_url(&self) -> &str {
@@ -455,10 +499,15 @@ impl Platform {
             .unwrap_or_else(|e| panic!("GET /api/v1/apikey is not an ApiKey ({e}): {body}"))
     }
 
-    /// Exchanges the token and connects to NATS as that key (JWT + nonce signature + inbox prefix).
+    /// Exchanges the token and connects to NATS as that key (JWT + nonce signature + inbox prefix),
+    /// trusting the server's CA when it serves TLS.
     pub async fn connect_as(&self, token: &str) -> KeyConn {
         let key = self.exchange(token).await;
-        KeyConn::connect(key).await
+        let urls = key.nats_urls.clone();
+        match KeyConn::try_connect_with_ca(key, &urls, self.tls_ca()).await {
+            Ok(c) => c,
+            Err(e) => panic!("connect to {urls:?} as a key: {e}\n{}", self.logs(20)),
+        }
     }
 
     /// `GET /api/v1/extensions/{prefix}` with an api key token.

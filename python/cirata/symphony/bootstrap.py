@@ -130,6 +130,8 @@ def tls_context() -> ssl.SSLContext:
 
 def _opener() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=tls_context()))
+
+
 _warned_plaintext = False
 
 
@@ -249,7 +251,10 @@ async def connect_nats(
     def sign(nonce: str) -> bytes:
         return base64.urlsafe_b64encode(key_pair.sign(nonce.encode())).rstrip(b"=")
 
+    errors: list[Exception] = []
+
     async def on_error(error: Exception) -> None:
+        errors.append(error)
         log.warning("NATS (%s): %s", name, error or type(error).__name__)
 
     nc = SymphonyClient()
@@ -268,27 +273,36 @@ async def connect_nats(
     async def on_closed() -> None:
         log.debug("NATS (%s): connection closed", name)
 
+    # nats-py 2.16 can wait forever after a failed TLS handshake (nats-io/nats.py#718): bound the first
+    # connect by the time its own attempts may take, plus slack.
+    deadline = len(urls) * INITIAL_CONNECT_ATTEMPTS * (CONNECT_TIMEOUT_SECS + RECONNECT_WAIT_SECS) + 5
     try:
-        await nc.connect(
-            servers=urls,
-            name=name,
-            user_jwt_cb=user_jwt,
-            signature_cb=sign,
-            inbox_prefix=api_key.inbox_prefix,
-            error_cb=on_error,
-            disconnected_cb=on_disconnected,
-            reconnected_cb=on_reconnect,
-            closed_cb=on_closed,
-            connect_timeout=CONNECT_TIMEOUT_SECS,
-            reconnect_time_wait=RECONNECT_WAIT_SECS,
-            max_reconnect_attempts=INITIAL_CONNECT_ATTEMPTS,
-            tls=tls_context() if any(u.startswith("tls://") for u in urls) else None,
+        await asyncio.wait_for(
+            nc.connect(
+                servers=urls,
+                name=name,
+                user_jwt_cb=user_jwt,
+                signature_cb=sign,
+                inbox_prefix=api_key.inbox_prefix,
+                error_cb=on_error,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnect,
+                closed_cb=on_closed,
+                connect_timeout=CONNECT_TIMEOUT_SECS,
+                reconnect_time_wait=RECONNECT_WAIT_SECS,
+                max_reconnect_attempts=INITIAL_CONNECT_ATTEMPTS,
+                tls=tls_context() if any(u.startswith("tls://") for u in urls) else None,
+            ),
+            timeout=deadline,
         )
     except (OSError, asyncio.TimeoutError, nats.errors.Error) as e:
+        # The reported error says why (e.g. a refused certificate) better than a timeout does.
+        cause = errors[-1] if errors else e
         raise UnreachableError(
-            f"could not connect to NATS at {', '.join(urls)}: {e or type(e).__name__}",
-            hint=f"check that the NATS port is reachable from here, or set {ADDRESS_ENV}",
-        ) from e
+            f"could not connect to NATS at {', '.join(urls)}: {cause or type(cause).__name__}",
+            hint=f"check that the NATS port is reachable from here, set {ADDRESS_ENV}, "
+            f"or point {CA_FILE_ENV} at the CA of Symphony's certificate",
+        ) from cause
     # nats-py retries the *first* connect forever when max_reconnect_attempts is -1; only after it succeeded
     # do we ask for endless reconnects (the option is read on every reconnect).
     nc.options["max_reconnect_attempts"] = -1

@@ -153,6 +153,7 @@ def main():
     w("```sh")
     w("bench/run.sh                 # BENCH_DURATION=15s BENCH_WARMUP=3s by default")
     w("BENCH_PROFILE=1 bench/run.sh # also records a perf profile of symphony + nats-server")
+    w("bench/compare.sh base=target/release/symphony new=/path/to/other/symphony  # A/B the gateway only")
     w("```")
     w("")
     w(f"- **Machine:** {env['cpu']}, {env['nproc']} CPUs (`nproc`), {env['memory']}, {env['kernel']}.")
@@ -290,7 +291,7 @@ def main():
         w("|---|---:|---:|---:|---|")
         w(
             f"| {LABELS['symphony_ping']} | {ping['rps']:,.0f} | {ping['p50_ms']:.3f} | "
-            f"{ping['p99_ms']:.3f} | axum + hyper, no auth, no NATS |"
+            f"{ping['p99_ms']:.3f} | axum + hyper + the per-request router-state clone; no auth, no NATS |"
         )
         w(
             f"| {LABELS['gateway_auth']} | {auth['rps']:,.0f} | {auth['p50_ms']:.3f} | "

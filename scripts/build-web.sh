@@ -25,10 +25,13 @@ if command -v flock >/dev/null 2>&1; then
     flock 9
 fi
 
+inputs=()
+for path in src public index.html vite.config.ts tsconfig.json package.json package-lock.json; do
+    [[ -e "$WEB/$path" ]] && inputs+=("$path")
+done
 want="$(
     cd "$WEB"
-    find src public index.html vite.config.ts tsconfig.json package.json package-lock.json \
-        -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+    find "${inputs[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
 )"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 if [[ "$want" == "$have" && -f "$WEB/dist/index.html" ]]; then

@@ -1,134 +1,41 @@
-// The web UI shell in a real browser: Debian's Chromium (/usr/bin/chromium, never a downloaded build)
-// driven headless by playwright-core. Starts `symphony serve` and the Rust catalog example, signs in
-// through the page, waits for the Catalog menu entry, opens the catalog's markdown help page, toggles the
-// theme, checks phone width, and keeps screenshots in target/browser-artifacts/ (or
-// $SYMPHONY_BROWSER_ARTIFACTS). Every process it starts is stopped in `after`.
+// The web UI shell in a real browser (see harness.mjs): starts `symphony serve` and the seed's Python catalog
+// example (examples/python/catalog, unchanged), signs in through the page, waits for the Catalog menu entry,
+// adds items over REST and sees them on the catalog's JSX page (and again after Refresh), opens its markdown
+// help page, toggles the theme, checks phone width, and keeps screenshots in target/browser-artifacts/shell/.
 //
 // Run: node --test tests/browser/   (after scripts/build-web.sh and `cargo build --workspace --bins`)
-import { spawn, execFile } from "node:child_process";
-import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { PASSWORD, PYTHON, Platform, ROOT, STARTUP_MS } from "./harness.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const require = createRequire(path.join(ROOT, "web/package.json"));
-const { chromium } = require("playwright-core");
-
-const CHROMIUM = process.env.SYMPHONY_CHROMIUM ?? "/usr/bin/chromium";
-const BIN = path.join(ROOT, "target/debug");
-const ARTIFACTS = process.env.SYMPHONY_BROWSER_ARTIFACTS ?? path.join(ROOT, "target/browser-artifacts");
-const PASSWORD = "browser-test-Pa55word";
-const STARTUP_MS = 90_000;
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "symphony-browser-"));
-const dataDir = path.join(tmp, "data");
-const children = [];
-let browser;
+const platform = new Platform("shell");
 let origin;
 let info;
-
-function natsServerEnv() {
-  if (process.env.SYMPHONY_NATS_SERVER) return {};
-  try {
-    return { SYMPHONY_NATS_SERVER: fs.readFileSync(path.join(ROOT, ".venv/nats-server-path"), "utf8").trim() };
-  } catch {
-    return {};
-  }
-}
-
-function start(name, command, args, env) {
-  const log = fs.openSync(path.join(ARTIFACTS, `${name}.log`), "w");
-  const child = spawn(command, args, {
-    cwd: tmp,
-    env: { ...process.env, ...natsServerEnv(), ...env },
-    stdio: ["ignore", log, log],
-  });
-  child.name = name;
-  child.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  children.push(child);
-  return child;
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  const timeout = new Promise((resolve) => setTimeout(() => resolve("timeout"), 10_000));
-  if ((await Promise.race([child.exited, timeout])) === "timeout") {
-    child.kill("SIGKILL");
-    await child.exited;
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what, probe, timeoutMs = STARTUP_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    for (const child of children) {
-      if (child.exitCode !== null) {
-        throw new Error(`${child.name} exited (${child.exitCode}) while waiting for ${what}; see ${ARTIFACTS}/${child.name}.log`);
-      }
-    }
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
-}
-
-const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+const shot = (page, name) => platform.shot(page, name);
 
 before(async () => {
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  for (const f of fs.readdirSync(ARTIFACTS)) fs.rmSync(path.join(ARTIFACTS, f), { force: true });
-
-  start("symphony", path.join(BIN, "symphony"), ["serve", "--data-dir", dataDir, "--http", "0", "--nats-port", "0", "--ws-port", "0"], {
-    SYMPHONY_ADMIN_PASSWORD: PASSWORD,
-    RUST_LOG: "info,async_nats=warn",
-  });
-  const ports = await waitFor("ports.json", async () => JSON.parse(fs.readFileSync(path.join(dataDir, "ports.json"), "utf8")));
-  origin = ports.http_url.replace(/\/$/, "");
-  await waitFor("/api/v1/ready", async () => (await fetch(`${origin}/api/v1/ready`)).ok);
-  info = await (await fetch(`${origin}/api/v1/symphonyinfo`)).json();
-
-  const { stdout } = await promisify(execFile)(path.join(BIN, "symphony"), ["token", "create", "--registration", "--data-dir", dataDir], {
-    env: { ...process.env, ...natsServerEnv() },
-  });
-  const token = stdout.trim();
-  assert.ok(token, "symphony token create printed no token");
-  start("catalog", path.join(BIN, "catalog"), [], {
-    REGISTRATION_TOKEN: token,
-    SYMPHONY_CREDENTIAL_STORE: "file",
-    CIRATA_CONFIG_DIR: path.join(tmp, "cfg"),
-    RUST_LOG: "info",
-  });
-
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  await platform.start();
+  origin = platform.origin;
+  info = platform.info;
+  await platform.extension("catalog", PYTHON, [path.join(ROOT, "examples/python/catalog/main.py")]);
 });
 
-after(async () => {
-  await browser?.close().catch(() => {});
-  // Extensions first, then the server.
-  for (const child of [...children].reverse()) await stop(child);
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+after(() => platform.close());
+
+/** Adds an item through the REST gateway as the signed-in admin (service proxy, docs/protocol.md §7.1). */
+async function addItem(bearer, item) {
+  const r = await fetch(`${origin}/api/v1/extension/catalog/add`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${bearer}`, "Content-Type": "application/json" },
+    body: JSON.stringify(item),
+  });
+  assert.equal(r.status, 200, `add ${item.id}: ${r.status} ${await r.text()}`);
+  assert.equal((await r.json()).status, "created");
+}
 
 test("sign in, see the Catalog menu, read its help page, switch theme, phone width", { timeout: 180_000 }, async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+  const context = await platform.browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
   const page = await context.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e));
@@ -156,18 +63,35 @@ test("sign in, see the Catalog menu, read its help page, switch theme, phone wid
   await page.getByTestId("extension-catalog").getByTestId("state").filter({ hasText: "OK" }).waitFor({ timeout: STARTUP_MS });
   await shot(page, "02-dashboard");
 
-  // The catalog's home page is JSX: not rendered yet, but shown as a card inside the page.
+  // The catalog's home page is the seed's JSX, transpiled by the server; it lists items added over REST through
+  // the user's own NATS connection (WebSocket), and Refresh loads them again.
+  const bearer = await platform.adminToken();
+  await addItem(bearer, { id: "a1", name: "Alpha" });
+  await addItem(bearer, { id: "b2", name: "Bravo" });
   await menu.click();
   await page.waitForURL(`${origin}/catalog`);
-  await page.getByTestId("renderer-missing").filter({ hasText: "text/symphony-jsx" }).waitFor();
+  const list = page.getByTestId("extension-page").locator("li");
+  await page.getByRole("heading", { name: "Catalog", level: 1 }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=extension-page] li").length === 2);
+  assert.deepEqual((await list.allInnerTexts()).sort(), ["Alpha", "Bravo"]);
+  // setTitle({"/": "Home", "/catalog": "Catalog"}): title and breadcrumbs.
+  assert.equal(await page.getByTestId("page-title").innerText(), "Catalog");
+  assert.equal(await page.locator("ol.breadcrumbs").getByRole("link", { name: "Home" }).count(), 1);
+  await addItem(bearer, { id: "c3", name: "Charlie" });
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=extension-page] li").length === 3);
+  assert.deepEqual((await list.allInnerTexts()).sort(), ["Alpha", "Bravo", "Charlie"]);
+  await shot(page, "02b-catalog-page");
 
   // A full page load of a shell route (SPA fallback), rendering the markdown help page.
   await page.goto(`${origin}/help/extensions/Catalog`);
   const markdown = page.getByTestId("markdown");
   await markdown.waitFor({ timeout: STARTUP_MS });
   const text = await markdown.innerText();
-  assert.equal(await markdown.locator("h1").innerText(), info.name);
-  assert.ok(text.includes(`This ${info.name} instance is at ${info.origin}.`), text);
+  assert.equal(await markdown.locator("h1").innerText(), "Catalog");
+  assert.ok(text.includes(`This ${info.name} instance is at ${info.origin}; extensions reach its NATS at ${info.nats_address}.`), text);
+  assert.ok(text.includes(`bucket on ${info.name} (${info.short_name})`), text);
+  assert.ok(text.includes(`${info.origin}/api/v1/extension/catalog/list`), "variables inside code blocks are substituted too");
   assert.ok(!text.includes("{{"), `unsubstituted template variable in: ${text}`);
   assert.equal(await markdown.locator("table").count(), 1, "GFM table rendered");
   assert.match(await page.title(), /^Catalog · /);

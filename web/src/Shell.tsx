@@ -1,11 +1,14 @@
-import { useCallback, useEffect, useMemo, useState, type MouseEvent } from "react";
+import { Suspense, useCallback, useEffect, useMemo, useState, type MouseEvent } from "react";
 import { logout, type SymphonyInfo, type UserInfo } from "./api";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { iconClass, menuGroups, routeTable, useExtensions } from "./extensions";
 import { Dashboard } from "./pages/Dashboard";
 import { ExtensionPage } from "./pages/ExtensionPage";
+import { builtinPages } from "./pages/builtin";
 import { HelpIndex } from "./pages/HelpIndex";
 import { navigate, normalize, usePath } from "./router";
+import { ShellContext } from "./shellContext";
+import { closeConnection } from "./symphony/connection";
 import type { Theme } from "./theme";
 import { ThemeToggle } from "./ThemeToggle";
 
@@ -53,7 +56,15 @@ export function Shell({ info, user, theme, onToggleTheme, onSignedOut, onSession
     document.title = meta.title ? `${meta.title} · ${appName}` : appName;
   }, [meta.title, appName]);
 
+  const shellValue = useMemo(() => ({ info, user, theme }), [info, user, theme]);
+  const platformPages = useMemo(() => builtinPages.filter((p) => !p.adminOnly || user.admin), [user.admin]);
+  const builtin = platformPages.find((p) => path === p.path || path.startsWith(`${p.path}/`));
+
+  // The NATS connection belongs to the signed-in session.
+  useEffect(() => () => void closeConnection(), []);
+
   const signOut = async () => {
+    await closeConnection();
     try {
       await logout();
     } catch (e) {
@@ -65,7 +76,10 @@ export function Shell({ info, user, theme, onToggleTheme, onSignedOut, onSession
 
   let page;
   if (path === "/") {
-    page = <Dashboard extensions={extensions} loaded={loaded} info={info} setMeta={setPageMeta} />;
+    page = <Dashboard extensions={extensions} loaded={loaded} setMeta={setPageMeta} />;
+  } else if (builtin) {
+    const Page = builtin.component;
+    page = <Page path={path} info={info} user={user} extensions={extensions} loaded={loaded} setMeta={setPageMeta} />;
   } else if (path === "/help" || path === "/help/extensions") {
     page = <HelpIndex routes={routes} setMeta={setPageMeta} />;
   } else {
@@ -75,6 +89,7 @@ export function Shell({ info, user, theme, onToggleTheme, onSignedOut, onSession
   const crumbs = meta.breadcrumbs ? Object.entries(meta.breadcrumbs) : [];
 
   return (
+    <ShellContext.Provider value={shellValue}>
     <div className={navOpen ? "shell nav-open" : "shell"}>
       <header className="topbar">
         <button type="button" className="icon-btn menu-btn" aria-label="Toggle navigation" aria-expanded={navOpen} onClick={() => setNavOpen((o) => !o)}>
@@ -116,6 +131,12 @@ export function Shell({ info, user, theme, onToggleTheme, onSignedOut, onSession
             ))}
           </div>
         ))}
+        <div className="nav-group" data-testid="platform-nav">
+          <div className="nav-group-title">Platform</div>
+          {platformPages.map((p) => (
+            <NavLink key={p.path} to={p.path} icon={p.icon} label={p.label} active={path === p.path || path.startsWith(`${p.path}/`)} testId={`platform-${p.label}`} />
+          ))}
+        </div>
         {error && <div className="nav-error" title={error}>Cannot load extensions: {error}</div>}
       </nav>
       <div className="scrim" onClick={() => setNavOpen(false)} />
@@ -139,9 +160,10 @@ export function Shell({ info, user, theme, onToggleTheme, onSignedOut, onSession
           </ol>
         )}
         <ErrorBoundary label={`page ${path}`} resetKey={path}>
-          {page}
+          <Suspense fallback={<p className="muted">Loading…</p>}>{page}</Suspense>
         </ErrorBoundary>
       </main>
     </div>
+    </ShellContext.Provider>
   );
 }

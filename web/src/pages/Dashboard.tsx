@@ -1,6 +1,5 @@
 import { useEffect } from "react";
-import type { ExtensionView, SymphonyInfo } from "../api";
-import { ErrorBoundary } from "../ErrorBoundary";
+import type { ExtensionView } from "../api";
 import { findResource, iconClass } from "../extensions";
 import { ResourceView } from "../renderers/ResourceView";
 import { navigate, normalize } from "../router";
@@ -9,7 +8,6 @@ import type { PageMeta } from "../Shell";
 interface Props {
   extensions: ExtensionView[];
   loaded: boolean;
-  info: SymphonyInfo | null;
   setMeta: (m: PageMeta) => void;
 }
 
@@ -22,7 +20,7 @@ export function StateBadge({ state }: { state: string }) {
   );
 }
 
-export function Dashboard({ extensions, loaded, info, setMeta }: Props) {
+export function Dashboard({ extensions, loaded, setMeta }: Props) {
   useEffect(() => setMeta({ title: "Home" }), [setMeta]);
   const widgets = extensions.flatMap((ext) => (ext.manifest.widgets ?? []).map((w) => ({ ext, w })));
 
@@ -84,13 +82,11 @@ export function Dashboard({ extensions, loaded, info, setMeta }: Props) {
                 <section className="card widget" key={`${ext.prefix}:${w.uri}`}>
                   <h3>{w.title}</h3>
                   {w.description && <p className="muted">{w.description}</p>}
-                  <ErrorBoundary label={`widget ${w.title}`} resetKey={resource?.content}>
-                    {resource ? (
-                      <ResourceView resource={resource} info={info} />
-                    ) : (
-                      <p className="form-error">resource {w.uri} is not in the manifest</p>
-                    )}
-                  </ErrorBoundary>
+                  {resource ? (
+                    <ResourceView resource={resource} extension={ext} path="" />
+                  ) : (
+                    <p className="form-error">resource {w.uri} is not in the manifest</p>
+                  )}
                 </section>
               );
             })}

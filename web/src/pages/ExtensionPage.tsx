@@ -1,7 +1,7 @@
 import { useEffect, useMemo } from "react";
 import type { SymphonyInfo } from "../api";
 import { findResource, type RouteTarget } from "../extensions";
-import { splitFrontMatter, substitute } from "../renderers/markdown";
+import { splitFrontMatter, substitute } from "../renderers/frontmatter";
 import { baseMime, ResourceView } from "../renderers/ResourceView";
 import type { PageMeta } from "../Shell";
 import { StateBadge } from "./Dashboard";
@@ -62,7 +62,7 @@ export function ExtensionPage({ path, target, loaded, info, setMeta }: Props) {
           {target.extension.name} is <StateBadge state={target.extension.state} />: its live data may be unavailable.
         </p>
       )}
-      <ResourceView resource={resource} info={info} />
+      <ResourceView resource={resource} extension={target.extension} path={path} setMeta={setMeta} />
     </div>
   );
 }

@@ -1,14 +1,14 @@
 import { useMemo, type MouseEvent } from "react";
-import type { SymphonyInfo } from "../api";
 import { isServerPath, navigate } from "../router";
+import { useShell } from "../shellContext";
 import { renderMarkdown } from "./markdown";
 
 interface Props {
   content: string;
-  info: SymphonyInfo | null;
 }
 
-export function MarkdownView({ content, info }: Props) {
+export default function MarkdownView({ content }: Props) {
+  const { info } = useShell();
   const rendered = useMemo(() => renderMarkdown(content, info), [content, info]);
 
   // Same-origin links to shell pages navigate inside the shell instead of reloading the page.

@@ -1,0 +1,2 @@
+// `dompurify`, the HTML sanitizer the shell uses, for extension modules.
+export { default } from "dompurify";

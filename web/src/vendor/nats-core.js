@@ -1,0 +1,2 @@
+// `@nats-io/nats-core` (NATS over WebSocket) for extension modules.
+export * from "@nats-io/nats-core";

@@ -67,7 +67,7 @@ test("API keys, registration token → running extension, revocation, extension 
   assert.equal(await keyRow(page, "hello on test host").getByTestId("key-status").innerText(), "Active");
 
   // The token works: the Rust hello example provisions its key with it and shows up as OK.
-  platform.spawn("hello", path.join(BIN, "hello"), [], {
+  const helloProcess = platform.spawn("hello", path.join(BIN, "hello"), [], {
     REGISTRATION_TOKEN: token,
     SYMPHONY_CREDENTIAL_STORE: "file",
     CIRATA_CONFIG_DIR: path.join(platform.tmp, "cfg-hello"),
@@ -131,6 +131,15 @@ test("API keys, registration token → running extension, revocation, extension 
   assert.equal(refused.status, 401);
   assert.equal((await refused.json()).code, "token_revoked");
   await shot(page, "05-keys-revoked");
+
+  // Live state: hello stops while its detail page is open; the page shows it Inactive without a reload.
+  await openPlatformPage(page, "Extensions", "/platform/extensions");
+  await page.getByTestId("platform-extension-hello").getByRole("link", { name: "Hello World" }).click();
+  await hello.getByTestId("state").filter({ hasText: "OK" }).first().waitFor();
+  await platform.stop(helloProcess);
+  await hello.locator(".bi-title").getByTestId("state").filter({ hasText: "Inactive" }).waitFor({ timeout: STARTUP_MS });
+  await hello.getByTestId("instances").getByTestId("instance-state").filter({ hasText: "Stopped" }).waitFor();
+  await shot(page, "05b-hello-inactive");
 
   assert.deepEqual(page.pageErrors.map(String), []);
   await page.context().close();

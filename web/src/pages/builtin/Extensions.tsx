@@ -342,8 +342,7 @@ function ExtensionDetail({ extensions, loaded, setMeta, prefix, path }: BuiltinP
               <th>Host</th>
               <th>PID</th>
               <th>SDK</th>
-              <th>Started</th>
-              <th>Last heartbeat</th>
+              <th>Times</th>
             </tr>
           </thead>
           <tbody>
@@ -358,11 +357,17 @@ function ExtensionDetail({ extensions, loaded, setMeta, prefix, path }: BuiltinP
                 <td>{i.host || "—"}</td>
                 <td>{i.pid || "—"}</td>
                 <td className="bi-nowrap">{i.sdk?.name ? `${i.sdk.name} ${i.sdk.version}` : "—"}</td>
-                <td className="bi-nowrap">
-                  <Time value={i.started_at} />
-                </td>
-                <td className="bi-nowrap">
-                  <Time value={i.updated_at} />
+                <td>
+                  <dl className="bi-dates">
+                    <dt>Started</dt>
+                    <dd>
+                      <Time value={i.started_at} />
+                    </dd>
+                    <dt>Last heartbeat</dt>
+                    <dd>
+                      <Time value={i.updated_at} />
+                    </dd>
+                  </dl>
                 </td>
               </tr>
             ))}

@@ -287,7 +287,7 @@ export default function Keys({ path, info, user, setMeta }: BuiltinPageProps) {
       />
       <section className="bi-section">
         <div className="bi-toolbar bi-spread">
-          <h2>Your keys</h2>
+          <h2>{user.admin ? "All keys" : "Your keys"}</h2>
           <button type="button" className="btn" onClick={() => void keys.reload()} disabled={keys.loading}>
             <i className="fa-solid fa-rotate" aria-hidden="true" /> Refresh
           </button>

@@ -465,7 +465,7 @@ function RolesSection({ roles, users, reload }: { roles: Role[]; users: UserView
   };
 
   return (
-    <>
+    <div className="bi-stack">
       {editing ? (
         <RoleEditor
           key={editing.role.name || "new"}
@@ -554,7 +554,7 @@ function RolesSection({ roles, users, reload }: { roles: Role[]; users: UserView
           ])}
         </tbody>
       </TableWrap>
-      <p className="muted bi-small">Built-in roles cannot be changed. Narrowing a role limits keys created from then on.</p>
-    </>
+      <p className="muted bi-small bi-flush">Built-in roles cannot be changed. Narrowing a role limits keys created from then on.</p>
+    </div>
   );
 }

@@ -175,7 +175,7 @@ test("Languages and Libraries, Swagger", { timeout: 120_000 }, async () => {
   await page.context().close();
 });
 
-test("Users and Roles: create a user, duplicate refused, disable; phone width, dark theme", { timeout: 120_000 }, async () => {
+test("Users and Roles: create a user, duplicate refused, edit roles, delete, disable; phone width, dark theme", { timeout: 120_000 }, async () => {
   const page = await platform.signedInPage();
   await openPlatformPage(page, "Users and Roles", "/platform/users");
   const form = page.getByTestId("create-user-form");
@@ -200,6 +200,27 @@ test("Users and Roles: create a user, duplicate refused, disable; phone width, d
 
   // Roles are listed with what they grant.
   assert.match(await page.getByTestId("role-viewer").innerText(), /extensions\.>/);
+
+  // Edit roles: drop developer.
+  await row.getByRole("button", { name: "Edit" }).click();
+  const editor = page.getByTestId("edit-user-form");
+  await editor.getByRole("checkbox", { name: "developer" }).uncheck();
+  await editor.getByRole("button", { name: "Save" }).click();
+  await editor.waitFor({ state: "detached" });
+  await page.waitForFunction(() => !document.querySelector('[data-testid="user-operator1"]')?.textContent?.includes("developer"));
+  assert.match(await row.innerText(), /viewer/);
+
+  // Delete another user, with confirmation.
+  await form.getByLabel("Username", { exact: true }).fill("temp-user");
+  await form.getByLabel("Initial password", { exact: true }).fill("temporary-Pa55word");
+  await form.getByTestId("create-user").click();
+  const temp = page.getByTestId("user-temp-user");
+  await temp.getByRole("button", { name: "Delete" }).click();
+  const confirm = page.getByTestId("delete-confirm");
+  assert.match(await confirm.innerText(), /temp-user/);
+  await confirm.getByRole("button", { name: "Yes, delete" }).click();
+  await temp.waitFor({ state: "detached" });
+  assert.equal(await page.getByTestId("user-admin").getByRole("button", { name: "Delete" }).count(), 0, "no deleting yourself");
 
   // Disable, and the new user can no longer sign in.
   await row.getByRole("button", { name: "Disable" }).click();

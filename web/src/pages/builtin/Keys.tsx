@@ -26,7 +26,7 @@ function curlExample(origin: string, token: string, capabilities: string[]): str
   return `curl -H "Authorization: Bearer ${token}" ${origin}/api/v1/extensions/all`;
 }
 
-function NewToken({ created, origin, capabilities, onDone }: { created: CreatedKey; origin: string; capabilities: string[]; onDone: () => void }) {
+function NewToken({ created, request, origin, onDone }: { created: CreatedKey; request: CreateKeyRequest; origin: string; onDone: () => void }) {
   const ref = useRef<HTMLElement>(null);
   useEffect(() => {
     ref.current?.scrollIntoView({ block: "nearest" });
@@ -68,10 +68,16 @@ function NewToken({ created, origin, capabilities, onDone }: { created: CreatedK
         <>
           <h4>Use it</h4>
           <p className="muted bi-small">Call the REST API with it as a bearer token:</p>
-          <CopyBlock text={curlExample(origin, t, capabilities)} testId="command-curl" />
-          <p className="muted bi-small">Or run an extension or client with it (Python or Rust SDK):</p>
-          <CopyBlock text={`SYMPHONY_TOKEN=${t} python main.py`} testId="command-python" />
-          <CopyBlock text={`SYMPHONY_TOKEN=${t} cargo run`} testId="command-rust" />
+          <CopyBlock text={curlExample(origin, t, request.capabilities ?? [])} testId="command-curl" />
+          {request.prefix && (
+            <>
+              <p className="muted bi-small">
+                Or run the extension <code>{request.prefix}</code> with it (Python or Rust SDK):
+              </p>
+              <CopyBlock text={`SYMPHONY_TOKEN=${t} python main.py`} testId="command-python" />
+              <CopyBlock text={`SYMPHONY_TOKEN=${t} cargo run`} testId="command-rust" />
+            </>
+          )}
           <p className="muted bi-small">Keep it secret: anyone who has it can act with the key's capabilities until you revoke it.</p>
         </>
       )}
@@ -82,7 +88,7 @@ function NewToken({ created, origin, capabilities, onDone }: { created: CreatedK
   );
 }
 
-function CreateKeyForm({ onCreated }: { onCreated: (k: CreatedKey, capabilities: string[]) => void }) {
+function CreateKeyForm({ onCreated }: { onCreated: (k: CreatedKey, request: CreateKeyRequest) => void }) {
   const [kind, setKind] = useState<KeyKind>("registration");
   const [name, setName] = useState("");
   const [expires, setExpires] = useState("");
@@ -122,7 +128,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (k: CreatedKey, capabilities:
       setPrefix("");
       setBuckets("");
       setExpires("");
-      onCreated(created, capabilities);
+      onCreated(created, req);
     } catch (err) {
       setError(err);
     } finally {
@@ -243,7 +249,7 @@ export default function Keys({ path, info, user, setMeta }: BuiltinPageProps) {
     setMeta({ title: "API Keys" });
   }, [setMeta]);
   const keys = useLoad(listKeys);
-  const [created, setCreated] = useState<{ key: CreatedKey; capabilities: string[] } | null>(null);
+  const [created, setCreated] = useState<{ key: CreatedKey; request: CreateKeyRequest } | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [revoking, setRevoking] = useState(false);
   const [revokeError, setRevokeError] = useState<unknown>(null);
@@ -277,11 +283,11 @@ export default function Keys({ path, info, user, setMeta }: BuiltinPageProps) {
         {user.admin && " As an administrator you see every user's keys."}
       </p>
       {created && (
-        <NewToken created={created.key} capabilities={created.capabilities} origin={origin} onDone={() => setCreated(null)} />
+        <NewToken created={created.key} request={created.request} origin={origin} onDone={() => setCreated(null)} />
       )}
       <CreateKeyForm
-        onCreated={(key, capabilities) => {
-          setCreated({ key, capabilities });
+        onCreated={(key, request) => {
+          setCreated({ key, request });
           void keys.reload();
         }}
       />

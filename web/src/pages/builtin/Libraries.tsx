@@ -61,7 +61,7 @@ export default function Libraries({ path, info, setMeta }: BuiltinPageProps) {
   const tarball = rust[0];
   const unpacked = tarball ? tarball.file.replace(/\.tar\.gz$/, "") : "cirata-symphony-rust-<version>";
   const cargo = `[dependencies]
-cirata-symphony = { path = "${unpacked}/crates/sdk" }
+cirata-symphony = { path = "../${unpacked}/crates/sdk" }
 tokio = { version = "1", features = ["full"] }`;
 
   return (
@@ -117,7 +117,7 @@ tokio = { version = "1", features = ["full"] }`;
           </h2>
           <p>
             The Rust SDK (crate <code>cirata-symphony</code>) is a source tarball you depend on by path. Download and
-            unpack it next to your project:
+            unpack it in the directory that holds your project:
           </p>
           {tarball ? <CopyBlock text={tarball.install.replace(/\s+#.*$/, "")} testId="rust-install" /> : <p className="muted">Not available in this build.</p>}
           <p>Then in your extension's <code>Cargo.toml</code>:</p>

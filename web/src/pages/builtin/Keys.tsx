@@ -283,7 +283,7 @@ export default function Keys({ path, info, user, setMeta }: BuiltinPageProps) {
         {user.admin && " As an administrator you see every user's keys."}
       </p>
       {created && (
-        <NewToken created={created.key} request={created.request} origin={origin} onDone={() => setCreated(null)} />
+        <NewToken key={created.key.id} created={created.key} request={created.request} origin={origin} onDone={() => setCreated(null)} />
       )}
       <CreateKeyForm
         onCreated={(key, request) => {

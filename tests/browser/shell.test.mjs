@@ -30,8 +30,9 @@ async function addItem(bearer, item) {
     headers: { Authorization: `Bearer ${bearer}`, "Content-Type": "application/json" },
     body: JSON.stringify(item),
   });
-  assert.equal(r.status, 200, `add ${item.id}: ${r.status} ${await r.text()}`);
-  assert.equal((await r.json()).status, "created");
+  const text = await r.text();
+  assert.equal(r.status, 200, `add ${item.id}: ${r.status} ${text}`);
+  assert.equal(JSON.parse(text).status, "created");
 }
 
 test("sign in, see the Catalog menu, read its help page, switch theme, phone width", { timeout: 180_000 }, async () => {

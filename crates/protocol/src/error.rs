@@ -61,6 +61,9 @@ error_codes! {
     RoleNotFound => "role_not_found",
     KeyNotFound => "key_not_found",
     AlreadyExists => "already_exists",
+    ResourceNotFound => "resource_not_found",
+    NotAModule => "not_a_module",
+    JsxSyntaxError => "jsx_syntax_error",
     Internal => "internal",
 }
 
@@ -75,7 +78,9 @@ impl ErrorCode {
             UserNotFound | RoleNotFound | KeyNotFound => 404,
             AlreadyExists => 409,
             WrongTokenKind | CapabilityForbidden | PrefixMismatch | Forbidden => 403,
-            ExtensionNotFound | NotFound | RouteNotFound => 404,
+            ExtensionNotFound | NotFound | RouteNotFound | ResourceNotFound => 404,
+            NotAModule => 415,
+            JsxSyntaxError => 422,
             MethodNotAllowed => 405,
             BodyTooLarge => 413,
             PrefixOwned | BucketOwned => 409,
@@ -98,6 +103,7 @@ impl ErrorCode {
 }
 
 /// `{"code", "message", "hint"}`: the HTTP error body and the `error` member of a failed NATS reply.
+/// Errors about a place in a source text (`jsx_syntax_error`) add `location`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{code:?}: {message}")]
 pub struct ErrorBody {
@@ -105,6 +111,17 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceLocation>,
+}
+
+/// Where in a source text an error is: `file` is the resource URI (`ui://<prefix>/<name>`); `line` and
+/// `column` are 1-based, the column counted in characters (docs/protocol.md "UI resources").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
 }
 
 impl ErrorBody {
@@ -113,11 +130,17 @@ impl ErrorBody {
             code,
             message: message.into(),
             hint: None,
+            location: None,
         }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_location(mut self, location: SourceLocation) -> Self {
+        self.location = Some(location);
         self
     }
 }
@@ -154,6 +177,30 @@ mod tests {
             r#"{"code":"unsupported_manifest_version","message":"v9","hint":"use 1"}"#
         );
         assert_eq!(ErrorCode::TokenUsed.as_str(), "token_used");
+    }
+
+    #[test]
+    fn a_location_is_written_only_when_there_is_one() {
+        let body = ErrorBody::new(ErrorCode::JsxSyntaxError, "Unexpected token").with_location(
+            SourceLocation {
+                file: "ui://catalog/home".into(),
+                line: 3,
+                column: 7,
+            },
+        );
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "jsx_syntax_error", "message": "Unexpected token",
+                "location": {"file": "ui://catalog/home", "line": 3, "column": 7}})
+        );
+        let back: ErrorBody = serde_json::from_value(json).unwrap();
+        assert_eq!(back, body);
+        assert_eq!(ErrorCode::JsxSyntaxError.http_status(), 422);
+        assert_eq!(ErrorCode::NotAModule.http_status(), 415);
+        assert_eq!(ErrorCode::ResourceNotFound.http_status(), 404);
+        let plain = serde_json::to_string(&ErrorBody::new(ErrorCode::NotFound, "x")).unwrap();
+        assert!(!plain.contains("location"), "{plain}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod token;
 
 pub use address::{Address, AddressError};
 pub use capability::{Capability, CapabilityKind, Permissions};
-pub use error::{ErrorBody, ErrorCode, ErrorReply};
+pub use error::{ErrorBody, ErrorCode, ErrorReply, SourceLocation};
 pub use manifest::Manifest;
 pub use token::{KeyId, Token, TokenError};
 

@@ -24,6 +24,17 @@ pub const MIME_TYPES: &[&str] = &[
     "text/markdown",
 ];
 pub const HTMX_MIME: &str = "text/html+htmx";
+/// MIME types of resources the server serves as JavaScript modules (TSX transpiled):
+/// `GET /api/v1/ui/module/{prefix}/{name}`.
+pub const MODULE_MIME_TYPES: &[&str] = &["text/symphony-jsx", "text/symphony-module"];
+
+/// Whether `mime_type` names a module resource; parameters after `;` are ignored.
+pub fn is_module_mime(mime_type: &str) -> bool {
+    let base = mime_type.split(';').next().unwrap_or_default().trim();
+    MODULE_MIME_TYPES
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(base))
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SdkInfo {
@@ -304,6 +315,16 @@ impl Manifest {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn module_mime_types_compare_the_base_type() {
+        assert!(is_module_mime("text/symphony-jsx"));
+        assert!(is_module_mime("text/symphony-module; charset=utf-8"));
+        assert!(is_module_mime("Text/Symphony-JSX"));
+        assert!(!is_module_mime("text/markdown"));
+        assert!(!is_module_mime("text/html;profile=mcp-app"));
+        assert!(!is_module_mime("text/symphony-jsxx"));
+    }
 
     fn base() -> serde_json::Value {
         json!({

@@ -123,6 +123,48 @@ impl Extension {
         mime_type: &str,
         content: impl Into<String>,
     ) -> Result<&mut Self> {
+        let resource = self.checked_resource(uri, mime_type, content.into())?;
+        if self.resources.iter().any(|r| r.uri == uri) {
+            return Err(invalid(format!(
+                "resource {uri:?} is declared twice; use update_resource() to change it"
+            )));
+        }
+        self.resources.push(resource);
+        Ok(self)
+    }
+
+    /// Replaces the resource `uri` (or adds it, with the checks of
+    /// [`add_resource`](Extension::add_resource)) and, when connected, registers again so Symphony shows
+    /// it at once. Call it before [`run`](Extension::run) or after [`connect`](Extension::connect); the
+    /// new content is kept even when registering again fails.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_resource("ui://catalog/help", "text/markdown", "# Help")?;
+    /// ext.update_resource("ui://catalog/help", "text/markdown", "# Help v2").await?;
+    /// assert_eq!(ext.manifest().resources[0].content, "# Help v2");
+    /// assert!(ext.update_resource("ui://catalog/x", "application/evil", "").await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn update_resource(
+        &mut self,
+        uri: &str,
+        mime_type: &str,
+        content: impl Into<String>,
+    ) -> Result<()> {
+        let resource = self.checked_resource(uri, mime_type, content.into())?;
+        match self.resources.iter_mut().find(|r| r.uri == uri) {
+            Some(existing) => *existing = resource,
+            None => self.resources.push(resource),
+        }
+        self.register_again().await
+    }
+
+    /// A resource that passes the contract's rules: URI under the prefix, a known MIME type, and the JSON
+    /// config an htmx resource needs.
+    fn checked_resource(&self, uri: &str, mime_type: &str, content: String) -> Result<Resource> {
         self.check_valid()?;
         manifest::validate_resource_uri(&self.prefix, uri).map_err(Error::Invalid)?;
         if !MIME_TYPES.contains(&mime_type) {
@@ -131,7 +173,6 @@ impl Extension {
                 MIME_TYPES.join(", ")
             )));
         }
-        let content = content.into();
         if mime_type == HTMX_MIME {
             let config: serde_json::Value = serde_json::from_str(&content).unwrap_or_default();
             if !config
@@ -143,15 +184,11 @@ impl Extension {
                 )));
             }
         }
-        if self.resources.iter().any(|r| r.uri == uri) {
-            return Err(invalid(format!("resource {uri:?} is declared twice")));
-        }
-        self.resources.push(Resource {
+        Ok(Resource {
             uri: uri.to_owned(),
             mime_type: mime_type.to_owned(),
             content,
-        });
-        Ok(self)
+        })
     }
 
     /// Declares an HTMX resource (`text/html+htmx`): Symphony serves the shell and loads `entry` first.
@@ -386,6 +423,45 @@ mod tests {
                 .is_err()
         );
         assert!(ext.add_widget("ui://nope/w", "W", "").is_err());
+    }
+
+    #[tokio::test]
+    async fn update_resource_replaces_or_adds_with_the_same_checks() {
+        let mut ext = Extension::new("Catalog", "catalog");
+        ext.add_resource("ui://catalog/home", "text/symphony-jsx", "v1")
+            .unwrap();
+        ext.update_resource("ui://catalog/home", "text/symphony-jsx", "v2")
+            .await
+            .unwrap();
+        ext.update_resource("ui://catalog/help", "text/markdown", "# Help")
+            .await
+            .unwrap();
+        let resources = ext.manifest().resources;
+        assert_eq!(resources.len(), 2);
+        assert_eq!(resources[0].content, "v2");
+        assert_eq!(resources[1].uri, "ui://catalog/help");
+        for (uri, mime, content) in [
+            ("ui://other/home", "text/markdown", ""),
+            ("ui://catalog/home", "text/plain", ""),
+            ("ui://catalog/t", "text/html+htmx", "<p>"),
+        ] {
+            let e = ext.update_resource(uri, mime, content).await.unwrap_err();
+            assert!(matches!(e, Error::Invalid(_)), "{uri} {mime}: {e}");
+        }
+        assert_eq!(ext.manifest().resources[0].content, "v2");
+        let e = ext
+            .add_resource("ui://catalog/home", "text/symphony-jsx", "v3")
+            .unwrap_err();
+        assert!(e.to_string().contains("update_resource"), "{e}");
+        let mut bad = Extension::new("Bad", "Bad-Prefix");
+        assert_eq!(
+            code(
+                bad.update_resource("ui://x/y", "text/markdown", "")
+                    .await
+                    .unwrap_err()
+            ),
+            ErrorCode::InvalidPrefix
+        );
     }
 
     #[test]

@@ -143,6 +143,19 @@ impl Extension {
         Ok(())
     }
 
+    /// Registers the current manifest again when connected (a changed declaration shows at once);
+    /// does nothing otherwise.
+    pub(crate) async fn register_again(&mut self) -> Result<()> {
+        if self.session.is_none() {
+            return Ok(());
+        }
+        let manifest = self.manifest();
+        let session = self.session.as_mut().expect("checked above");
+        session.registered = register(&session.nc, &session.instance_id, &manifest).await?;
+        tracing::debug!(prefix = %self.prefix, "registered again");
+        Ok(())
+    }
+
     /// The NATS connection.
     ///
     /// # Panics
@@ -387,6 +400,7 @@ mod tests {
         assert_send(&ext.run());
         assert_send(&ext.run_until(std::future::pending()));
         assert_send(&ext.add_endpoints("s", "1.0.0", "", Default::default()));
+        assert_send(&ext.update_resource("ui://catalog/x", "text/markdown", ""));
     }
 
     #[test]

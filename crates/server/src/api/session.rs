@@ -1,5 +1,5 @@
 //! Sign-in: `POST /api/v1/login`, `POST /api/v1/logout`, `GET /api/v1/userinfo`, and the browser's
-//! short-lived NATS credentials `GET /api/v1/usertoken`.
+//! short-lived credentials `GET /api/v1/usertoken` (NATS JWT and an HTTP bearer of the session).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -163,7 +163,8 @@ pub async fn userinfo(
     })
 }
 
-/// Browser NATS credentials: a fresh nkey per call, the user's role permissions, a short expiry.
+/// Browser credentials: NATS (a fresh nkey per call, the user's role permissions) and an HTTP bearer
+/// that acts as the session, both with the same short expiry.
 pub async fn usertoken(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -193,8 +194,13 @@ pub async fn usertoken(
     session.browser_nkeys.push(nkey.public_key());
     let keep = session.browser_nkeys.len().saturating_sub(16);
     session.browser_nkeys.drain(..keep);
+    let bearer = auth
+        .sessions
+        .create_child(&mut session, &state.info.origin, exp)
+        .await?;
     auth.sessions.put(&session).await?;
     Ok(Json(json!({
+        "token": bearer.encode(),
         "jwt": jwt,
         "seed": nkey.seed().map_err(anyhow::Error::from)?,
         "websocket_url": state.info.websocket_url,

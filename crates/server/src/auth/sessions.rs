@@ -1,5 +1,7 @@
 //! Sessions of signed-in users (`symphony_sessions`): a session token has the token format, idle
 //! timeout is enforced on every use, and login failures are throttled per account and per address.
+//! A session may have short-lived child tokens (the browser's HTTP bearer, `GET /api/v1/usertoken`):
+//! each has its own expiry and is valid only while its parent session is.
 
 use std::time::Duration;
 
@@ -21,7 +23,26 @@ pub struct SessionRecord {
     /// Public nkeys of the browser NATS credentials issued to this session (revoked at logout).
     #[serde(default)]
     pub browser_nkeys: Vec<String>,
+    /// For a child token: the session it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<KeyId>,
+    /// For a child token: when it stops working (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// For a session: its child tokens that have not expired (ended with it; kept alive with it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildToken>,
 }
+
+/// A child token of a session, as the session records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildToken {
+    pub id: KeyId,
+    pub expires_at: i64,
+}
+
+/// Most child tokens a session keeps track of (the browser asks for one every 10 minutes).
+const MAX_CHILDREN: usize = 16;
 
 /// Shortest and longest idle timeout an operator may configure.
 pub const IDLE_RANGE: (Duration, Duration) =
@@ -38,6 +59,18 @@ pub struct SessionStore {
 
 fn expired() -> ErrorBody {
     ErrorBody::new(ErrorCode::SessionExpired, "the session has ended").with_hint("sign in again")
+}
+
+fn child_expired() -> ErrorBody {
+    ErrorBody::new(ErrorCode::TokenExpired, "the browser token has expired")
+        .with_hint("get a new one from GET /api/v1/usertoken")
+}
+
+fn unreadable(e: anyhow::Error) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::NatsUnavailable,
+        format!("cannot read sessions: {e}"),
+    )
 }
 
 impl SessionStore {
@@ -62,11 +95,43 @@ impl SessionStore {
             last_seen: now,
             idle_timeout_secs: self.idle_timeout.as_secs(),
             browser_nkeys: vec![],
+            parent: None,
+            expires_at: None,
+            children: vec![],
         };
-        self.kv
-            .put(id.as_str(), serde_json::to_vec(&record)?.into())
-            .await?;
+        self.put(&record).await?;
         Ok((record, token))
+    }
+
+    /// Issues a child token of `parent` valid until `expires_at` (and only while `parent` is). Records
+    /// it in `parent` (dropping expired ones); the caller writes `parent` back.
+    pub async fn create_child(
+        &self,
+        parent: &mut SessionRecord,
+        origin: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<Token> {
+        let id = KeyId::generate();
+        let token = Token::generate(origin, id.clone());
+        let now = now_unix();
+        let child = SessionRecord {
+            id: id.clone(),
+            username: parent.username.clone(),
+            secret_hash: token.secret_hash(),
+            created_at: now,
+            last_seen: now,
+            idle_timeout_secs: parent.idle_timeout_secs,
+            browser_nkeys: vec![],
+            parent: Some(parent.id.clone()),
+            expires_at: Some(expires_at),
+            children: vec![],
+        };
+        self.put(&child).await?;
+        parent.children.retain(|c| c.expires_at > now);
+        parent.children.push(ChildToken { id, expires_at });
+        let keep = parent.children.len().saturating_sub(MAX_CHILDREN);
+        parent.children.drain(..keep);
+        Ok(token)
     }
 
     pub async fn get(&self, id: &KeyId) -> anyhow::Result<Option<SessionRecord>> {
@@ -83,15 +148,10 @@ impl SessionStore {
         Ok(())
     }
 
-    /// Verifies a session token; `Ok(None)` when no session has this id (it may be an API key).
+    /// Verifies a session token; `Ok(None)` when no session has this id (it may be an API key). A
+    /// child token answers with its parent session: it acts as that session, and keeps it alive.
     pub async fn verify(&self, token: &Token) -> Result<Option<SessionRecord>, ErrorBody> {
-        let Some(mut record) = self.get(&token.key_id).await.map_err(|e| {
-            ErrorBody::new(
-                ErrorCode::NatsUnavailable,
-                format!("cannot read sessions: {e}"),
-            )
-        })?
-        else {
+        let Some(record) = self.get(&token.key_id).await.map_err(unreadable)? else {
             return Ok(None);
         };
         if !token.matches_hash(&record.secret_hash) {
@@ -100,6 +160,26 @@ impl SessionStore {
                 "the token is not valid",
             ));
         }
+        let Some(parent_id) = &record.parent else {
+            return self.still_live(record).await.map(Some);
+        };
+        let now = now_unix();
+        if record.expires_at.is_none_or(|at| now >= at) {
+            let _ = self.kv.purge(record.id.as_str()).await;
+            return Err(child_expired());
+        }
+        match self.get(parent_id).await.map_err(unreadable)? {
+            Some(parent) => self.still_live(parent).await.map(Some),
+            None => {
+                let _ = self.kv.purge(record.id.as_str()).await;
+                Err(expired())
+            }
+        }
+    }
+
+    /// Ends a session idle for too long; else records the use (at most every [`TOUCH_EVERY_SECS`]),
+    /// rewriting its live children too so the bucket's max age does not drop them while it lives.
+    async fn still_live(&self, mut record: SessionRecord) -> Result<SessionRecord, ErrorBody> {
         let now = now_unix();
         if now - record.last_seen > record.idle_timeout_secs as i64 {
             let _ = self.end(&record.id).await;
@@ -108,11 +188,22 @@ impl SessionStore {
         if now - record.last_seen >= TOUCH_EVERY_SECS {
             record.last_seen = now;
             let _ = self.put(&record).await;
+            for child in record.children.iter().filter(|c| c.expires_at > now) {
+                if let Ok(Some(value)) = self.kv.get(child.id.as_str()).await {
+                    let _ = self.kv.put(child.id.as_str(), value).await;
+                }
+            }
         }
-        Ok(Some(record))
+        Ok(record)
     }
 
+    /// Ends a session and its child tokens.
     pub async fn end(&self, id: &KeyId) -> anyhow::Result<()> {
+        if let Some(record) = self.get(id).await? {
+            for child in &record.children {
+                self.kv.purge(child.id.as_str()).await?;
+            }
+        }
         self.kv.purge(id.as_str()).await?;
         Ok(())
     }

@@ -301,6 +301,7 @@ async fn serve_with_nats(
         gateway,
         info: Arc::new(info),
         pypi_upstream: args.pypi_upstream.as_str().into(),
+        modules: Arc::default(),
     });
 
     let http_port = listener.local_addr()?.port();

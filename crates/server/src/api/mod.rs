@@ -1,5 +1,5 @@
 //! The platform's own REST API under `/api/v1` (ping, health, info, API-key exchange, extensions)
-//! and the router that mounts the gateway.
+//! and the router that mounts the gateway and the UI (`crate::ui`).
 
 mod admin;
 pub mod auth;
@@ -33,6 +33,8 @@ pub struct AppState {
     pub info: Arc<SymphonyInfo>,
     /// Where `/pypi/simple/<other project>/` redirects (the SDK's dependencies).
     pub pypi_upstream: Arc<str>,
+    /// Transpiled extension UI modules by source hash.
+    pub modules: Arc<crate::ui::jsx::TranspileCache>,
 }
 
 impl AppState {
@@ -50,6 +52,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/apikey", get(api_key))
         .route("/api/v1/extensions/all", get(extensions_all))
         .route("/api/v1/extensions/{prefix}", get(extension_one))
+        .route(
+            "/api/v1/ui/module/{prefix}/{*name}",
+            get(crate::ui::module::module),
+        )
         .route("/api/v1/extension/{*rest}", any(gateway::proxy))
         .route("/api/v1/login", post(session::login))
         .route("/api/v1/logout", post(session::logout))

@@ -4,10 +4,19 @@
 //! answer itself gets `index.html` too, so shell routes such as `/catalog` or
 //! `/help/extensions/Catalog` survive a reload. Everything else unknown, and all of `/api/*`, keeps the
 //! JSON 404.
+//!
+//! `/vendor/*` serves the third-party files the build copies to `web/dist/vendor` (React, htmx, Font
+//! Awesome, …) for extension UIs, revalidated by ETag. Extension modules are transpiled in `jsx.rs`
+//! and served by `module.rs` (docs/protocol.md "UI resources").
+
+pub mod jsx;
+pub mod module;
+
+use std::borrow::Cow;
 
 use axum::Router;
 use axum::extract::{Path, Request};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
@@ -19,7 +28,7 @@ use axum::routing::get;
 struct Dist;
 
 /// Paths owned by other parts of the server: never answered with the shell.
-const SERVER_PREFIXES: [&str; 4] = ["/api", "/help/access", "/pypi", "/downloads"];
+const SERVER_PREFIXES: [&str; 5] = ["/api", "/help/access", "/pypi", "/downloads", "/vendor"];
 
 const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>Symphony</title></head><body style=\"font-family:system-ui,sans-serif;margin:2rem\">\
@@ -27,11 +36,12 @@ const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"
 <code>scripts/build-web.sh</code> (it runs <code>npm run build</code> in <code>web/</code>) and rebuild \
 the server. The REST API under <code>/api/v1</code> works regardless.</p></body></html>";
 
-/// `/` and `/assets/*`; merged into the API router, whose fallback is [`fallback`].
+/// `/`, `/assets/*` and `/vendor/*`; merged into the API router, whose fallback is [`fallback`].
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(index))
         .route("/assets/{*file}", get(asset))
+        .route("/vendor/{*file}", get(vendor))
 }
 
 /// The server-wide fallback: the shell for a browser navigation, the JSON 404 otherwise.
@@ -93,6 +103,60 @@ async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
+async fn vendor(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let found = Dist::get(&format!("vendor/{file}")).map(|f| (f.data, f.metadata.sha256_hash()));
+    vendor_response(&file, found, &headers)
+}
+
+/// A vendored file: its names carry no content hash, so the browser revalidates every use by ETag.
+fn vendor_response(
+    file: &str,
+    found: Option<(Cow<'static, [u8]>, [u8; 32])>,
+    headers: &HeaderMap,
+) -> Response {
+    let Some((data, sha256)) = found else {
+        return (StatusCode::NOT_FOUND, "no such vendored file").into_response();
+    };
+    let etag = strong_etag(&sha256);
+    let cache = [
+        (
+            header::ETAG,
+            HeaderValue::from_str(&etag).expect("hex in quotes"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+    ];
+    if not_modified(headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (
+        cache,
+        [(header::CONTENT_TYPE, content_type(file))],
+        data.into_owned(),
+    )
+        .into_response()
+}
+
+/// `"<first 32 hex digits of the SHA-256>"`.
+fn strong_etag(sha256: &[u8; 32]) -> String {
+    format!("\"{}\"", &data_encoding::HEXLOWER.encode(sha256)[..32])
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`): then the answer is 304. `If-None-Match` compares
+/// weakly (RFC 9110 §13.1.2), so `W/"x"` matches `"x"`.
+pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
 fn content_type(file: &str) -> &'static str {
     match file.rsplit('.').next().unwrap_or_default() {
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -101,10 +165,16 @@ fn content_type(file: &str) -> &'static str {
         "json" | "map" => "application/json",
         "svg" => "image/svg+xml",
         "png" => "image/png",
+        "gif" => "image/gif",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
         "ico" => "image/x-icon",
         "woff2" => "font/woff2",
         "woff" => "font/woff",
         "ttf" => "font/ttf",
+        "otf" => "font/otf",
+        "eot" => "application/vnd.ms-fontobject",
+        "wasm" => "application/wasm",
         "txt" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
@@ -144,6 +214,9 @@ mod tests {
             "/pypi/x",
             "/downloads/x",
             "/assets/missing.js",
+            "/vendor",
+            "/vendor/missing.js",
+            "/vendor/fontawesome/css/all.min.css",
         ] {
             assert!(!is_page_navigation(&Method::GET, path, &html()), "{path}");
         }
@@ -189,6 +262,93 @@ mod tests {
         );
         assert_eq!(content_type("index-abc.css"), "text/css; charset=utf-8");
         assert_eq!(content_type("fa-solid-900-x.woff2"), "font/woff2");
+        assert_eq!(
+            content_type("fontawesome/webfonts/fa-brands-400.ttf"),
+            "font/ttf"
+        );
+        assert_eq!(
+            content_type("htmx.min.js"),
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(content_type("noext"), "application/octet-stream");
+    }
+
+    fn vendored(data: &'static [u8]) -> Option<(Cow<'static, [u8]>, [u8; 32])> {
+        use sha2::Digest;
+        Some((Cow::Borrowed(data), sha2::Sha256::digest(data).into()))
+    }
+
+    async fn body(response: Response) -> Vec<u8> {
+        axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn vendored_files_have_type_etag_and_revalidate() {
+        let response = vendor_response(
+            "react.js",
+            vendored(b"export default 1;"),
+            &HeaderMap::new(),
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        let h = response.headers().clone();
+        assert_eq!(h[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert_eq!(h[header::CACHE_CONTROL], "no-cache");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let etag = h[header::ETAG].to_str().unwrap().to_owned();
+        assert!(
+            etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34,
+            "{etag}"
+        );
+        assert_eq!(body(response).await, b"export default 1;");
+
+        // The same ETag back (alone, in a list, or weak) is a 304 without a body.
+        for sent in [
+            etag.clone(),
+            format!("\"x\", {etag}"),
+            format!("W/{etag}"),
+            "*".into(),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&sent).unwrap());
+            let response = vendor_response("react.js", vendored(b"export default 1;"), &headers);
+            assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{sent}");
+            assert_eq!(response.headers()[header::ETAG], etag.as_str());
+            assert!(body(response).await.is_empty());
+        }
+
+        // Another version of the file does not match.
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&etag).unwrap());
+        let response = vendor_response("react.js", vendored(b"export default 2;"), &headers);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_ne!(response.headers()[header::ETAG], etag.as_str());
+
+        let css = vendor_response(
+            "fontawesome/css/all.min.css",
+            vendored(b"a{}"),
+            &HeaderMap::new(),
+        );
+        assert_eq!(
+            css.headers()[header::CONTENT_TYPE],
+            "text/css; charset=utf-8"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_vendored_file_is_404() {
+        let response = vendor_response("nope.js", None, &HeaderMap::new());
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let response = vendor(Path("no/such/file.js".into()), HeaderMap::new()).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        // Never the shell: `/vendor/…` is the server's own.
+        let page = Request::builder()
+            .uri("/vendor/no/such/file.js")
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(fallback(page).await.status(), StatusCode::NOT_FOUND);
     }
 }

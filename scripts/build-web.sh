@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the web UI shell (web/, React + TypeScript) with Vite into web/dist, which the server embeds
-# (crates/server/src/ui.rs). Idempotent: rebuilds only when web/'s sources, config or lockfile changed
+# (crates/server/src/ui/mod.rs). Idempotent: rebuilds only when web/'s sources, config or lockfile changed
 # since the last build (stamp in web/node_modules/.symphony-dist.sha256) or web/dist is missing.
 # Needs web/node_modules, which scripts/bootstrap.sh installs with `npm ci`.
 set -euo pipefail
@@ -49,5 +49,5 @@ rm -f "$log"
 printf '%s\n' "$want" >"$STAMP"
 # rust-embed tracks only the files that existed when the server crate was last compiled; make cargo
 # re-expand the embed so new or renamed assets are picked up.
-touch "$REPO_ROOT/crates/server/src/ui.rs"
+touch "$REPO_ROOT/crates/server/src/ui/mod.rs"
 echo "web/dist built ($(find "$WEB/dist" -type f | wc -l) files)"

@@ -11,7 +11,7 @@ use symphony_protocol::ErrorCode;
 use symphony_protocol::messages::ExtensionState;
 use symphony_tests::extension::Extension;
 use symphony_tests::platform::key_id_of;
-use symphony_tests::{Platform, PlatformOptions, bins};
+use symphony_tests::{DEFAULT_DEADLINE, Platform, PlatformOptions, bins, eventually};
 
 /// Starts `rest-ext` with a fresh registration token (it provisions and stores its key in
 /// `config_dir`; a second start with the same dir reuses it) and `env`.
@@ -497,31 +497,55 @@ async fn routes_follow_registration_per_extension_without_a_server_restart() {
 }
 
 #[tokio::test]
-async fn a_killed_extension_keeps_its_routes_until_its_status_expires_and_answers_503() {
-    // A long status TTL: after SIGKILL the route stays while nobody answers.
-    let platform = Platform::start(
-        PlatformOptions::default()
-            .heartbeat("20s")
-            .status_ttl("60s"),
-    )
-    .await;
+async fn a_killed_extension_loses_its_routes_and_a_live_status_nobody_serves_answers_503() {
+    // A long status TTL and heartbeat: nothing expires or is re-published during the test.
+    let platform =
+        Platform::start(PlatformOptions::default().heartbeat("1h").status_ttl("2h")).await;
     let token = client_key(&platform, "rest").await;
     let config = tempfile::tempdir().unwrap();
     let mut ext = start_rest_ext(&platform, config.path(), &[]).await;
     let ok = platform.wait_route("rest", "/items/1", &token).await;
     assert_eq!(ok.status, 200, "{ok}");
 
+    // The server learns of the closed connection at once (docs/protocol.md §5.3): no route.
     ext.kill9().await;
+    platform.wait_no_route("rest", "/items/1", &token).await;
     let view = platform
         .try_extension("rest")
         .await
         .expect("rest is listed");
-    assert_eq!(
-        view.state,
-        ExtensionState::Ok,
-        "the killed instance's status has not expired"
-    );
-    let gone = platform.rest_get("rest", "/items/1", &token).await;
+    assert_eq!(view.state, ExtensionState::Inactive);
+
+    // An instance that says it is live but serves nothing (here: the killed instance's key
+    // publishing an `ok` status) is routed to, and the gateway answers 503 no_responders.
+    let rest_token = std::fs::read_to_string(Extension::stored_token_path(config.path(), "rest"))
+        .expect("rest-ext stored its key");
+    let rest_token = rest_token.trim();
+    let id = key_id_of(rest_token);
+    let conn = platform.connect_as(rest_token).await;
+    let status = json!({
+        "v": 1, "prefix": "rest", "instance_id": id, "name": "Rest Fixture", "state": "ok",
+        "started_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
+    });
+    async_nats::jetstream::new(conn.client.clone())
+        .publish(
+            format!("$KV.symphony_status.rest.{id}"),
+            serde_json::to_vec(&status).unwrap().into(),
+        )
+        .await
+        .expect("publish a status")
+        .await
+        .expect("JetStream stores the status");
+    let gone = eventually(
+        "the live status routes rest again",
+        DEFAULT_DEADLINE,
+        || async {
+            let reply = platform.try_rest_get("rest", "/items/1", &token).await?;
+            anyhow::ensure!(!reply.is_route_not_found(), "{reply}");
+            Ok(reply)
+        },
+    )
+    .await;
     let e = gone.assert_error(503, ErrorCode::NoResponders);
     assert!(e.message.contains("rest"), "{gone}");
 }

@@ -261,7 +261,8 @@ async fn a_killed_extension_becomes_inactive_when_its_status_expires() {
     let key_id = key_id_of(&stored_token(config.path(), "hello"));
 
     hello.kill9().await;
-    // No disconnect status is published; the entry expires after --status-ttl 3s.
+    // hello publishes no disconnect status; the server marks it disconnected from nats-server's
+    // advisory (tests/tests/presence.rs), and the entry expires after --status-ttl 3s.
     let view = platform
         .wait_extension("hello", "hello's status entry expires", |v| {
             anyhow::ensure!(

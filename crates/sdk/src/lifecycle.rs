@@ -335,6 +335,7 @@ impl Extension {
             updated_at: now_rfc3339(),
             host: hostname(),
             pid: std::process::id(),
+            message: None,
         })
     }
 

@@ -296,6 +296,7 @@ async fn serve_with_nats(
     });
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
+    let presence = tokio::spawn(registry.clone().follow_disconnects());
     let app = api::router(AppState {
         registry: Arc::new(registry),
         gateway,
@@ -318,6 +319,7 @@ async fn serve_with_nats(
         nats_url: urls.join(","),
         pid: std::process::id(),
         tls_ca: ca.map(|p| p.display().to_string()),
+        heartbeat_secs: Some(settings.heartbeat.as_secs().max(1)),
     };
     write_private_file(
         &data_dir.join(PORTS_FILE),
@@ -357,6 +359,7 @@ async fn serve_with_nats(
         }
     }
     services.abort();
+    presence.abort();
     tracing::info!("symphony stopped");
     Ok(())
 }

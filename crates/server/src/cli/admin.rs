@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use symphony_protocol::capability::Capability;
@@ -40,7 +41,8 @@ async fn open_registry(data_dir: &Path) -> anyhow::Result<Registry> {
     let sys = connect_system(&identity, &urls, ca).await?;
     let client = connect_server(&identity, &urls, ca).await?;
     let auth = Auth::open(identity, &client, sys.clone()).await?;
-    Registry::open(auth, client, sys, ports.http_url).await
+    let heartbeat = Duration::from_secs(ports.heartbeat_secs.unwrap_or(30).max(1));
+    Registry::open(auth, client, sys, ports.http_url, heartbeat).await
 }
 
 pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
@@ -110,6 +112,8 @@ pub async fn extension_list(args: ExtensionListArgs) -> anyhow::Result<()> {
     for v in views {
         let state = match v.state {
             ExtensionState::Ok => "OK",
+            ExtensionState::Warning => "Warning",
+            ExtensionState::Error => "Error",
             ExtensionState::Inactive => "Inactive",
         };
         println!(

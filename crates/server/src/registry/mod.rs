@@ -2,13 +2,16 @@
 
 pub mod buckets;
 mod handlers;
+pub mod presence;
 
 use std::time::Duration;
 
 use async_nats::Client;
 use async_nats::jetstream::{self, kv};
 use futures::StreamExt;
-use symphony_protocol::messages::{ExtensionView, InstanceStatus, RegistryRecord};
+use symphony_protocol::messages::{
+    ExtensionView, InstanceStatus, ObservedInstance, RegistryRecord,
+};
 use symphony_protocol::subjects;
 
 use crate::auth::Auth;
@@ -93,6 +96,7 @@ impl Registry {
         client: Client,
         sys: Client,
         origin: String,
+        heartbeat: Duration,
     ) -> anyhow::Result<Registry> {
         let js = jetstream::new(client.clone());
         let bind = |name: &'static str| {
@@ -108,7 +112,7 @@ impl Registry {
             owners: BucketOwners::new(bind(subjects::BUCKET_OWNERS_BUCKET).await?),
             status: bind(subjects::STATUS_BUCKET).await?,
             settings: RegistrySettings {
-                heartbeat: Duration::from_secs(30),
+                heartbeat,
                 status_ttl: Duration::from_secs(60),
                 replicas: None,
                 origin,
@@ -162,54 +166,69 @@ impl Registry {
         }
     }
 
-    /// Latest status of each instance of `prefix` (expired instances are gone).
-    pub async fn instances(&self, prefix: &str) -> anyhow::Result<Vec<InstanceStatus>> {
+    /// Latest status of each instance of `prefix` (expired instances are gone), with the time
+    /// since nats-server stored it.
+    pub async fn instances(&self, prefix: &str) -> anyhow::Result<Vec<ObservedInstance>> {
+        let mut out = Vec::new();
+        for (key, observed) in self.all_instances().await? {
+            if key.split('.').next() == Some(prefix) {
+                out.push(observed);
+            }
+        }
+        out.sort_by(|a, b| a.status.instance_id.cmp(&b.status.instance_id));
+        Ok(out)
+    }
+
+    /// Every status entry (key `<prefix>.<instance id>`) that holds a readable status.
+    async fn all_instances(&self) -> anyhow::Result<Vec<(String, ObservedInstance)>> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
         let mut out = Vec::new();
         let mut keys = self.status.keys().await?;
         while let Some(key) = keys.next().await {
             let key = key?;
-            if key.split('.').next() != Some(prefix) {
+            let Some(entry) = self.status.entry(key.as_str()).await? else {
+                continue;
+            };
+            if entry.operation != kv::Operation::Put {
                 continue;
             }
-            if let Some(v) = self.status.get(&key).await?
-                && let Ok(status) = serde_json::from_slice::<InstanceStatus>(&v)
-            {
-                out.push(status);
+            if let Ok(status) = serde_json::from_slice::<InstanceStatus>(&entry.value) {
+                let stored = entry.created.unix_timestamp_nanos();
+                let since = u64::try_from((now - stored).max(0)).unwrap_or(u64::MAX);
+                out.push((
+                    key,
+                    ObservedInstance {
+                        status,
+                        since_heartbeat: Duration::from_nanos(since),
+                    },
+                ));
             }
         }
-        out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
         Ok(out)
     }
 
-    /// Prefixes with at least one instance whose latest status is `ok`.
+    /// Prefixes with at least one live instance (any state but `disconnected`, docs/protocol.md
+    /// §5.4): the gateway routes to them.
     pub async fn live_prefixes(&self) -> anyhow::Result<std::collections::HashSet<String>> {
-        let mut live = std::collections::HashSet::new();
-        let mut keys = self.status.keys().await?;
-        while let Some(key) = keys.next().await {
-            let key = key?;
-            if let Some(v) = self.status.get(&key).await?
-                && let Ok(status) = serde_json::from_slice::<InstanceStatus>(&v)
-                && status.state == symphony_protocol::messages::InstanceState::Ok
-            {
-                live.insert(status.prefix);
-            }
-        }
-        Ok(live)
+        Ok(self
+            .all_instances()
+            .await?
+            .into_iter()
+            .filter(|(_, i)| i.status.state.is_live())
+            .map(|(_, i)| i.status.prefix)
+            .collect())
     }
 
-    /// Instance ids with a live (`ok`) status, counted per key id.
+    /// Live instances (any state but `disconnected`), counted per key id.
     pub async fn connected_instances(
         &self,
     ) -> anyhow::Result<std::collections::HashMap<String, usize>> {
         let mut out = std::collections::HashMap::new();
-        let mut keys = self.status.keys().await?;
-        while let Some(key) = keys.next().await {
-            let key = key?;
-            if let Some(v) = self.status.get(&key).await?
-                && let Ok(status) = serde_json::from_slice::<InstanceStatus>(&v)
-                && status.state == symphony_protocol::messages::InstanceState::Ok
-            {
-                *out.entry(status.instance_id.to_string()).or_default() += 1;
+        for (_, i) in self.all_instances().await? {
+            if i.status.state.is_live() {
+                *out.entry(i.status.instance_id.to_string()).or_default() += 1;
             }
         }
         Ok(out)
@@ -230,6 +249,7 @@ impl Registry {
         Ok(Some(ExtensionView::new(
             record,
             self.instances(prefix).await?,
+            self.settings.heartbeat,
         )))
     }
 

@@ -120,7 +120,7 @@ async def test_catalog_provisions_serves_and_restarts_with_its_stored_key(
     assert manifest["description"] == "Manages a catalog of items"
     help_page = next(r for r in manifest["resources"] if r["uri"] == "ui://catalog/help")
     assert help_page["mime_type"] == "text/markdown"
-    assert help_page["content"].startswith("---\ntitle: Catalog\n---")
+    assert help_page["content"].startswith("---\ntitle: Catalog\nbreadcrumbs:\n")
     assert "{{name}}" in help_page["content"] and "{{origin}}" in help_page["content"]
     assert {r["path"]: r["uri"] for r in manifest["routes"]} == {
         "/catalog": "ui://catalog/home",

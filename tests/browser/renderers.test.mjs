@@ -127,6 +127,9 @@ test("extension pages of every kind", { timeout: 300_000 }, async () => {
   // A killed extension turns Inactive on the dashboard, live.
   await page.getByTestId("sidebar").getByRole("link", { name: "Home" }).click();
   await page.getByTestId("extension-uifix").getByTestId("state").filter({ hasText: "OK" }).waitFor();
+  // The dashboard shows the extension's widget (the same JSX resource, already updated).
+  const widget = page.locator("section.widget").filter({ hasText: "Fixture status" });
+  await widget.getByTestId("status-version").filter({ hasText: "status version 2" }).waitFor();
   uifix.expectedExit = true;
   uifix.kill("SIGKILL");
   await page.getByTestId("extension-uifix").getByTestId("state").filter({ hasText: "Inactive" }).waitFor({ timeout: 180_000 });

@@ -90,7 +90,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+/** Sends a request and returns the reply's text; an error reply becomes an `ApiError`. */
+export async function apiText(path: string, init: RequestInit = {}): Promise<string> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (init.body !== undefined) headers["Content-Type"] = "application/json";
   let response: Response;
@@ -100,16 +101,13 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
     throw new ApiError(0, "network", `cannot reach the server: ${(e as Error).message}`);
   }
   const text = await response.text();
-  let body: unknown = undefined;
-  if (text) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-  }
   if (!response.ok) {
-    const err = (body ?? {}) as { code?: string; message?: string; hint?: string };
+    let err: { code?: string; message?: string; hint?: string } = {};
+    try {
+      err = text ? JSON.parse(text) : {};
+    } catch {
+      err = {};
+    }
     throw new ApiError(
       response.status,
       err.code ?? `http_${response.status}`,
@@ -117,12 +115,21 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
       err.hint,
     );
   }
-  return body as T;
+  return text;
+}
+
+export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const text = await apiText(path, init);
+  if (!text) return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined as T;
+  }
 }
 
 export const getSymphonyInfo = () => api<SymphonyInfo>("/api/v1/symphonyinfo");
 export const getUserInfo = () => api<UserInfo>("/api/v1/userinfo");
-export const getExtensions = () => api<ExtensionView[]>("/api/v1/extensions/all");
 export const login = (username: string, password: string) =>
   api<{ username: string; roles: string[] }>("/api/v1/login", {
     method: "POST",

@@ -1,7 +1,7 @@
 // The live view of registered extensions: polled from GET /api/v1/extensions/all so that a new registration,
 // a changed manifest or an extension going Inactive shows up without a page reload.
 import { useEffect, useRef, useState } from "react";
-import { ApiError, getExtensions, type ExtensionView, type Menu, type Resource } from "./api";
+import { ApiError, apiText, type ExtensionView, type Menu, type Resource } from "./api";
 import { joinPath, normalize } from "./router";
 
 export const POLL_MS = 3000;
@@ -20,11 +20,21 @@ export function useExtensions(onUnauthorized: () => void): ExtensionsState {
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let last = "";
     const poll = async () => {
       try {
-        const extensions = await getExtensions();
-        extensions.sort((a, b) => a.name.localeCompare(b.name));
-        if (!stopped) setState({ extensions, loaded: true, error: null });
+        // The server answers an unchanged list with 304 (ETag), which the browser turns into the cached body:
+        // an unchanged text keeps the same objects, so nothing re-renders.
+        const text = await apiText("/api/v1/extensions/all");
+        if (stopped) return;
+        if (text !== last) {
+          const extensions = JSON.parse(text) as ExtensionView[];
+          extensions.sort((a, b) => a.name.localeCompare(b.name));
+          last = text;
+          setState({ extensions, loaded: true, error: null });
+        } else {
+          setState((s) => (s.loaded && s.error === null ? s : { ...s, loaded: true, error: null }));
+        }
       } catch (e) {
         if (e instanceof ApiError && e.status === 401) {
           unauthorized.current();

@@ -223,6 +223,17 @@ pub enum Error {
         detail: String,
     },
 
+    /// A health state that is not `ok`, `warning` or `error` (from
+    /// [`Health::from_str`](crate::Health)).
+    #[error(
+        "invalid health state {state:?}: an instance reports ok, warning or error (the SDK itself publishes \
+         disconnected on shutdown)"
+    )]
+    InvalidHealth {
+        /// The text that was refused.
+        state: String,
+    },
+
     /// The process signal handlers could not be installed.
     #[error("could not install the SIGINT/SIGTERM handlers: {0}")]
     Signal(#[source] std::io::Error),

@@ -13,6 +13,7 @@ use symphony_protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
 
 use crate::declare::Route;
 use crate::error::{Error, Result};
+use crate::health::HealthShared;
 use crate::lifecycle::Session;
 use crate::service::{self, Registry, Service};
 
@@ -46,6 +47,8 @@ pub struct Extension {
     pub(crate) buckets: Vec<BucketSpec>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) session: Option<Session>,
+    /// Shared with every [`HealthHandle`](crate::HealthHandle) and the run loop.
+    pub(crate) health: Arc<HealthShared>,
 }
 
 impl std::fmt::Debug for Extension {
@@ -102,6 +105,7 @@ impl Extension {
             buckets: Vec::new(),
             registry: Arc::default(),
             session: None,
+            health: Arc::default(),
         }
     }
 

@@ -23,6 +23,25 @@
 //! }
 //! ```
 //!
+//! **Health.** An instance reports `ok`, `warning` or `error` with an optional message (docs/protocol.md
+//! §5.3): [`Extension::set_health`] stores it and, while the extension runs, publishes the status at once;
+//! every later heartbeat carries it. [`run`](Extension::run) takes the extension mutably, so tasks and
+//! endpoint handlers change the health through a cloneable [`HealthHandle`] taken with
+//! [`Extension::health_handle`] before `run()`:
+//!
+//! ```no_run
+//! use cirata_symphony::{Extension, Health};
+//!
+//! # async fn demo() -> cirata_symphony::Result<()> {
+//! let mut ext = Extension::new("Catalog", "catalog");
+//! let health = ext.health_handle();
+//! tokio::spawn(async move {
+//!     health.set(Health::Warning, Some("disk 91% full")).await;
+//! });
+//! ext.run().await
+//! # }
+//! ```
+//!
 //! Environment: `SYMPHONY_TOKEN`, `REGISTRATION_TOKEN`, `SYMPHONY_ADDRESS` (overrides the address in the
 //! token), `CIRATA_CONFIG_DIR` (token files, default `~/.config/cirata`), `SYMPHONY_CREDENTIAL_STORE=file`
 //! (skip the OS credential store).
@@ -33,6 +52,7 @@ mod credentials;
 mod declare;
 mod error;
 mod extension;
+mod health;
 mod lifecycle;
 mod service;
 
@@ -40,6 +60,7 @@ pub use client::{Client, DEFAULT_REQUEST_TIMEOUT};
 pub use declare::Route;
 pub use error::{Error, Result, TokenSource};
 pub use extension::{Extension, SDK_NAME};
+pub use health::{Health, HealthHandle};
 pub use service::{Group, HandlerError, Request, Service};
 
 /// The NATS client this SDK is built on, for types such as `async_nats::Message` and `jetstream::kv::Store`.

@@ -1,5 +1,6 @@
 //! An extension's life: connect (token → key → NATS → registration), run (register with endpoints,
-//! heartbeat, re-register after reconnects), and a graceful shutdown on SIGINT/SIGTERM.
+//! heartbeat with the health of `health.rs`, re-register after reconnects), and a graceful shutdown on
+//! SIGINT/SIGTERM.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,11 +17,10 @@ use crate::client::Client;
 use crate::credentials::CredentialStore;
 use crate::error::{Error, Result};
 use crate::extension::{Extension, sdk_info};
+use crate::health::Publisher;
 
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// How long a status publish waits for its JetStream ack.
-const STATUS_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Retry interval for a registration that failed after a reconnect.
 const REREGISTER_RETRY: Duration = Duration::from_secs(2);
 
@@ -34,7 +34,7 @@ pub(crate) struct Session {
     started_at: String,
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
     now.replace_nanosecond(0)
         .unwrap_or(now)
@@ -236,6 +236,9 @@ impl Extension {
     /// publishes the instance status every `heartbeat_secs` (re-registering after a reconnect), and on the
     /// signal publishes `disconnected`, stops the services and drains the connection.
     ///
+    /// The status carries the health ([`set_health`](Extension::set_health)); `run()` holds the extension,
+    /// so tasks and handlers change it through a [`HealthHandle`](crate::HealthHandle) taken before.
+    ///
     /// ```no_run
     /// # async fn demo() -> cirata_symphony::Result<()> {
     /// let mut ext = cirata_symphony::Extension::new("Hello World", "hello");
@@ -264,7 +267,9 @@ impl Extension {
         tracing::info!(prefix = %self.prefix, endpoints, "running");
 
         let js = jetstream::new(session.nc.clone());
-        self.publish_status(&js, InstanceState::Ok).await;
+        let base = self.status_base().expect("connected above");
+        self.health.start(Publisher { js, base }).await;
+        self.health.publish().await;
         tokio::pin!(shutdown);
         let mut needs_register = false;
         let mut next_beat = Instant::now() + self.heartbeat();
@@ -290,7 +295,7 @@ impl Extension {
                 }
             }
             if !needs_register {
-                self.publish_status(&js, InstanceState::Ok).await;
+                self.health.publish().await;
             }
             next_beat = Instant::now()
                 + if needs_register {
@@ -301,7 +306,7 @@ impl Extension {
         }
 
         tracing::info!("shutting down");
-        self.publish_status(&js, InstanceState::Disconnected).await;
+        self.health.stop().await;
         self.registry.stop_all(SHUTDOWN_GRACE).await;
         tracing::debug!("services stopped");
         if let Some(session) = self.session.take() {
@@ -322,14 +327,15 @@ impl Extension {
         Duration::from_secs(secs.max(1))
     }
 
-    fn status(&self, state: InstanceState) -> Option<InstanceStatus> {
+    /// The fields of this instance's status that do not change while it runs.
+    fn status_base(&self) -> Option<InstanceStatus> {
         let session = self.session.as_ref()?;
         Some(InstanceStatus {
             v: PROTOCOL_VERSION,
             prefix: self.prefix.clone(),
             instance_id: session.instance_id.clone(),
             name: self.name.clone(),
-            state,
+            state: InstanceState::Ok,
             sdk: sdk_info(),
             started_at: session.started_at.clone(),
             updated_at: now_rfc3339(),
@@ -337,30 +343,6 @@ impl Extension {
             pid: std::process::id(),
             message: None,
         })
-    }
-
-    /// Publishes the status through JetStream and waits for the ack; failures are logged, not returned.
-    async fn publish_status(&self, js: &jetstream::Context, state: InstanceState) {
-        let Some(status) = self.status(state) else {
-            return;
-        };
-        let subject = subjects::status_subject(&self.prefix, &status.instance_id);
-        let payload = serde_json::to_vec(&status).expect("status always serializes");
-        let result = async {
-            let ack = js
-                .publish(subject.clone(), payload.into())
-                .await
-                .map_err(|e| e.to_string())?;
-            tokio::time::timeout(STATUS_ACK_TIMEOUT, ack)
-                .await
-                .map_err(|_| "no ack in time".to_owned())?
-                .map_err(|e| e.to_string())
-        }
-        .await;
-        match result {
-            Ok(_) => tracing::debug!(%subject, ?state, "status published"),
-            Err(e) => tracing::warn!(%subject, error = %e, "could not publish the instance status"),
-        }
     }
 }
 

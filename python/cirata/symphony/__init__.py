@@ -8,6 +8,10 @@ async with ext:
     await ext.operate()
 ```
 
+While `operate()` runs, handlers and tasks report the instance's health with
+`await ext.set_health("warning", "disk 91% full")` / `await ext.set_health("ok")` (`"ok"`, `"warning"` or
+`"error"`; anything else raises `InvalidHealthError`).
+
 The wire contract is docs/protocol.md of the Symphony repository.
 """
 
@@ -21,6 +25,7 @@ from .errors import (
     InvalidAddressError,
     InvalidBucketError,
     InvalidCapabilityError,
+    InvalidHealthError,
     InvalidManifestError,
     InvalidPrefixError,
     InvalidTokenError,
@@ -48,6 +53,7 @@ __all__ = [
     "InvalidAddressError",
     "InvalidBucketError",
     "InvalidCapabilityError",
+    "InvalidHealthError",
     "InvalidManifestError",
     "InvalidPrefixError",
     "InvalidTokenError",

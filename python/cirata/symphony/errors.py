@@ -9,7 +9,8 @@ SymphonyError
 │   ├── InvalidBucketError            invalid_bucket
 │   ├── InvalidManifestError          invalid_manifest
 │   ├── InvalidAddressError           invalid_address   (SYMPHONY_ADDRESS, token origin)
-│   └── InvalidTokenError             invalid_token     (a malformed token)
+│   ├── InvalidTokenError             invalid_token     (a malformed token)
+│   └── InvalidHealthError            invalid_health    (`set_health` with a state other than ok/warning/error)
 └── SymphonyRuntimeError (RuntimeError)   starting or running failed
     ├── ConfigurationError            the environment is unusable (bad SYMPHONY_ADDRESS, malformed token)
     ├── UnreachableError              unreachable: Symphony's HTTP API or NATS did not answer
@@ -90,6 +91,17 @@ class InvalidAddressError(ValidationError):
 
 class InvalidTokenError(ValidationError):
     default_code = "invalid_token"
+
+
+class InvalidHealthError(ValidationError):
+    """`Extension.set_health()` got a state other than `"ok"`, `"warning"` or `"error"`, or a message that is
+    not a string. `state` is the value refused."""
+
+    default_code = "invalid_health"
+
+    def __init__(self, message: str, *, state: object = None, code: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, code=code, hint=hint)
+        self.state = state
 
 
 class SymphonyRuntimeError(SymphonyError, RuntimeError):

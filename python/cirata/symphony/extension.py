@@ -5,6 +5,9 @@ ext = symphony.Extension("Hello World", "hello")
 async with ext:          # resolve the token, provision if needed, connect, register
     await ext.operate()  # heartbeat until SIGINT/SIGTERM, then shut down gracefully
 ```
+
+While it runs, handlers and tasks report the instance's health: `await ext.set_health("warning", "disk 91% full")`,
+`await ext.set_health("ok")`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .validation import (
     validate_bucket_limits,
     validate_bucket_name,
     validate_capability,
+    validate_health,
     validate_htmx_config,
     validate_mime_type,
     validate_name,
@@ -71,6 +75,7 @@ class Extension:
         self._buckets: list[dict[str, Any]] = []
         self._services = ServiceRegistry()
         self._session: Session | None = None
+        self._health: tuple[str, str | None] = ("ok", None)
         self._stop = asyncio.Event()
         self.common = Common(lambda: self.nc)
         """`ext.common.client.request(...)` / `.publish(...)` on the extension's connection."""
@@ -265,6 +270,37 @@ class Extension:
         if self._session is not None and not self._session.closed:
             await self._session.register()
 
+    @property
+    def health(self) -> tuple[str, str | None]:
+        """The health set last and its message: `("ok", None)` until `set_health()` is called."""
+        return self._health
+
+    async def set_health(self, state: str, message: str | None = None) -> None:
+        """Sets this instance's health: the `state` (and `message`) of its status (docs/protocol.md §5.3).
+
+        `state` is `"ok"`, `"warning"` (running, something needs attention) or `"error"` (running, failing at its
+        work); anything else raises `InvalidHealthError` (a `ValidationError`/`ValueError`, code
+        `invalid_health`) and changes nothing. `message` says why; it is sent with warning and error only, and a
+        blank one is dropped. Symphony shows the extension Warning when some live instance reports warning or
+        error, and Error when every live instance reports error (§5.4).
+
+        The health is stored; while `operate()` runs the status is published at once (this returns once it was
+        published) and every later heartbeat carries it. Before `operate()` the first status it publishes carries
+        it. On shutdown the SDK still publishes `disconnected`. Call it from endpoint handlers or tasks while
+        `operate()` runs; a failed publish is logged, not raised, and the next heartbeat carries the health.
+
+        ```python
+        await ext.set_health("warning", "disk 91% full")
+        await ext.set_health("ok")
+        ```
+        """
+        health = validate_health(state, message)
+        if health != self._health:
+            log.info("health: %s%s", health[0], f" ({health[1]})" if health[1] else "")
+        self._health = health
+        if self._session is not None and not self._session.closed:
+            await self._session.publish_health()
+
     # --- lifecycle ----------------------------------------------------------------------------------------
 
     async def connect(self) -> None:
@@ -302,6 +338,7 @@ class Extension:
             nc=nc,
             manifest=self.manifest,
             services=self._services,
+            health=lambda: self._health,
         )
         self._session = session
         try:

@@ -1,5 +1,5 @@
-"""One connected run of an extension: registration (docs/protocol.md §5.2), the status heartbeat (§5.3), waiting
-for SIGINT/SIGTERM, and the graceful shutdown.
+"""One connected run of an extension: registration (docs/protocol.md §5.2), the status heartbeat (§5.3) with the
+extension's health, waiting for SIGINT/SIGTERM, and the graceful shutdown.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class Session:
         nc: Client,
         manifest: Callable[[], dict[str, Any]],
         services: ServiceRegistry,
+        health: Callable[[], tuple[str, str | None]] = lambda: ("ok", None),
     ) -> None:
         self.name = name
         self.prefix = prefix
@@ -63,8 +64,12 @@ class Session:
         self.closed = False
         self._manifest = manifest
         self._services = services
+        self._health = health
         self._tasks: set[asyncio.Task[Any]] = set()
         self._register_lock = asyncio.Lock()
+        # Orders the status publishes (heartbeats, health changes, `disconnected`): an older health never lands
+        # after a newer one, and nothing lands after `disconnected`.
+        self._status_lock = asyncio.Lock()
 
     @property
     def token(self) -> str:
@@ -96,9 +101,9 @@ class Session:
         )
         return reply
 
-    def status(self, state: str) -> dict[str, Any]:
-        """The `InstanceStatus` record (docs/protocol.md §5.3)."""
-        return {
+    def status(self, state: str, message: str | None = None) -> dict[str, Any]:
+        """The `InstanceStatus` record (docs/protocol.md §5.3); `message` only when given."""
+        status: dict[str, Any] = {
             "v": PROTOCOL_VERSION,
             "prefix": self.prefix,
             "instance_id": self.instance_id,
@@ -110,21 +115,37 @@ class Session:
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }
+        if message is not None:
+            status["message"] = message
+        return status
 
-    async def publish_status(self, state: str) -> bool:
-        """Publishes the status through JetStream; a failure is logged, not raised."""
+    async def _publish(self, state: str, message: str | None) -> bool:
         try:
             await self.js.publish(
-                self.status_subject, json.dumps(self.status(state)).encode(), timeout=STATUS_TIMEOUT_SECS
+                self.status_subject, json.dumps(self.status(state, message)).encode(), timeout=STATUS_TIMEOUT_SECS
             )
         except Exception as e:
             log.warning("could not publish the %s status: %s", state, e or type(e).__name__)
             return False
         return True
 
+    async def publish_status(self, state: str, message: str | None = None) -> bool:
+        """Publishes the status through JetStream; a failure is logged, not raised."""
+        async with self._status_lock:
+            return await self._publish(state, message)
+
+    async def publish_health(self) -> bool:
+        """Publishes the extension's current health while operating (not before, not once closing); `False`
+        when nothing was published. A failure is logged, not raised."""
+        async with self._status_lock:
+            if not self.operating or self.closed:
+                return False
+            state, message = self._health()
+            return await self._publish(state, message)
+
     async def _heartbeat(self) -> None:
         while True:
-            await self.publish_status("ok")
+            await self.publish_health()
             await asyncio.sleep(self.heartbeat_secs)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -134,7 +155,7 @@ class Session:
         task.add_done_callback(self._tasks.discard)
 
     async def after_reconnect(self) -> None:
-        """A reconnect may have landed on a restarted cluster: register again (and report `ok`)."""
+        """A reconnect may have landed on a restarted cluster: register again (and report the health)."""
         if self.closed:
             return
         try:
@@ -142,8 +163,7 @@ class Session:
         except Exception as e:
             log.warning("re-registering after a reconnect failed: %s", e)
             return
-        if self.operating:
-            await self.publish_status("ok")
+        await self.publish_health()
 
     async def operate(self, stop: asyncio.Event) -> None:
         """Registers, publishes status every `heartbeat_secs`, and waits for SIGINT/SIGTERM or `stop`;

@@ -13,6 +13,7 @@ from .errors import (
     CapabilityForbiddenError,
     InvalidBucketError,
     InvalidCapabilityError,
+    InvalidHealthError,
     InvalidManifestError,
     InvalidPrefixError,
 )
@@ -25,6 +26,7 @@ MAX_HISTORY = 64
 MAX_NAME_LEN = 128
 RESERVED_BUCKET_PREFIX = "symphony_"
 CAPABILITY_KINDS = ("pub", "sub")
+HEALTH_STATES = ("ok", "warning", "error")
 
 MIME_TYPES = (
     "text/symphony-jsx",
@@ -174,3 +176,19 @@ def subject_matches(pattern: str, subject: str) -> bool:
         if i >= len(subject_tokens) or (token != "*" and token != subject_tokens[i]):
             return False
     return len(pattern_tokens) == len(subject_tokens)
+
+
+def validate_health(state: str, message: str | None) -> tuple[str, str | None]:
+    """An instance's health (§5.3): `state` is `"ok"`, `"warning"` or `"error"` exactly; `message` a string or
+    `None`. Returns what the status carries: the message only with warning/error, and never a blank one."""
+    if not isinstance(state, str) or state not in HEALTH_STATES:
+        raise InvalidHealthError(
+            f"invalid health state {state!r}: an instance reports ok, warning or error "
+            "(the SDK itself publishes disconnected on shutdown)",
+            state=state,
+        )
+    if message is not None and not isinstance(message, str):
+        raise InvalidHealthError(f"the health message must be a string or None, not {type(message).__name__}")
+    if state == "ok" or message is None or not message.strip():
+        return state, None
+    return state, message

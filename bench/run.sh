@@ -15,6 +15,9 @@
 # `perf` profile of symphony and nats-server under gateway load into bench/results/perf-*.txt),
 # BENCH_NO_BUILD=1 (skip `cargo build --release`, use what target/release holds).
 # Every process it starts is stopped on exit, also on failure or Ctrl-C.
+#
+# The web UI benchmark (shell and extension page with 0 vs 50 extensions, JSX transpile) is separate:
+# bench/ui/run.sh writes bench/UI-REPORT.md (bench/ui/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -294,6 +294,7 @@ async fn serve_with_nats(
         default_timeout: args.gateway_timeout,
         sweep_interval: args.heartbeat.min(Duration::from_secs(5)),
     });
+    registry.spawn_mirror();
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
     let presence = tokio::spawn(registry.clone().follow_disconnects());

@@ -13,7 +13,6 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use futures::StreamExt;
 use symphony_protocol::messages::RegistryRecord;
-use tokio::sync::Notify;
 
 use crate::registry::Registry;
 pub use proxy::proxy;
@@ -26,7 +25,9 @@ pub struct GatewaySettings {
     pub body_limit: usize,
     /// Time an endpoint has to answer unless its route sets `x-symphony-timeout` (504 after).
     pub default_timeout: Duration,
-    /// How often the set of live extensions is recomputed (status entries expire silently).
+    /// The longest the set of live extensions goes without being recomputed. It is recomputed on
+    /// every change of the registry's mirror and when the next live status expires (status entries
+    /// expire silently); this bounds the wait when the mirror is not ready.
     pub sweep_interval: Duration,
 }
 
@@ -40,7 +41,6 @@ struct Table {
 #[derive(Clone)]
 pub struct Gateway {
     table: Arc<RwLock<Table>>,
-    changed: Arc<Notify>,
     pub settings: GatewaySettings,
 }
 
@@ -48,7 +48,6 @@ impl Gateway {
     pub fn new(settings: GatewaySettings) -> Self {
         Gateway {
             table: Arc::default(),
-            changed: Arc::new(Notify::new()),
             settings,
         }
     }
@@ -87,8 +86,7 @@ impl Gateway {
     /// Keeps the table in step with the registry until the process ends.
     pub fn spawn_sync(&self, registry: Registry) {
         tokio::spawn(self.clone().follow_records(registry.clone()));
-        tokio::spawn(self.clone().follow_status(registry.clone()));
-        tokio::spawn(self.clone().sweep_live(registry));
+        tokio::spawn(self.clone().follow_live(registry));
     }
 
     async fn follow_records(self, registry: Registry) {
@@ -107,7 +105,6 @@ impl Gateway {
                         };
                         tracing::debug!(prefix = %entry.key, routes = routes.is_some(), "registry change");
                         self.set_routes(&entry.key, routes);
-                        self.changed.notify_one();
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot watch the registry; retrying"),
@@ -116,25 +113,12 @@ impl Gateway {
         }
     }
 
-    async fn follow_status(self, registry: Registry) {
+    /// Keeps the live set in step with the registry's mirror: recomputed (in memory, once the
+    /// mirror is ready) on each of its changes, and when the next live status expires.
+    async fn follow_live(self, registry: Registry) {
+        let mut changes = registry.changes();
         loop {
-            match registry.status_kv().watch(">").await {
-                Ok(mut watch) => {
-                    while let Some(entry) = watch.next().await {
-                        if entry.is_err() {
-                            break;
-                        }
-                        self.changed.notify_one();
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot watch extension status; retrying"),
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-
-    async fn sweep_live(self, registry: Registry) {
-        loop {
+            changes.mark_unchanged();
             match registry.live_prefixes().await {
                 Ok(live) => {
                     tracing::trace!(?live, "live extensions");
@@ -142,8 +126,15 @@ impl Gateway {
                 }
                 Err(e) => tracing::debug!(error = %e, "cannot read extension status"),
             }
-            let _ =
-                tokio::time::timeout(self.settings.sweep_interval, self.changed.notified()).await;
+            let wait = registry
+                .next_expiry()
+                .map_or(self.settings.sweep_interval, |d| {
+                    d.min(self.settings.sweep_interval)
+                });
+            if let Ok(Err(_)) = tokio::time::timeout(wait, changes.changed()).await {
+                // The registry is gone (never while the process serves); keep to the interval.
+                tokio::time::sleep(self.settings.sweep_interval).await;
+            }
         }
     }
 }

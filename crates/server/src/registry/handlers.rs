@@ -211,8 +211,11 @@ impl Registry {
         };
         let prefix = record.manifest.prefix.clone();
         let bytes = serde_json::to_vec(&record).map_err(internal)?;
-        self.store_record(&prefix, &record.manifest.name, first, bytes)
+        let revision = self
+            .store_record(&prefix, &record.manifest.name, first, bytes)
             .await?;
+        // Write-through: a view read on this replica right after the reply shows this record.
+        self.mirror.put_record(&prefix, revision, record);
         tracing::info!(prefix = %prefix, instance = %key.id, "extension registered");
         Ok(RegisterReply {
             prefix,
@@ -223,23 +226,17 @@ impl Registry {
         })
     }
 
-    /// Stores a registry record; the first registration of a prefix is an atomic create, so two
-    /// different extensions racing for a new prefix cannot both win.
+    /// Stores a registry record and returns its revision; the first registration of a prefix is
+    /// an atomic create, so two different extensions racing for a new prefix cannot both win.
     async fn store_record(
         &self,
         prefix: &str,
         name: &str,
         first: bool,
         bytes: Vec<u8>,
-    ) -> Result<(), ErrorBody> {
-        if first
-            && self
-                .records
-                .create(prefix, bytes.clone().into())
-                .await
-                .is_ok()
-        {
-            return Ok(());
+    ) -> Result<u64, ErrorBody> {
+        if first && let Ok(revision) = self.records.create(prefix, bytes.clone().into()).await {
+            return Ok(revision);
         }
         if first {
             self.check_prefix_owner(prefix, name).await?;
@@ -247,8 +244,7 @@ impl Registry {
         self.records
             .put(prefix, bytes.into())
             .await
-            .map_err(internal)?;
-        Ok(())
+            .map_err(internal)
     }
 
     async fn cluster_info(&self) -> Result<ClusterInfo, ErrorBody> {

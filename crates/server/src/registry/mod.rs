@@ -2,8 +2,11 @@
 
 pub mod buckets;
 mod handlers;
+pub mod mirror;
 pub mod presence;
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::Client;
@@ -17,6 +20,7 @@ use symphony_protocol::subjects;
 use crate::auth::Auth;
 use crate::bus::connect::{cluster_size, replicas_for};
 use buckets::{BucketOwners, ensure_bucket, platform_bucket};
+use mirror::{Mirror, now_nanos};
 
 /// Settings the registry hands to extensions.
 #[derive(Debug, Clone)]
@@ -40,6 +44,9 @@ pub struct Registry {
     records: kv::Store,
     owners: BucketOwners,
     status: kv::Store,
+    /// The records and statuses in memory, once [`Registry::spawn_mirror`] follows them; until its
+    /// history is in (and always in the CLI) the readers below read the KV instead.
+    mirror: Arc<Mirror>,
 }
 
 impl Registry {
@@ -87,6 +94,7 @@ impl Registry {
             records,
             owners: BucketOwners::new(owners),
             status,
+            mirror: Arc::default(),
         })
     }
 
@@ -121,6 +129,7 @@ impl Registry {
             client,
             js,
             sys,
+            mirror: Arc::default(),
         })
     }
 
@@ -158,7 +167,8 @@ impl Registry {
         Ok(())
     }
 
-    /// The stored registration of `prefix`.
+    /// The stored registration of `prefix`, read from the KV (registration checks ownership with
+    /// it, so it never answers from the mirror).
     pub async fn record(&self, prefix: &str) -> anyhow::Result<Option<RegistryRecord>> {
         match self.records.get(prefix).await? {
             Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
@@ -166,24 +176,41 @@ impl Registry {
         }
     }
 
-    /// Latest status of each instance of `prefix` (expired instances are gone), with the time
-    /// since nats-server stored it.
-    pub async fn instances(&self, prefix: &str) -> anyhow::Result<Vec<ObservedInstance>> {
+    /// Every record, by prefix: from the mirror, or the KV until the mirror is ready.
+    async fn records(&self) -> anyhow::Result<Vec<RegistryRecord>> {
+        if let Some(records) = self.mirror.records() {
+            return Ok(records.iter().map(|r| (**r).clone()).collect());
+        }
+        let mut prefixes = Vec::new();
+        let mut keys = self.records.keys().await?;
+        while let Some(key) = keys.next().await {
+            prefixes.push(key?);
+        }
+        prefixes.sort();
         let mut out = Vec::new();
-        for (key, observed) in self.all_instances().await? {
-            if key.split('.').next() == Some(prefix) {
-                out.push(observed);
+        for p in prefixes {
+            if let Some(r) = self.record(&p).await? {
+                out.push(r);
             }
         }
-        out.sort_by(|a, b| a.status.instance_id.cmp(&b.status.instance_id));
         Ok(out)
     }
 
-    /// Every status entry (key `<prefix>.<instance id>`) that holds a readable status.
+    /// Latest status of each instance of `prefix` (expired instances are gone), with the time
+    /// since nats-server stored it.
+    pub async fn instances(&self, prefix: &str) -> anyhow::Result<Vec<ObservedInstance>> {
+        Ok(by_prefix(self.all_instances().await?)
+            .remove(prefix)
+            .unwrap_or_default())
+    }
+
+    /// Every status entry (key `<prefix>.<instance id>`) that holds a readable, unexpired status:
+    /// from the mirror, or the KV until the mirror is ready.
     async fn all_instances(&self) -> anyhow::Result<Vec<(String, ObservedInstance)>> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
+        let now = now_nanos();
+        if let Some(all) = self.mirror.instances(now) {
+            return Ok(all);
+        }
         let mut out = Vec::new();
         let mut keys = self.status.keys().await?;
         while let Some(key) = keys.next().await {
@@ -196,12 +223,11 @@ impl Registry {
             }
             if let Ok(status) = serde_json::from_slice::<InstanceStatus>(&entry.value) {
                 let stored = entry.created.unix_timestamp_nanos();
-                let since = u64::try_from((now - stored).max(0)).unwrap_or(u64::MAX);
                 out.push((
                     key,
                     ObservedInstance {
                         status,
-                        since_heartbeat: Duration::from_nanos(since),
+                        since_heartbeat: mirror::elapsed(now, stored),
                     },
                 ));
             }
@@ -211,7 +237,7 @@ impl Registry {
 
     /// Prefixes with at least one live instance (any state but `disconnected`, docs/protocol.md
     /// §5.4): the gateway routes to them.
-    pub async fn live_prefixes(&self) -> anyhow::Result<std::collections::HashSet<String>> {
+    pub async fn live_prefixes(&self) -> anyhow::Result<HashSet<String>> {
         Ok(self
             .all_instances()
             .await?
@@ -222,10 +248,8 @@ impl Registry {
     }
 
     /// Live instances (any state but `disconnected`), counted per key id.
-    pub async fn connected_instances(
-        &self,
-    ) -> anyhow::Result<std::collections::HashMap<String, usize>> {
-        let mut out = std::collections::HashMap::new();
+    pub async fn connected_instances(&self) -> anyhow::Result<HashMap<String, usize>> {
+        let mut out = HashMap::new();
         for (_, i) in self.all_instances().await? {
             if i.status.state.is_live() {
                 *out.entry(i.status.instance_id.to_string()).or_default() += 1;
@@ -238,12 +262,12 @@ impl Registry {
         &self.records
     }
 
-    pub fn status_kv(&self) -> &kv::Store {
-        &self.status
-    }
-
     pub async fn view(&self, prefix: &str) -> anyhow::Result<Option<ExtensionView>> {
-        let Some(record) = self.record(prefix).await? else {
+        let record = match self.mirror.record(prefix) {
+            Some(r) => r.map(|r| (*r).clone()),
+            None => self.record(prefix).await?,
+        };
+        let Some(record) = record else {
             return Ok(None);
         };
         Ok(Some(ExtensionView::new(
@@ -253,19 +277,31 @@ impl Registry {
         )))
     }
 
+    /// Every registered extension's view, by prefix.
     pub async fn views(&self) -> anyhow::Result<Vec<ExtensionView>> {
-        let mut prefixes = Vec::new();
-        let mut keys = self.records.keys().await?;
-        while let Some(key) = keys.next().await {
-            prefixes.push(key?);
-        }
-        prefixes.sort();
-        let mut out = Vec::new();
-        for p in prefixes {
-            if let Some(v) = self.view(&p).await? {
-                out.push(v);
-            }
-        }
-        Ok(out)
+        let records = self.records().await?;
+        let mut instances = by_prefix(self.all_instances().await?);
+        Ok(records
+            .into_iter()
+            .map(|record| {
+                let mine = instances
+                    .remove(record.manifest.prefix.as_str())
+                    .unwrap_or_default();
+                ExtensionView::new(record, mine, self.settings.heartbeat)
+            })
+            .collect())
     }
+}
+
+/// Instances grouped by the prefix of their status key, each group by instance id.
+fn by_prefix(all: Vec<(String, ObservedInstance)>) -> HashMap<String, Vec<ObservedInstance>> {
+    let mut out: HashMap<String, Vec<ObservedInstance>> = HashMap::new();
+    for (key, observed) in all {
+        let prefix = key.split('.').next().unwrap_or_default().to_owned();
+        out.entry(prefix).or_default().push(observed);
+    }
+    for group in out.values_mut() {
+        group.sort_by(|a, b| a.status.instance_id.cmp(&b.status.instance_id));
+    }
+    out
 }

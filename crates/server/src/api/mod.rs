@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::json;
-use symphony_protocol::messages::{ApiKey, ExtensionView, SymphonyInfo};
+use symphony_protocol::messages::{ApiKey, SymphonyInfo};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::gateway::{self, Gateway};
@@ -165,37 +166,73 @@ async fn api_key(
     )?))
 }
 
+/// `Cache-Control` of the extension views: any cache must revalidate (the shell polls them), and
+/// only the caller's own (what it sees depends on who asks).
+const VIEW_CACHE_CONTROL: &str = "private, no-cache";
+
+/// A JSON body with a strong `ETag` (the quoted first 32 hex digits of its SHA-256), answering a
+/// matching `If-None-Match` with 304 and no body (docs/protocol.md §5.4).
+fn revalidated_json<T: Serialize>(headers: &HeaderMap, value: &T) -> Result<Response, ApiError> {
+    let body = serde_json::to_string(value).map_err(anyhow::Error::from)?;
+    let etag = crate::ui::module::module_etag(&body);
+    let cache_headers = [
+        (
+            header::ETAG,
+            HeaderValue::from_str(&etag).expect("hex in quotes"),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(VIEW_CACHE_CONTROL),
+        ),
+        (
+            header::VARY,
+            HeaderValue::from_static("Cookie, Authorization"),
+        ),
+    ];
+    if crate::ui::not_modified(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
+    }
+    Ok((
+        cache_headers,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
 async fn extensions_all(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
-) -> Result<Json<Vec<ExtensionView>>, ApiError> {
-    let views = state.registry.views().await?;
-    Ok(Json(
-        views
-            .into_iter()
-            .filter(|v| caller.sees(&v.prefix))
-            .collect(),
-    ))
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let views: Vec<_> = state
+        .registry
+        .views()
+        .await?
+        .into_iter()
+        .filter(|v| caller.sees(&v.prefix))
+        .collect();
+    revalidated_json(&headers, &views)
 }
 
 async fn extension_one(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(prefix): Path<String>,
-) -> Result<Json<ExtensionView>, ApiError> {
-    state
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let view = state
         .registry
         .view(&prefix)
         .await?
         .filter(|_| caller.sees(&prefix))
-        .map(Json)
         .ok_or_else(|| {
             ErrorBody::new(
                 ErrorCode::ExtensionNotFound,
                 format!("no extension with prefix {prefix:?} is registered"),
             )
-            .into()
-        })
+        })?;
+    revalidated_json(&headers, &view)
 }
 
 pub(crate) async fn not_found() -> ApiError {

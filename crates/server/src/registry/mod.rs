@@ -176,6 +176,18 @@ impl Registry {
         }
     }
 
+    /// The registration of `prefix` for readers (UI modules): from the mirror, or the KV until the
+    /// mirror is ready. Registration itself uses [`Registry::record`].
+    pub async fn current_record(
+        &self,
+        prefix: &str,
+    ) -> anyhow::Result<Option<Arc<RegistryRecord>>> {
+        if let Some(found) = self.mirror.record(prefix) {
+            return Ok(found);
+        }
+        Ok(self.record(prefix).await?.map(Arc::new))
+    }
+
     /// Every record, by prefix: from the mirror, or the KV until the mirror is ready.
     async fn records(&self) -> anyhow::Result<Vec<RegistryRecord>> {
         if let Some(records) = self.mirror.records() {

@@ -46,14 +46,15 @@ pub async fn module(
     }
     let record = state
         .registry
-        .record(&prefix)
+        .current_record(&prefix)
         .await?
         .ok_or_else(|| not_found(&uri))?;
     let resource = record
         .manifest
         .resources
-        .into_iter()
+        .iter()
         .find(|r| r.uri == uri)
+        .cloned()
         .ok_or_else(|| not_found(&uri))?;
     if !is_module_mime(&resource.mime_type) {
         return Err(ErrorBody::new(

@@ -39,7 +39,10 @@ export interface Manifest {
 
 export interface InstanceStatus {
   instance_id: string;
+  /** `ok`, `warning`, `error` or `disconnected` (docs/protocol.md §5.3). */
   state: string;
+  /** Why an instance reports warning or error, or why it was marked disconnected. */
+  message?: string;
   host?: string;
   pid?: number;
   started_at: string;
@@ -50,7 +53,10 @@ export interface ExtensionView {
   prefix: string;
   name: string;
   description: string;
+  /** OK, Warning, Error or Inactive (docs/protocol.md §5.4). */
   state: string;
+  /** Why the extension is not OK, when the server knows. */
+  message?: string;
   manifest: Manifest;
   instances: InstanceStatus[];
   registered_at: string;

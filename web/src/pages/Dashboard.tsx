@@ -48,6 +48,7 @@ export function Dashboard({ extensions, loaded, setMeta }: Props) {
                 <StateBadge state={ext.state} />
               </div>
               <p className="muted">{ext.description || "No description"}</p>
+              {ext.message && <p className="form-error" data-testid="extension-message">{ext.message}</p>}
               <dl className="facts">
                 <dt>Prefix</dt>
                 <dd>

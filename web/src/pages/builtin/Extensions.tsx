@@ -24,7 +24,7 @@ export default function Extensions(props: BuiltinPageProps) {
 }
 
 function runningCount(ext: ExtensionView): number {
-  return ext.instances.filter((i) => i.state === "ok").length;
+  return ext.instances.filter((i) => i.state !== "disconnected").length;
 }
 
 function endpointCount(ext: ExtensionView): number {
@@ -114,11 +114,18 @@ function Section({ title, count, children, testId }: { title: string; count: num
   );
 }
 
+const INSTANCE_STATES: Record<string, [string, string]> = {
+  ok: ["badge-ok", "Running"],
+  warning: ["badge-warning", "Warning"],
+  error: ["badge-error", "Error"],
+  disconnected: ["badge-inactive", "Stopped"],
+};
+
 function InstanceBadge({ state }: { state: string }) {
-  const ok = state === "ok";
+  const [cls, label] = INSTANCE_STATES[state] ?? ["badge-inactive", state];
   return (
-    <span className={`badge ${ok ? "badge-ok" : "badge-inactive"}`} data-testid="instance-state">
-      {ok ? "Running" : state === "disconnected" ? "Stopped" : state}
+    <span className={`badge ${cls}`} data-testid="instance-state">
+      {label}
     </span>
   );
 }
@@ -301,9 +308,14 @@ function ExtensionDetail({ extensions, loaded, setMeta, prefix, path }: BuiltinP
         <StateBadge state={ext.state} />
       </div>
       <p className={ext.description ? "" : "muted"}>{ext.description || "No description."}</p>
-      {ext.state !== "OK" && (
+      {ext.state === "Inactive" && (
         <p className="notice">
           No instance of {ext.name} is running: its pages, widgets and endpoints are unavailable until one starts.
+        </p>
+      )}
+      {ext.message && (
+        <p className={ext.state === "Error" ? "notice form-error" : "notice"} data-testid="extension-message">
+          {ext.message}
         </p>
       )}
       <dl className="facts">
@@ -353,6 +365,7 @@ function ExtensionDetail({ extensions, loaded, setMeta, prefix, path }: BuiltinP
                 </td>
                 <td>
                   <InstanceBadge state={i.state} />
+                  {i.message && <div className="muted bi-small" data-testid="instance-message">{i.message}</div>}
                 </td>
                 <td>{i.host || "—"}</td>
                 <td>{i.pid || "—"}</td>
@@ -374,8 +387,8 @@ function ExtensionDetail({ extensions, loaded, setMeta, prefix, path }: BuiltinP
           </tbody>
         </TableWrap>
         <p className="muted bi-small">
-          An instance sends a heartbeat every 30 seconds; one that stops without saying so disappears after about a
-          minute.
+          An instance sends a heartbeat every 30 seconds. One whose connection closes is shown Stopped at once; one whose
+          heartbeats stop while connected turns Warning, and disappears when its status expires.
         </p>
       </Section>
 

@@ -17,7 +17,8 @@
 // 2. JSX transpile of a 500-line TSX page: on instance `with0`, after the page loads, N+1 extensions `bpNNN`
 //    each register one variant of the page (unique by a comment). Per variant: the first
 //    `GET /api/v1/ui/module/bpNNN/page` (transpile-cache miss), then cached GETs (hit, full body) and
-//    ETag revalidations (304), plus `GET /api/v1/ping` as the HTTP floor; the server's debug line
+//    ETag revalidations (304), plus `GET /api/v1/ping` as the HTTP floor and `GET /api/v1/userinfo` as the
+//    authenticated floor; the server's debug line
 //    `ui module transpiled … cache=miss|hit micros=…` gives the server-side time.
 // 3. Between 1 and 2, a burst of back-to-back `GET /api/v1/extensions/all` per instance, counting status codes
 //    (with 50 extensions the server ran out of JetStream consumers during development).
@@ -353,7 +354,7 @@ async function transpilePhase(inst) {
   if (!js.includes("react/jsx-runtime") || !first.type?.startsWith("text/javascript")) throw new Error(`${name(0)} is not transpiled JSX: ${first.type}`);
   for (let k = 0; k < 20; k++) await timedGet(inst, name(0)); // warm the connection and the hit path
   for (let k = 0; k < 20; k++) await timedGet(inst, "/api/v1/ping");
-  const out = { first_ms: first.ms, output_bytes: first.bytes, cold: [], cached: [], revalidate: [], ping: [] };
+  const out = { first_ms: first.ms, output_bytes: first.bytes, cold: [], cached: [], revalidate: [], ping: [], userinfo: [] };
   for (let i = 1; i < count; i++) {
     const cold = await timedGet(inst, name(i));
     if (cold.status !== 200) throw new Error(`bigpage ${name(i)}: ${cold.status}`);
@@ -366,6 +367,7 @@ async function transpilePhase(inst) {
       if (rv.status !== 304) throw new Error(`bigpage ${name(i)} revalidation: ${rv.status}`);
       out.revalidate.push(rv.ms);
       out.ping.push((await timedGet(inst, "/api/v1/ping")).ms);
+      out.userinfo.push((await timedGet(inst, "/api/v1/userinfo")).ms);
     }
   }
   // The server's own timing of each lookup (debug line of crates/server/src/ui/jsx.rs).

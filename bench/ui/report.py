@@ -170,7 +170,8 @@ def main():
     w("## Method")
     w("")
     w(
-        f"- **Two instances side by side**, each `target/release/symphony serve` with an embedded nats-server: "
+        f"- **Two instances side by side**, each `symphony serve` (release build, a copy of `target/release/symphony` "
+        "made right after the build) with an embedded nats-server: "
         f"`with0` runs only the fixture extension `uifix` (tests/fixtures/ui_ext, whose JSX page `/uifix` is the "
         f"measured page); `with50` runs `uifix` plus {cfg['extras']} extra extensions "
         f"(`bench/ui/extensions.py extras`, one Python process, one asyncio loop, Python SDK). Each extra "
@@ -203,7 +204,7 @@ def main():
     w(
         f"- **Alternation:** {cfg['samples']} measured rounds after {cfg['warmup_rounds']} warm-up rounds; each round "
         "measures shell(A), shell(B), page(B), page(A) where A/B swap every round, so each variant goes first "
-        "equally often and drift hits both alike. Ratio = median(with50) / median(with0). The 95 % interval "
+        "equally often and drift hits both alike; 1 s pause between samples. Ratio = median(with50) / median(with0). The 95 % interval "
         "resamples whole rounds (bootstrap, 4000 draws) and shows how far noise alone moves the ratio."
     )
     w(
@@ -217,7 +218,7 @@ def main():
         "source's SHA-256, so the first `GET /api/v1/ui/module/bpNNN/page` of each variant is a miss (oxc parse → semantic → transform → "
         f"codegen, on a blocking thread, then the cache fill). Per variant: that cold GET, then {cfg['jsx_repeat']}× "
         "(cached GET with full body, revalidation with `If-None-Match` → 304, `GET /api/v1/ping` as the HTTP "
-        "floor), one client (Node fetch, keep-alive, admin bearer). Variant 0 is the warm-up (first transpile in the "
+        "floor, `GET /api/v1/userinfo` as the floor of an authenticated request), one client (Node fetch, keep-alive, admin bearer). Variant 0 is the warm-up (first transpile in the "
         "process). The server's own time comes from its debug line `ui module transpiled … cache=miss|hit "
         "micros=…` (crates/server/src/ui/jsx.rs: hash, cache lookup, and on a miss the transpile)."
     )
@@ -343,6 +344,8 @@ def main():
     row("**cached**: GET again, 200 with the full module", t["cached"])
     row("revalidation: `If-None-Match` → 304", t["revalidate"])
     row("HTTP floor: `GET /api/v1/ping`", t["ping"])
+    if t.get("userinfo"):
+        row("authenticated floor: `GET /api/v1/userinfo` (same bearer)", t["userinfo"])
     w(f"| first transpile in the process (variant 0, not in the rows above) | {ms(t['first_ms'], 2)} | | | | 1 |")
     w("")
     if sv["miss_us"]:

@@ -1,4 +1,4 @@
-import { useEffect } from "react";
+import { useDeferredValue, useEffect } from "react";
 import type { ExtensionView } from "../api";
 import { findResource, iconClass } from "../extensions";
 import { ResourceView } from "../renderers/ResourceView";
@@ -22,7 +22,9 @@ export function StateBadge({ state }: { state: string }) {
 
 export function Dashboard({ extensions, loaded, setMeta }: Props) {
   useEffect(() => setMeta({ title: "Home" }), [setMeta]);
-  const widgets = extensions.flatMap((ext) => (ext.manifest.widgets ?? []).map((w) => ({ ext, w })));
+  // Widgets (each a module to fetch and import) render after the sidebar and the extension cards have painted.
+  const widgetSource = useDeferredValue(extensions, []);
+  const widgets = widgetSource.flatMap((ext) => (ext.manifest.widgets ?? []).map((w) => ({ ext, w })));
 
   return (
     <div className="page">

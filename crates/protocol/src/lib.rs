@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod manifest;
 pub mod messages;
 pub mod names;
+pub mod private_file;
 pub mod rbac;
 pub mod subjects;
 pub mod token;

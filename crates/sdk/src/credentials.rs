@@ -4,8 +4,7 @@
 //! is `CIRATA_CONFIG_DIR` or `~/.config/cirata`. `SYMPHONY_CREDENTIAL_STORE=file` skips the keyring entirely
 //! (containers, tests). Keyring calls block (D-Bus), so they run on `spawn_blocking`.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Keyring service name shared by every Symphony SDK.
@@ -143,39 +142,9 @@ fn read_token_file(path: &Path) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
-/// Writes `token` atomically: a 0600 temp file in the same 0700 directory, then a rename.
+/// Writes `token` (and a newline) atomically with mode 0600 (docs/protocol.md §5.6).
 fn write_token_file(path: &Path, token: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("token path has no directory"))?;
-    // Only directories we create get 0700; an existing directory (maybe /tmp) is left alone.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        // `mode` only applies on creation; a leftover temp file must not keep wider permissions.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(token.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    symphony_protocol::private_file::write_private(path, format!("{token}\n").as_bytes())
 }
 
 #[cfg(test)]

@@ -2,8 +2,7 @@
 //! secret, persisted in `<data-dir>/identity.json` (mode 0600) and shared by replicas.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -50,19 +49,8 @@ pub fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Writes `contents` to `path` with mode 0600, atomically (temp file + rename).
 pub fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    symphony_protocol::private_file::write_private(path, contents)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 impl Identity {

@@ -7,9 +7,8 @@
 //! credential store here" (headless Linux has none); the caller decides whether a file will do.
 //! Not for: talking to the server (that is `client.rs`).
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -343,42 +342,9 @@ impl CredentialStore {
         let path = self.index_path();
         let mut bytes = serde_json::to_vec_pretty(index)?;
         bytes.push(b'\n');
-        write_private(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))
+        symphony_protocol::private_file::write_private(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))
     }
-}
-
-/// Writes `bytes` atomically: a 0600 temp file in the same directory (created 0700), then a rename.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("the path has no directory"))?;
-    // Only a directory we create gets 0700; an existing one (maybe a shared temp dir) is left alone.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        // `mode` applies only on creation; a leftover temp file must not keep wider permissions.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]
@@ -438,7 +404,7 @@ mod tests {
         }
     }
 
-    fn mode(path: &Path) -> u32 {
+    fn mode(path: &std::path::Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 

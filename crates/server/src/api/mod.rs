@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use symphony_protocol::messages::{ApiKey, SymphonyInfo};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
@@ -174,26 +175,15 @@ const VIEW_CACHE_CONTROL: &str = "private, no-cache";
 /// matching `If-None-Match` with 304 and no body (docs/protocol.md §5.4).
 fn revalidated_json<T: Serialize>(headers: &HeaderMap, value: &T) -> Result<Response, ApiError> {
     let body = serde_json::to_string(value).map_err(anyhow::Error::from)?;
-    let etag = crate::ui::module::module_etag(&body);
-    let cache_headers = [
-        (
-            header::ETAG,
-            HeaderValue::from_str(&etag).expect("hex in quotes"),
-        ),
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(VIEW_CACHE_CONTROL),
-        ),
-        (
-            header::VARY,
-            HeaderValue::from_static("Cookie, Authorization"),
-        ),
-    ];
+    let etag = crate::ui::strong_etag(&Sha256::digest(body.as_bytes()).into());
+    let cache_headers = crate::ui::validators(&etag, VIEW_CACHE_CONTROL);
+    let vary = [(header::VARY, "Cookie, Authorization")];
     if crate::ui::not_modified(headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
+        return Ok((StatusCode::NOT_MODIFIED, cache_headers, vary).into_response());
     }
     Ok((
         cache_headers,
+        vary,
         [(header::CONTENT_TYPE, "application/json")],
         body,
     )

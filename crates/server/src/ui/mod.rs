@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use axum::Router;
 use axum::extract::{Path, Request};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
@@ -118,31 +118,41 @@ fn vendor_response(
         return (StatusCode::NOT_FOUND, "no such vendored file").into_response();
     };
     let etag = strong_etag(&sha256);
-    let cache = [
-        (
-            header::ETAG,
-            HeaderValue::from_str(&etag).expect("hex in quotes"),
-        ),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-    ];
+    let cache = validators(&etag, "no-cache");
+    let nosniff = [(header::X_CONTENT_TYPE_OPTIONS, "nosniff")];
     if not_modified(headers, &etag) {
-        return (StatusCode::NOT_MODIFIED, cache).into_response();
+        return (StatusCode::NOT_MODIFIED, cache, nosniff).into_response();
     }
     (
         cache,
+        nosniff,
         [(header::CONTENT_TYPE, content_type(file))],
         data.into_owned(),
     )
         .into_response()
 }
 
-/// `"<first 32 hex digits of the SHA-256>"`.
-fn strong_etag(sha256: &[u8; 32]) -> String {
+/// `"<first 32 hex digits of the SHA-256>"`: the strong ETag of every revalidated response (vendored
+/// files, UI modules, extension views).
+pub(crate) fn strong_etag(sha256: &[u8; 32]) -> String {
     format!("\"{}\"", &data_encoding::HEXLOWER.encode(sha256)[..32])
+}
+
+/// The `ETag` and `Cache-Control` headers a revalidated response carries, on 200 and 304 alike.
+pub(crate) fn validators(
+    etag: &str,
+    cache_control: &'static str,
+) -> [(HeaderName, HeaderValue); 2] {
+    [
+        (
+            header::ETAG,
+            HeaderValue::from_str(etag).expect("hex in quotes"),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        ),
+    ]
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`): then the answer is 304. `If-None-Match` compares

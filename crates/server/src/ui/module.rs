@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use symphony_protocol::manifest::is_module_mime;
 use symphony_protocol::names::validate_prefix;
 use symphony_protocol::{ErrorBody, ErrorCode, SourceLocation};
 
 use super::jsx::{Outcome, source_hash};
-use super::not_modified;
+use super::{not_modified, strong_etag, validators};
 use crate::api::AppState;
 use crate::api::auth::Authenticated;
 use crate::api::error::ApiError;
@@ -30,8 +30,7 @@ fn not_found(uri: &str) -> ApiError {
 
 /// `"<first 32 hex digits of sha256(source)>"`.
 pub fn module_etag(source: &str) -> String {
-    let hex = data_encoding::HEXLOWER.encode(&source_hash(source));
-    format!("\"{}\"", &hex[..32])
+    strong_etag(&source_hash(source))
 }
 
 pub async fn module(
@@ -65,14 +64,7 @@ pub async fn module(
         .into());
     }
     let etag = module_etag(&resource.content);
-    let etag_header = HeaderValue::from_str(&etag).expect("hex in quotes");
-    let cache_headers = [
-        (header::ETAG, etag_header),
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(MODULE_CACHE_CONTROL),
-        ),
-    ];
+    let cache_headers = validators(&etag, MODULE_CACHE_CONTROL);
     if not_modified(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
     }

@@ -176,11 +176,14 @@ class Session:
             previous = signal.getsignal(sig)
             try:
                 loop.add_signal_handler(sig, _stop_on_signal, stop, sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                continue  # not the main thread, or no signals here: only `stop` ends the run
+            except (NotImplementedError, RuntimeError, ValueError) as e:
+                # Not the main thread, or an event loop without signal handlers: `stop()` ends the run.
+                log.debug("not handling %s here: %s", sig.name, e)
+                continue
             installed.append((sig, previous))
         heartbeat = asyncio.ensure_future(self._heartbeat())
-        log.info("running; stop with SIGINT (Ctrl-C) or SIGTERM", extra={"instance_id": self.instance_id})
+        how = "SIGINT (Ctrl-C) or SIGTERM" if installed else "Extension.stop()"
+        log.info("running; stop with %s", how, extra={"instance_id": self.instance_id})
         try:
             await stop.wait()
         finally:

@@ -26,19 +26,61 @@ export interface Widget {
   description?: string;
 }
 
+export interface SdkInfo {
+  name: string;
+  version: string;
+}
+
+export interface Capability {
+  kind: "pub" | "sub";
+  subject: string;
+  description?: string;
+}
+
+export interface BucketSpec {
+  name: string;
+  description?: string;
+  /** Seconds; 0 = entries never expire. */
+  ttl?: number;
+  /** 0 = server default (1). */
+  max_history_per_key?: number;
+  /** Bytes; 0 = unlimited. */
+  max_bucket_size?: number;
+}
+
+export interface EndpointSpec {
+  name: string;
+  subject: string;
+}
+
+export interface ServiceSpec {
+  service: string;
+  version: string;
+  description?: string;
+  metadata?: Record<string, string>;
+  endpoints?: EndpointSpec[];
+}
+
 export interface Manifest {
   manifest_version: number;
   name: string;
   prefix: string;
   description?: string;
+  sdk?: SdkInfo;
+  capabilities?: Capability[];
   resources?: Resource[];
   routes?: ManifestRoute[];
   menus?: Menu[];
   widgets?: Widget[];
+  buckets?: BucketSpec[];
+  endpoints?: ServiceSpec[];
 }
 
 export interface InstanceStatus {
   instance_id: string;
+  name?: string;
+  prefix?: string;
+  sdk?: SdkInfo;
   /** `ok`, `warning`, `error` or `disconnected` (docs/protocol.md §5.3). */
   state: string;
   /** Why an instance reports warning or error, or why it was marked disconnected. */

@@ -2,11 +2,10 @@
 // page per prefix at /platform/extensions/<prefix> with instances, endpoints, buckets, capabilities, routes,
 // menus, widgets and resources (docs/protocol.md §5.2, §5.4, §7).
 import { useEffect, useMemo, type ReactNode } from "react";
-import type { ExtensionView, ManifestRoute } from "../../api";
+import type { ExtensionView, ManifestRoute, ServiceSpec } from "../../api";
 import { iconClass } from "../../extensions";
 import { joinPath, normalize } from "../../router";
 import { StateBadge } from "../Dashboard";
-import { instancesOf, manifestOf, type ServiceSpec } from "./api";
 import { formatBytes, Link, NotFound, TableWrap, Time } from "./common";
 import type { BuiltinPageProps } from "./index";
 
@@ -28,7 +27,7 @@ function runningCount(ext: ExtensionView): number {
 }
 
 function endpointCount(ext: ExtensionView): number {
-  return (manifestOf(ext).endpoints ?? []).reduce((n, s) => n + (s.endpoints?.length ?? 0), 0);
+  return (ext.manifest.endpoints ?? []).reduce((n, s) => n + (s.endpoints?.length ?? 0), 0);
 }
 
 function ExtensionList({ extensions, loaded, setMeta }: BuiltinPageProps) {
@@ -69,7 +68,7 @@ function ExtensionList({ extensions, loaded, setMeta }: BuiltinPageProps) {
           </thead>
           <tbody>
             {extensions.map((ext) => {
-              const m = manifestOf(ext);
+              const m = ext.manifest;
               return (
                 <tr key={ext.prefix} data-testid={`platform-extension-${ext.prefix}`}>
                   <td className="bi-col-main">
@@ -294,8 +293,8 @@ function ExtensionDetail({ extensions, loaded, setMeta, prefix, path }: BuiltinP
       />
     );
   }
-  const m = manifestOf(ext);
-  const instances = instancesOf(ext);
+  const m = ext.manifest;
+  const instances = ext.instances;
   const resources = m.resources ?? [];
   const mimeOf = (uri: string) => resources.find((r) => r.uri === uri)?.mime_type;
   const services = m.endpoints ?? [];

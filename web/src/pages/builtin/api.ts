@@ -1,59 +1,6 @@
 // Requests and reply types of the built-in "Platform" pages (docs/protocol.md §5.2, §8, §9). The shared
 // `api<T>()` helper sends the session cookie and turns error replies into `ApiError` (code, message, hint).
-import { api, type ExtensionView, type InstanceStatus, type Manifest } from "../../api";
-
-// ---- Extensions (§5.2, §5.4): the parts of the manifest the shell's own types leave out. ----
-
-export interface SdkInfo {
-  name: string;
-  version: string;
-}
-
-export interface Capability {
-  kind: "pub" | "sub";
-  subject: string;
-  description?: string;
-}
-
-export interface BucketSpec {
-  name: string;
-  description?: string;
-  /** Seconds; 0 = entries never expire. */
-  ttl?: number;
-  /** 0 = server default (1). */
-  max_history_per_key?: number;
-  /** Bytes; 0 = unlimited. */
-  max_bucket_size?: number;
-}
-
-export interface EndpointSpec {
-  name: string;
-  subject: string;
-}
-
-export interface ServiceSpec {
-  service: string;
-  version: string;
-  description?: string;
-  metadata?: Record<string, string>;
-  endpoints?: EndpointSpec[];
-}
-
-export interface FullManifest extends Manifest {
-  sdk?: SdkInfo;
-  capabilities?: Capability[];
-  buckets?: BucketSpec[];
-  endpoints?: ServiceSpec[];
-}
-
-export interface FullInstance extends InstanceStatus {
-  name?: string;
-  prefix?: string;
-  sdk?: SdkInfo;
-}
-
-export const manifestOf = (ext: ExtensionView): FullManifest => ext.manifest as FullManifest;
-export const instancesOf = (ext: ExtensionView): FullInstance[] => ext.instances as FullInstance[];
+import { api } from "../../api";
 
 // ---- API keys and registration tokens (§9.3). ----
 

@@ -297,30 +297,46 @@ impl KeyStore {
         Ok((record, token))
     }
 
-    /// Marks a registration key used, only if nobody else did since `revision` was read.
+    /// Marks a registration key used, only if nobody else did. `revision` is the revision `record` was
+    /// read at; a later write that left the key usable (the last use [`KeyStore::touch`] records in the
+    /// background after an exchange) is not a competing use: the mark is retried on top of it.
     pub async fn consume(
         &self,
         record: &KeyRecord,
         revision: u64,
         by: &KeyId,
     ) -> anyhow::Result<bool> {
-        let mut used = record.clone();
-        used.consumed_by = Some(by.clone());
-        match self
-            .kv
-            .update(
-                record.id.as_str(),
-                serde_json::to_vec(&used)?.into(),
-                revision,
-            )
-            .await
-        {
-            Ok(revision) => {
-                self.remember(&used, revision);
-                Ok(true)
+        let (mut current, mut revision) = (record.clone(), revision);
+        loop {
+            if current.check_usable(now_unix()).is_err() {
+                return Ok(false);
             }
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
-            Err(e) => Err(e.into()),
+            let mut used = current.clone();
+            used.consumed_by = Some(by.clone());
+            match self
+                .kv
+                .update(
+                    current.id.as_str(),
+                    serde_json::to_vec(&used)?.into(),
+                    revision,
+                )
+                .await
+            {
+                Ok(revision) => {
+                    self.remember(&used, revision);
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    match self.kv.entry(current.id.as_str()).await? {
+                        Some(entry) if entry.operation == kv::Operation::Put => {
+                            current = serde_json::from_slice(&entry.value)?;
+                            revision = entry.revision;
+                        }
+                        _ => return Ok(false),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod names;
 pub mod private_file;
 pub mod rbac;
+pub mod routes;
 pub mod subjects;
 pub mod token;
 

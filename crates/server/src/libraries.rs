@@ -2,14 +2,35 @@
 //! the Rust SDK source tarball), embedded in the binary and served from the instance: a JSON list at
 //! `/api/v1/libraries`, the files at `/downloads/{file}`, and a PEP 503 simple index at `/pypi/simple/`.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use std::sync::Arc;
+
+use axum::extract::{FromRef, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::api::AppState;
+use symphony_protocol::messages::SymphonyInfo;
+
+/// Where `/pypi/simple/<other project>/` redirects (the SDK's dependencies).
+#[derive(Clone)]
+pub struct PypiUpstream(pub Arc<str>);
+
+/// `/api/v1/libraries`, `/downloads/{file}` and the PEP 503 index under `/pypi/simple/`.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<SymphonyInfo>: FromRef<S>,
+    PypiUpstream: FromRef<S>,
+{
+    Router::new()
+        .route("/api/v1/libraries", get(list))
+        .route("/downloads/{file}", get(download))
+        .route("/pypi/simple/", get(simple_root))
+        .route("/pypi/simple/{*project}", get(simple_project))
+}
 
 /// The PEP 503 name of the Python SDK.
 const PYTHON_PROJECT: &str = "cirata-symphony";
@@ -95,11 +116,11 @@ fn normalize(name: &str) -> String {
     out
 }
 
-pub async fn list(State(state): State<AppState>) -> Json<Vec<Library>> {
-    Json(libraries(&state.info.origin))
+async fn list(State(info): State<Arc<SymphonyInfo>>) -> Json<Vec<Library>> {
+    Json(libraries(&info.origin))
 }
 
-pub async fn download(Path(file): Path<String>) -> Response {
+async fn download(Path(file): Path<String>) -> Response {
     match Dist::get(&file) {
         Some(f) => {
             let mime = if file.ends_with(".whl") {
@@ -121,7 +142,7 @@ pub async fn download(Path(file): Path<String>) -> Response {
     }
 }
 
-pub async fn simple_root() -> Html<String> {
+async fn simple_root() -> Html<String> {
     Html(format!(
         "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\"><title>Simple index</title></head>\
          <body><a href=\"{PYTHON_PROJECT}/\">{PYTHON_PROJECT}</a></body></html>\n"
@@ -130,22 +151,20 @@ pub async fn simple_root() -> Html<String> {
 
 /// The project page for the SDK; any other project is redirected to the upstream index so that the
 /// SDK's own dependencies resolve with `--index-url` alone.
-pub async fn simple_project(
-    State(state): State<AppState>,
+async fn simple_project(
+    State(info): State<Arc<SymphonyInfo>>,
+    State(PypiUpstream(pypi_upstream)): State<PypiUpstream>,
     Path(project): Path<String>,
 ) -> Response {
     let name = normalize(project.trim_end_matches('/'));
     if name != PYTHON_PROJECT {
-        return Redirect::temporary(&format!(
-            "{}/{name}/",
-            state.pypi_upstream.trim_end_matches('/')
-        ))
-        .into_response();
+        return Redirect::temporary(&format!("{}/{name}/", pypi_upstream.trim_end_matches('/')))
+            .into_response();
     }
     if project.trim_end_matches('/') != name {
         return Redirect::permanent(&format!("/pypi/simple/{name}/")).into_response();
     }
-    let links: String = libraries(&state.info.origin)
+    let links: String = libraries(&info.origin)
         .into_iter()
         .filter(|l| l.language == "python")
         .map(|l| format!("<a href=\"/downloads/{0}#sha256={1}\" data-requires-python=\"&gt;=3.10\">{0}</a><br>\n", l.file, l.sha256))

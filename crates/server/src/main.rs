@@ -1,19 +1,10 @@
 //! `symphony`: parses the command line and hands off to the module that owns the command.
 
-mod api;
-mod auth;
-mod bus;
-mod cli;
-mod clock;
-mod gateway;
-mod libraries;
-mod registry;
-mod serve;
-mod tls;
-mod ui;
-
 use clap::Parser;
-use cli::{Cli, Command, CredentialCommand, ExtensionCommand, KeyCommand, TokenCommand};
+use symphony_server::cli::{
+    self, Cli, Command, CredentialCommand, ExtensionCommand, KeyCommand, TokenCommand,
+};
+use symphony_server::{bus, identity, serve};
 
 #[tokio::main]
 async fn main() {
@@ -58,7 +49,7 @@ async fn main() {
 }
 
 fn init(data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let identity = auth::identity::Identity::load_or_create(data_dir)?;
+    let identity = identity::Identity::load_or_create(data_dir)?;
     eprintln!(
         "identity ready in {} (operator {})",
         data_dir.display(),
@@ -68,7 +59,7 @@ fn init(data_dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn nats_config(args: cli::NatsConfigArgs) -> anyhow::Result<()> {
-    let identity = auth::identity::Identity::load_or_create(&args.data.resolve())?;
+    let identity = identity::Identity::load_or_create(&args.data.resolve())?;
     let config = serve::nats_config(
         &identity,
         bus::embedded::NatsConfig {

@@ -8,9 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use symphony_protocol::messages::{PortsFile, SymphonyInfo};
 
-use crate::api::{self, AppState};
+use crate::app::{self, AppState};
 use crate::auth::Auth;
-use crate::auth::identity::{Identity, ensure_private_dir, write_private_file};
 use crate::bus::connect::{
     cluster_size, connect_server, connect_system, push_accounts, replicas_for,
 };
@@ -18,6 +17,8 @@ use crate::bus::embedded::{NatsConfig, Supervisor, find_nats_server, free_port, 
 use crate::cli::ServeArgs;
 use crate::cli::admin::PORTS_FILE;
 use crate::gateway::{Gateway, GatewaySettings};
+use crate::identity::{Identity, ensure_private_dir, write_private_file};
+use crate::libraries::PypiUpstream;
 use crate::registry::{Registry, RegistrySettings};
 use crate::tls::TlsFiles;
 
@@ -289,20 +290,24 @@ async fn serve_with_nats(
         }),
         origin: origin.clone(),
     };
-    let gateway = Gateway::new(GatewaySettings {
-        body_limit: args.gateway_body_limit,
-        default_timeout: args.gateway_timeout,
-        sweep_interval: args.heartbeat.min(Duration::from_secs(5)),
-    });
+    let gateway = Gateway::new(
+        GatewaySettings {
+            body_limit: args.gateway_body_limit,
+            default_timeout: args.gateway_timeout,
+            sweep_interval: args.heartbeat.min(Duration::from_secs(5)),
+        },
+        client.clone(),
+    );
     registry.spawn_mirror();
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
     let presence = tokio::spawn(registry.clone().follow_disconnects());
-    let app = api::router(AppState {
+    let app = app::router(AppState {
+        auth: Arc::new(registry.auth.clone()),
         registry: Arc::new(registry),
         gateway,
         info: Arc::new(info),
-        pypi_upstream: args.pypi_upstream.as_str().into(),
+        pypi_upstream: PypiUpstream(args.pypi_upstream.as_str().into()),
         modules: Arc::default(),
     });
 

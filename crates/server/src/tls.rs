@@ -11,7 +11,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-use crate::auth::identity::{ensure_private_dir, write_private_file};
+use crate::identity::{ensure_private_dir, write_private_file};
 
 /// TLS flags of `symphony serve`.
 #[derive(Args, Debug, Clone, Default)]

@@ -1,6 +1,8 @@
 //! Administration of users and roles, and the audit trail (`/api/v1/users`, `/api/v1/roles`,
 //! `/api/v1/audit`). Everything but reading roles needs the `symphony-admin` role.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -8,17 +10,16 @@ use serde::Deserialize;
 use symphony_protocol::rbac::{Role, validate_role};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
-use super::AppState;
-use super::auth::Authenticated;
-use super::error::ApiError;
+use crate::auth::Auth;
 use crate::auth::audit::{AuditEvent, AuditEvent as Event};
 use crate::auth::users::{
     UserRecord, UserView, hash_password, validate_password, validate_username,
 };
 use crate::clock::now_rfc3339;
+use crate::http::{ApiError, Authenticated};
 
-async fn check_roles(state: &AppState, roles: &[String]) -> Result<(), ApiError> {
-    let known = state.auth().roles.all().await?;
+async fn check_roles(auth: &Auth, roles: &[String]) -> Result<(), ApiError> {
+    let known = auth.roles.all().await?;
     match roles.iter().find(|r| !known.iter().any(|k| &k.name == *r)) {
         Some(r) => Err(ErrorBody::new(ErrorCode::RoleNotFound, format!("no role {r:?}")).into()),
         None => Ok(()),
@@ -26,14 +27,12 @@ async fn check_roles(state: &AppState, roles: &[String]) -> Result<(), ApiError>
 }
 
 pub async fn list_users(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     caller.require_admin()?;
     Ok(Json(
-        state
-            .auth()
-            .users
+        auth.users
             .list()
             .await?
             .iter()
@@ -53,7 +52,7 @@ pub struct CreateUser {
 }
 
 pub async fn create_user(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     Authenticated(caller): Authenticated,
     Json(req): Json<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
@@ -65,7 +64,7 @@ pub async fn create_user(
     } else {
         req.roles
     };
-    check_roles(&state, &roles).await?;
+    check_roles(&auth, &roles).await?;
     let password = req.password;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -79,16 +78,14 @@ pub async fn create_user(
         disabled: false,
         created_at: now_rfc3339(),
     };
-    if !state.auth().users.create(&user).await? {
+    if !auth.users.create(&user).await? {
         return Err(ErrorBody::new(
             ErrorCode::AlreadyExists,
             format!("user {:?} exists", user.username),
         )
         .into());
     }
-    state
-        .auth()
-        .audit
+    auth.audit
         .record(AuditEvent::new(
             "user_created",
             &caller.actor(),
@@ -111,13 +108,13 @@ pub struct UpdateUser {
 }
 
 pub async fn update_user(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     Authenticated(caller): Authenticated,
     Path(username): Path<String>,
     Json(req): Json<UpdateUser>,
 ) -> Result<Json<UserView>, ApiError> {
     caller.require_admin()?;
-    let users = &state.auth().users;
+    let users = &auth.users;
     let mut user = users
         .get(&username)
         .await?
@@ -132,23 +129,21 @@ pub async fn update_user(
         user.display_name = d;
     }
     if let Some(roles) = req.roles {
-        check_roles(&state, &roles).await?;
+        check_roles(&auth, &roles).await?;
         user.roles = roles;
     }
     if let Some(d) = req.disabled {
         user.disabled = d;
     }
     users.put(&user).await?;
-    state
-        .auth()
-        .audit
+    auth.audit
         .record(Event::new("user_updated", &caller.actor(), &user.username))
         .await;
     Ok(Json(UserView::from(&user)))
 }
 
 pub async fn delete_user(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     Authenticated(caller): Authenticated,
     Path(username): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -156,7 +151,7 @@ pub async fn delete_user(
     if caller.actor() == username {
         return Err(ErrorBody::new(ErrorCode::InvalidRequest, "you cannot delete yourself").into());
     }
-    let auth = state.auth();
+    let auth = auth;
     auth.users.delete(&username).await?;
     // A deleted user's keys and registration tokens go with them (nats-server drops their connections).
     let mut revoked = 0;
@@ -181,14 +176,14 @@ pub async fn delete_user(
 }
 
 pub async fn list_roles(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     Authenticated(_caller): Authenticated,
 ) -> Result<Json<Vec<Role>>, ApiError> {
-    Ok(Json(state.auth().roles.all().await?))
+    Ok(Json(auth.roles.all().await?))
 }
 
 pub async fn put_role(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     Authenticated(caller): Authenticated,
     Path(name): Path<String>,
     Json(mut role): Json<Role>,
@@ -197,7 +192,7 @@ pub async fn put_role(
     role.name = name;
     role.builtin = false;
     validate_role(&role)?;
-    let roles = &state.auth().roles;
+    let roles = &auth.roles;
     if roles.get(&role.name).await?.is_some_and(|r| r.builtin) {
         return Err(ErrorBody::new(
             ErrorCode::Forbidden,
@@ -206,21 +201,19 @@ pub async fn put_role(
         .into());
     }
     roles.put(&role).await?;
-    state
-        .auth()
-        .audit
+    auth.audit
         .record(Event::new("role_updated", &caller.actor(), &role.name))
         .await;
     Ok(Json(role))
 }
 
 pub async fn delete_role(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     Authenticated(caller): Authenticated,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    let roles = &state.auth().roles;
+    let roles = &auth.roles;
     match roles.get(&name).await? {
         None => {
             return Err(
@@ -236,9 +229,7 @@ pub async fn delete_role(
         }
         Some(_) => roles.delete(&name).await?,
     }
-    state
-        .auth()
-        .audit
+    auth.audit
         .record(Event::new("role_deleted", &caller.actor(), &name))
         .await;
     Ok(StatusCode::NO_CONTENT)
@@ -251,16 +242,12 @@ pub struct AuditQuery {
 }
 
 pub async fn audit(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     Authenticated(caller): Authenticated,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     caller.require_admin()?;
     Ok(Json(
-        state
-            .auth()
-            .audit
-            .recent(q.limit.unwrap_or(100).min(1000))
-            .await?,
+        auth.audit.recent(q.limit.unwrap_or(100).min(1000)).await?,
     ))
 }

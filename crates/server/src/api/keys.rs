@@ -3,20 +3,22 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use symphony_protocol::capability::{Capability, CapabilitySummary};
-use symphony_protocol::messages::KeyKind;
+use symphony_protocol::messages::{KeyKind, SymphonyInfo};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId};
 
-use super::AppState;
-use super::auth::Authenticated;
-use super::error::ApiError;
+use crate::auth::Auth;
 use crate::auth::audit::AuditEvent;
 use crate::auth::keys::{KeyRecord, NewKey};
 use crate::clock::{now_unix, rfc3339};
+use crate::http::{ApiError, Authenticated};
+use crate::registry::Registry;
 
 /// A capability in either the JSON form or the CLI form `pub:extensions.x.y`.
 #[derive(Debug, Clone, Deserialize)]
@@ -111,7 +113,8 @@ fn parse_lifetime(s: &str) -> Result<i64, ErrorBody> {
 }
 
 pub async fn create(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
+    State(info): State<Arc<SymphonyInfo>>,
     Authenticated(caller): Authenticated,
     Json(req): Json<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
@@ -152,8 +155,8 @@ pub async fn create(
     };
     new.validate()?;
     crate::auth::policy::check_bounded(Some(grants), new.prefix.as_deref(), &new.capabilities)?;
-    let auth = state.auth();
-    let (record, token) = auth.keys.create(new, &state.info.origin).await?;
+    let auth = auth;
+    let (record, token) = auth.keys.create(new, &info.origin).await?;
     let action = if req.registration {
         "registration_token_created"
     } else {
@@ -179,12 +182,13 @@ pub async fn create(
 }
 
 pub async fn list(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
+    State(registry): State<Arc<Registry>>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<KeyView>>, ApiError> {
     caller.require_user()?;
-    let keys = state.auth().keys.list().await?;
-    let connected = state.registry.connected_instances().await?;
+    let keys = auth.keys.list().await?;
+    let connected = registry.connected_instances().await?;
     Ok(Json(
         keys.iter()
             .filter(|k| caller.may_manage(k))
@@ -194,14 +198,14 @@ pub async fn list(
 }
 
 async fn managed(
-    state: &AppState,
+    auth: &Auth,
     caller: &crate::auth::policy::Caller,
     id: &str,
 ) -> Result<KeyRecord, ApiError> {
     caller.require_user()?;
     let not_found = || ErrorBody::new(ErrorCode::KeyNotFound, format!("no key {id:?}"));
     let id = KeyId::parse(id).map_err(|_| not_found())?;
-    let (record, _) = state.auth().keys.get(&id).await?.ok_or_else(not_found)?;
+    let (record, _) = auth.keys.get(&id).await?.ok_or_else(not_found)?;
     if !caller.may_manage(&record) {
         return Err(not_found().into());
     }
@@ -220,13 +224,14 @@ pub struct UpdateKey {
 }
 
 pub async fn update(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
+    State(registry): State<Arc<Registry>>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     Json(req): Json<UpdateKey>,
 ) -> Result<Json<KeyView>, ApiError> {
-    let mut record = managed(&state, &caller, &id).await?;
-    let auth = state.auth();
+    let mut record = managed(&auth, &caller, &id).await?;
+    let auth = auth;
     if let Some(notes) = req.notes {
         record.notes = notes;
     }
@@ -255,17 +260,17 @@ pub async fn update(
             &format!("key:{}", record.id),
         ))
         .await;
-    let connected = state.registry.connected_instances().await?;
+    let connected = registry.connected_instances().await?;
     Ok(Json(view(&record, &connected)))
 }
 
 pub async fn revoke(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let mut record = managed(&state, &caller, &id).await?;
-    let auth = state.auth();
+    let mut record = managed(&auth, &caller, &id).await?;
+    let auth = auth;
     record.revoked = true;
     auth.keys.put(&record).await?;
     let nkey = auth.identity.user_keypair(&record.id)?;

@@ -2,6 +2,7 @@
 //! short-lived credentials `GET /api/v1/usertoken` (NATS JWT and an HTTP bearer of the session).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -11,15 +12,15 @@ use axum::response::{IntoResponse, Response};
 use nkeys::KeyPair;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use symphony_protocol::messages::SymphonyInfo;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
-use super::AppState;
-use super::auth::{Authenticated, SESSION_COOKIE};
-use super::error::ApiError;
+use crate::auth::Auth;
 use crate::auth::audit::AuditEvent;
 use crate::auth::policy::Caller;
 use crate::auth::users::{dummy_hash, verify_password};
 use crate::clock::{now_unix, rfc3339};
+use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 
 /// Lifetime of browser NATS credentials; the UI renews them before they expire.
 pub const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -43,8 +44,8 @@ fn invalid_credentials() -> ApiError {
     ErrorBody::new(ErrorCode::InvalidCredentials, "wrong username or password").into()
 }
 
-fn cookie(state: &AppState, value: &str, max_age: Option<u64>) -> HeaderValue {
-    let secure = if state.info.origin.starts_with("https://") {
+fn cookie(info: &SymphonyInfo, value: &str, max_age: Option<u64>) -> HeaderValue {
+    let secure = if info.origin.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -57,11 +58,12 @@ fn cookie(state: &AppState, value: &str, max_age: Option<u64>) -> HeaderValue {
 }
 
 pub async fn login(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
+    State(info): State<Arc<SymphonyInfo>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let auth = state.auth();
+    let auth = auth;
     let address = peer.ip().to_string();
     if let Err((body, wait)) = auth.throttle.check(&req.username, &address).await {
         let mut response = ApiError(body.with_hint(format!("wait {wait} s"))).into_response();
@@ -91,10 +93,7 @@ pub async fn login(
         return Err(invalid_credentials());
     };
     auth.throttle.succeeded(&user.username).await;
-    let (session, token) = auth
-        .sessions
-        .create(&user.username, &state.info.origin)
-        .await?;
+    let (session, token) = auth.sessions.create(&user.username, &info.origin).await?;
     auth.audit
         .record(AuditEvent::new("login", &user.username, "").at(&address))
         .await;
@@ -108,12 +107,13 @@ pub async fn login(
     let mut response = Json(reply).into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, cookie(&state, &token, Some(8 * 3600)));
+        .insert(header::SET_COOKIE, cookie(&info, &token, Some(8 * 3600)));
     Ok(response)
 }
 
 pub async fn logout(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
+    State(info): State<Arc<SymphonyInfo>>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
     let Caller::User { user, session, .. } = &caller else {
@@ -123,7 +123,7 @@ pub async fn logout(
         )
         .into());
     };
-    let auth = state.auth();
+    let auth = auth;
     auth.sessions.end(&session.id).await?;
     // Browser credentials live USER_TOKEN_LIFETIME at most; their revocations are pruned after that.
     let until = now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64 + 60;
@@ -136,15 +136,11 @@ pub async fn logout(
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, cookie(&state, "", None));
+        .insert(header::SET_COOKIE, cookie(&info, "", None));
     Ok(response)
 }
 
-pub async fn userinfo(
-    State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
-) -> Json<serde_json::Value> {
-    let _ = &state;
+pub async fn userinfo(Authenticated(caller): Authenticated) -> Json<serde_json::Value> {
     Json(match &caller {
         Caller::User {
             user,
@@ -166,7 +162,8 @@ pub async fn userinfo(
 /// Browser credentials: NATS (a fresh nkey per call, the user's role permissions) and an HTTP bearer
 /// that acts as the session, both with the same short expiry.
 pub async fn usertoken(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
+    State(info): State<Arc<SymphonyInfo>>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Caller::User {
@@ -181,7 +178,7 @@ pub async fn usertoken(
         )
         .into());
     };
-    let auth = state.auth();
+    let auth = auth;
     let nkey = KeyPair::new_user();
     let inbox = format!("_INBOX_user.{}", session.id);
     let permissions = grants.browser_permissions(&inbox);
@@ -196,14 +193,14 @@ pub async fn usertoken(
     session.browser_nkeys.drain(..keep);
     let bearer = auth
         .sessions
-        .create_child(&mut session, &state.info.origin, exp)
+        .create_child(&mut session, &info.origin, exp)
         .await?;
     auth.sessions.put(&session).await?;
     Ok(Json(json!({
         "token": bearer.encode(),
         "jwt": jwt,
         "seed": nkey.seed().map_err(anyhow::Error::from)?,
-        "websocket_url": state.info.websocket_url,
+        "websocket_url": info.websocket_url,
         "inbox_prefix": inbox,
         "expires_at": rfc3339(exp),
         "renew_after_secs": USER_TOKEN_LIFETIME.as_secs() * 2 / 3,

@@ -12,8 +12,8 @@ use symphony_protocol::capability::{self, Capability, CapabilitySummary, Permiss
 use symphony_protocol::messages::{ApiKey, KeyKind};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, Token, subjects};
 
-use super::identity::Identity;
 use crate::clock::{now_rfc3339, now_unix, rfc3339};
+use crate::identity::Identity;
 
 /// What `symphony_keys` stores under a key id. The token secret is only a hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

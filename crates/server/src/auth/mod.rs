@@ -2,7 +2,6 @@
 //! the audit trail. `policy` is the one place that decides what a caller may do.
 
 pub mod audit;
-pub mod identity;
 pub mod keys;
 pub mod policy;
 pub mod revocation;
@@ -18,9 +17,10 @@ use async_nats::jetstream;
 use symphony_protocol::rbac::Grants;
 use symphony_protocol::{ErrorBody, subjects};
 
-use crate::registry::buckets::{ensure_bucket, internal, platform_bucket};
+use crate::bus::kv::{ensure_bucket, platform_bucket};
+use crate::error::internal;
+use crate::identity::Identity;
 use audit::Audit;
-use identity::Identity;
 use keys::KeyStore;
 use revocation::Revocations;
 use roles::RoleStore;

@@ -10,9 +10,9 @@ use async_nats::Client;
 use async_nats::jetstream::kv;
 use futures::StreamExt;
 
-use super::identity::Identity;
 use crate::bus::connect::push_account_jwt;
 use crate::clock::now_unix;
+use crate::identity::Identity;
 
 /// The `symphony_revocations` bucket: user public key → unix time of revocation.
 #[derive(Clone)]

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use async_nats::{AuthError, Client, ConnectOptions};
 use nkeys::KeyPair;
 
-use crate::auth::identity::Identity;
+use crate::identity::Identity;
 
 /// Connects with a user JWT, signing the server nonce with `key`.
 pub async fn connect_with_jwt(

@@ -1,4 +1,5 @@
-//! NATS plumbing: the embedded nats-server and the server's connections.
+//! NATS plumbing: the embedded nats-server, the server's connections, and key-value buckets.
 
 pub mod connect;
 pub mod embedded;
+pub mod kv;

@@ -11,10 +11,10 @@ use symphony_protocol::messages::{ExtensionState, KeyKind, PortsFile};
 
 use super::{ExtensionListArgs, KeyCreateArgs, TokenCreateArgs};
 use crate::auth::Auth;
-use crate::auth::identity::Identity;
 use crate::auth::keys::NewKey;
 use crate::bus::connect::{connect_server, connect_system};
 use crate::clock::now_unix;
+use crate::identity::Identity;
 use crate::registry::Registry;
 
 pub const PORTS_FILE: &str = "ports.json";

@@ -1,7 +1,7 @@
 //! The REST gateway: serves extension endpoints that publish OpenAPI as `/api/v1/extension/{prefix}/…`,
 //! keeps its route table in step with the registry (on every replica), and aggregates OpenAPI.
 
-pub mod openapi;
+mod openapi;
 mod proxy;
 pub mod response;
 pub mod routes;
@@ -10,13 +10,34 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use async_nats::Client;
 use async_nats::jetstream::kv;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::{any, get};
 use futures::StreamExt;
 use symphony_protocol::messages::RegistryRecord;
 
+use crate::auth::Auth;
 use crate::registry::Registry;
-pub use proxy::proxy;
 use routes::ExtensionRoutes;
+
+/// `/api/v1/extension/…` (the gateway), `/api/v1/openapi.json` and Swagger UI.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Gateway: FromRef<S>,
+    Arc<Auth>: FromRef<S>,
+{
+    Router::new()
+        .route("/api/v1/extension/{*rest}", any(proxy::proxy))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route("/help/access/swagger", get(openapi::swagger_page))
+        .route(
+            "/help/access/swagger/assets/{file}",
+            get(openapi::swagger_asset),
+        )
+}
 
 /// Gateway limits.
 #[derive(Debug, Clone)]
@@ -41,14 +62,17 @@ struct Table {
 #[derive(Clone)]
 pub struct Gateway {
     table: Arc<RwLock<Table>>,
-    pub settings: GatewaySettings,
+    pub settings: Arc<GatewaySettings>,
+    /// The connection requests are forwarded on.
+    client: Client,
 }
 
 impl Gateway {
-    pub fn new(settings: GatewaySettings) -> Self {
+    pub fn new(settings: GatewaySettings, client: Client) -> Self {
         Gateway {
             table: Arc::default(),
-            settings,
+            settings: Arc::new(settings),
+            client,
         }
     }
 
@@ -100,6 +124,7 @@ impl Gateway {
                                 serde_json::from_slice::<RegistryRecord>(&entry.value)
                                     .ok()
                                     .and_then(|r| routes::compile(&r.manifest).ok().flatten())
+                                    .and_then(|table| ExtensionRoutes::new(table).ok())
                             }
                             _ => None,
                         };

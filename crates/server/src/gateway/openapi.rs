@@ -6,8 +6,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::Gateway;
 use super::proxy::BASE;
-use crate::api::AppState;
 
 /// `swagger-ui-dist` from npm, vendored by `scripts/bootstrap.sh` into `web/node_modules`.
 #[derive(rust_embed::Embed)]
@@ -126,9 +126,9 @@ fn merge_extension(out: &mut Value, prefix: &str, name: &str, mut doc: Value) {
     }
 }
 
-pub async fn openapi_json(State(state): State<AppState>) -> Response {
+pub async fn openapi_json(State(gateway): State<Gateway>) -> Response {
     let mut out = platform_document();
-    for routes in state.gateway.all_routes() {
+    for routes in gateway.all_routes() {
         for doc in &routes.documents {
             merge_extension(&mut out, &routes.prefix, &routes.name, doc.clone());
         }

@@ -11,11 +11,12 @@ use percent_encoding::percent_decode_str;
 use rand::RngCore;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
+use std::time::Duration;
+
+use super::Gateway;
 use super::response;
-use super::routes::Lookup;
-use crate::api::AppState;
-use crate::api::auth::Authenticated;
-use crate::api::error::ApiError;
+use super::routes::{Lookup, Operation};
+use crate::http::{ApiError, Authenticated};
 
 /// Base of every extension's REST API.
 pub const BASE: &str = "/api/v1/extension/";
@@ -62,49 +63,20 @@ fn new_traceparent() -> String {
     format!("00-{}-{}-01", &hex[..32], &hex[32..])
 }
 
-/// `ANY /api/v1/extension/{prefix}/…`.
+/// `ANY /api/v1/extension/{prefix}/…`: authenticate, route, authorize, forward, translate.
 pub async fn proxy(
-    State(state): State<AppState>,
+    State(gateway): State<Gateway>,
     Authenticated(caller): Authenticated,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let gateway = &state.gateway;
     let (prefix, path) = split_path(uri.path())
         .ok_or_else(|| err(ErrorCode::RouteNotFound, "no extension in the path"))?;
-    let routes = gateway.routes_for(prefix).ok_or_else(|| {
-        ApiError(
-            ErrorBody::new(
-                ErrorCode::RouteNotFound,
-                format!("extension {prefix:?} has no REST API right now"),
-            )
-            .with_hint(
-                "the extension is not registered, publishes no OpenAPI, or has no running instance",
-            ),
-        )
-    })?;
-    let (operation, params) = match routes.lookup(method.as_str(), &path) {
-        Lookup::Found { operation, params } => (operation.clone(), params),
-        Lookup::NotFound => {
-            return Err(err(
-                ErrorCode::RouteNotFound,
-                format!("extension {prefix:?} has no route {path}"),
-            ));
-        }
-        Lookup::MethodNotAllowed { allow } => {
-            let allow = allow.join(", ");
-            let mut response = err(
-                ErrorCode::MethodNotAllowed,
-                format!("{method} is not allowed on {path}; allowed: {allow}"),
-            )
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&allow) {
-                response.headers_mut().insert(header::ALLOW, v);
-            }
-            return Ok(response);
-        }
+    let (operation, params) = match route(&gateway, prefix, &method, &path)? {
+        Ok(found) => found,
+        Err(method_not_allowed) => return Ok(method_not_allowed),
     };
     caller.may_call(prefix, &operation.subject)?;
     let limit = gateway.settings.body_limit;
@@ -117,65 +89,151 @@ pub async fn proxy(
             .with_hint("raise the limit with `symphony serve --gateway-body-limit`"),
         )
     })?;
-
-    let mut nats_headers = NatsHeaders::new();
-    let decoded: serde_json::Map<String, serde_json::Value> = params
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), serde_json::Value::String(decode(v)?))))
-        .collect::<Result<_, ApiError>>()?;
-    decode(&path)?;
-    nats_headers.insert("Symphony-Method", method.as_str());
-    nats_headers.insert("Symphony-Path", path.as_str());
-    nats_headers.insert("Symphony-Route", operation.template.as_str());
-    nats_headers.insert(
-        "Symphony-Path-Params",
-        serde_json::Value::Object(decoded).to_string().as_str(),
-    );
-    nats_headers.insert("Symphony-Query", uri.query().unwrap_or_default());
-    nats_headers.insert("Symphony-Caller", caller.caller_header().as_str());
-    for name in FORWARDED_HEADERS {
-        if let Some(v) = headers.get(*name).and_then(|v| v.to_str().ok()) {
-            nats_headers.insert(*name, v);
-        }
-    }
-    if !headers.contains_key("traceparent") {
-        nats_headers.insert("traceparent", new_traceparent().as_str());
-    }
-
+    let request = Forwarded {
+        method: &method,
+        path: &path,
+        template: &operation.template,
+        params: &params,
+        query: uri.query().unwrap_or_default(),
+        caller: &caller.caller_header(),
+        headers: &headers,
+    };
     let timeout = operation
         .timeout
         .unwrap_or(gateway.settings.default_timeout);
+    let reply = send(
+        &gateway,
+        prefix,
+        &operation.subject,
+        timeout,
+        request.headers()?,
+        body,
+    )
+    .await?;
+    Ok(to_http(prefix, &reply))
+}
+
+/// An operation and its path parameters.
+type Routed = (Operation, Vec<(String, String)>);
+
+/// The operation `method path` reaches in `prefix`'s routes; `Ok(Err(response))` is the 405 with `Allow`.
+fn route(
+    gateway: &Gateway,
+    prefix: &str,
+    method: &Method,
+    path: &str,
+) -> Result<Result<Routed, Response>, ApiError> {
+    let routes = gateway.routes_for(prefix).ok_or_else(|| {
+        ApiError(
+            ErrorBody::new(
+                ErrorCode::RouteNotFound,
+                format!("extension {prefix:?} has no REST API right now"),
+            )
+            .with_hint(
+                "the extension is not registered, publishes no OpenAPI, or has no running instance",
+            ),
+        )
+    })?;
+    match routes.lookup(method.as_str(), path) {
+        Lookup::Found { operation, params } => Ok(Ok((operation.clone(), params))),
+        Lookup::NotFound => Err(err(
+            ErrorCode::RouteNotFound,
+            format!("extension {prefix:?} has no route {path}"),
+        )),
+        Lookup::MethodNotAllowed { allow } => {
+            let allow = allow.join(", ");
+            let mut response = err(
+                ErrorCode::MethodNotAllowed,
+                format!("{method} is not allowed on {path}; allowed: {allow}"),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, v);
+            }
+            Ok(Err(response))
+        }
+    }
+}
+
+/// What the endpoint learns of the HTTP request (docs/protocol.md §7.2).
+struct Forwarded<'a> {
+    method: &'a Method,
+    path: &'a str,
+    template: &'a str,
+    params: &'a [(String, String)],
+    query: &'a str,
+    caller: &'a str,
+    headers: &'a HeaderMap,
+}
+
+impl Forwarded<'_> {
+    /// The `Symphony-*` headers, the forwarded request headers, and a `traceparent`.
+    fn headers(&self) -> Result<NatsHeaders, ApiError> {
+        let mut out = NatsHeaders::new();
+        let decoded: serde_json::Map<String, serde_json::Value> = self
+            .params
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), serde_json::Value::String(decode(v)?))))
+            .collect::<Result<_, ApiError>>()?;
+        decode(self.path)?;
+        out.insert("Symphony-Method", self.method.as_str());
+        out.insert("Symphony-Path", self.path);
+        out.insert("Symphony-Route", self.template);
+        out.insert(
+            "Symphony-Path-Params",
+            serde_json::Value::Object(decoded).to_string().as_str(),
+        );
+        out.insert("Symphony-Query", self.query);
+        out.insert("Symphony-Caller", self.caller);
+        for name in FORWARDED_HEADERS {
+            if let Some(v) = self.headers.get(*name).and_then(|v| v.to_str().ok()) {
+                out.insert(*name, v);
+            }
+        }
+        if !self.headers.contains_key("traceparent") {
+            out.insert("traceparent", new_traceparent().as_str());
+        }
+        Ok(out)
+    }
+}
+
+/// The NATS request to the endpoint, its failures as typed errors.
+async fn send(
+    gateway: &Gateway,
+    prefix: &str,
+    subject: &str,
+    timeout: Duration,
+    headers: NatsHeaders,
+    body: Bytes,
+) -> Result<async_nats::Message, ApiError> {
     let request = async_nats::Request::new()
         .payload(body)
-        .headers(nats_headers)
+        .headers(headers)
         .timeout(Some(timeout));
-    let reply = state
-        .registry
-        .client()
-        .send_request(operation.subject.clone(), request)
+    gateway
+        .client
+        .send_request(subject.to_owned(), request)
         .await
         .map_err(|e| match e.kind() {
             RequestErrorKind::NoResponders => ApiError(
                 ErrorBody::new(
                     ErrorCode::NoResponders,
-                    format!("no instance of {prefix:?} answers {}", operation.subject),
+                    format!("no instance of {prefix:?} answers {subject}"),
                 )
                 .with_hint("the extension may have stopped; check `symphony extension list`"),
             ),
             RequestErrorKind::TimedOut => err(
                 ErrorCode::GatewayTimeout,
                 format!(
-                    "{} did not answer within {}",
-                    operation.subject,
+                    "{subject} did not answer within {}",
                     humantime::format_duration(timeout)
                 ),
             ),
             _ => err(
                 ErrorCode::BadExtensionResponse,
-                format!("request to {} failed: {e}", operation.subject),
+                format!("request to {subject} failed: {e}"),
             ),
-        })?;
-    Ok(to_http(prefix, &reply))
+        })
 }
 
 fn to_http(prefix: &str, reply: &async_nats::Message) -> Response {

@@ -1,30 +1,11 @@
-//! Compiles the OpenAPI documents in an extension's endpoint metadata into a route table
-//! (docs/protocol.md §7.1). Pure: unit tests reach it without a server.
+//! The gateway's lookup table: each extension's compiled routes (`symphony_protocol::routes`) in a
+//! path router, answering "which endpoint serves `METHOD /path`?".
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::Value;
-use symphony_protocol::manifest::{Manifest, ServiceSpec};
-use symphony_protocol::{ErrorBody, ErrorCode};
-
-/// HTTP methods an OpenAPI path item may define.
-const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-
-/// One routable operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
-    /// Upper-case HTTP method.
-    pub method: String,
-    /// The OpenAPI path template, relative to `/api/v1/extension/<prefix>`.
-    pub template: String,
-    /// NATS subject of the endpoint that serves it.
-    pub subject: String,
-    /// Per-route timeout (`x-symphony-timeout`), else the gateway default.
-    pub timeout: Option<Duration>,
-}
+use symphony_protocol::routes::RouteTable;
+pub use symphony_protocol::routes::{Operation, compile};
 
 /// The result of looking up a request.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,7 +20,7 @@ pub enum Lookup<'a> {
     NotFound,
 }
 
-/// Every route of one extension, plus the OpenAPI documents they came from.
+/// Every route of one extension, ready for lookups.
 pub struct ExtensionRoutes {
     pub prefix: String,
     pub name: String,
@@ -61,168 +42,26 @@ impl std::fmt::Debug for ExtensionRoutes {
     }
 }
 
-fn invalid(service: &str, message: String) -> ErrorBody {
-    ErrorBody::new(ErrorCode::InvalidOpenapi, format!("service {service:?}: {message}"))
-        .with_hint("see docs/protocol.md §7.1: each operation names its endpoint with x-symphony-endpoint or operationId")
-}
-
-/// Parses `x-symphony-timeout`: a duration string (`"5s"`, `"250ms"`) or a number of milliseconds.
-fn parse_timeout(v: &Value) -> Option<Result<Duration, String>> {
-    match v {
-        Value::Null => None,
-        Value::Number(n) => Some(
-            n.as_u64()
-                .map(Duration::from_millis)
-                .ok_or_else(|| format!("{n} is not a whole number of ms")),
-        ),
-        Value::String(s) => Some(humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))),
-        other => Some(Err(format!(
-            "{other} is neither a duration string nor milliseconds"
-        ))),
-    }
-}
-
-/// Resolves the endpoint subject an operation names.
-fn endpoint_subject(service: &ServiceSpec, op: &Value) -> Result<String, String> {
-    let names: Vec<&str> = service.endpoints.iter().map(|e| e.name.as_str()).collect();
-    let by_name = |name: &str| {
-        service
-            .endpoints
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| e.subject.clone())
-    };
-    if let Some(target) = op.get("x-symphony-endpoint") {
-        let target = target
-            .as_str()
-            .ok_or("x-symphony-endpoint is not a string")?;
-        return by_name(target)
-            .or_else(|| service.endpoints.iter().find(|e| e.subject == target).map(|e| e.subject.clone()))
-            .ok_or_else(|| format!("x-symphony-endpoint {target:?} is not an endpoint of the service (endpoints: {})", names.join(", ")));
-    }
-    match op.get("operationId").and_then(Value::as_str) {
-        Some(id) => by_name(id).ok_or_else(|| {
-            format!("operationId {id:?} names no endpoint of the service (endpoints: {}); add x-symphony-endpoint", names.join(", "))
-        }),
-        None => Err("has neither x-symphony-endpoint nor an operationId naming an endpoint".into()),
-    }
-}
-
-/// Compiles every service of `manifest` that carries `metadata.openapi`. `Ok(None)`: no REST API.
-pub fn compile(manifest: &Manifest) -> Result<Option<ExtensionRoutes>, ErrorBody> {
-    let mut router = matchit::Router::new();
-    let mut paths: Vec<BTreeMap<String, Operation>> = Vec::new();
-    let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
-    let mut documents = Vec::new();
-    for service in &manifest.endpoints {
-        let Some(text) = service.metadata.get("openapi") else {
-            continue;
-        };
-        let doc: Value = serde_json::from_str(text).map_err(|e| {
-            invalid(
-                &service.service,
-                format!(
-                    "metadata.openapi is not a JSON OpenAPI document ({e}); YAML is not accepted"
-                ),
-            )
-        })?;
-        let Some(spec_paths) = doc.get("paths").and_then(Value::as_object) else {
-            return Err(invalid(
-                &service.service,
-                "the OpenAPI document has no `paths` object".into(),
-            ));
-        };
-        for (template, item) in spec_paths {
-            if !template.starts_with('/') {
-                return Err(invalid(
-                    &service.service,
-                    format!("path {template:?} must start with /"),
-                ));
-            }
-            let item = item.as_object().ok_or_else(|| {
-                invalid(
-                    &service.service,
-                    format!("path {template:?} is not an object"),
-                )
-            })?;
-            for (method, op) in item.iter().filter(|(k, _)| METHODS.contains(&k.as_str())) {
-                let upper = method.to_ascii_uppercase();
-                let where_ = format!("operation {upper} {template}");
-                let subject = endpoint_subject(service, op)
-                    .map_err(|why| invalid(&service.service, format!("{where_} {why}")))?;
-                let timeout = match op.get("x-symphony-timeout").and_then(parse_timeout) {
-                    None => None,
-                    Some(Ok(d)) => Some(d),
-                    Some(Err(why)) => {
-                        return Err(invalid(
-                            &service.service,
-                            format!("{where_}: x-symphony-timeout {why}"),
-                        ));
-                    }
-                };
-                let idx = match index_of.get(template) {
-                    Some(i) => *i,
-                    None => {
-                        router.insert(template.clone(), paths.len()).map_err(|e| {
-                            invalid(
-                                &service.service,
-                                format!("path {template:?} cannot be routed: {e}"),
-                            )
-                        })?;
-                        index_of.insert(template.clone(), paths.len());
-                        paths.push(BTreeMap::new());
-                        paths.len() - 1
-                    }
-                };
-                let operation = Operation {
-                    method: upper.clone(),
-                    template: template.clone(),
-                    subject,
-                    timeout,
-                };
-                if paths[idx].insert(upper, operation).is_some() {
-                    return Err(invalid(
-                        &service.service,
-                        format!("{where_} is defined twice"),
-                    ));
-                }
-            }
-        }
-        documents.push(doc);
-    }
-    let group = format!("cirata.extensions.{}.", manifest.prefix);
-    let direct: BTreeMap<String, Operation> = manifest
-        .endpoints
-        .iter()
-        .flat_map(|s| &s.endpoints)
-        .filter_map(|e| {
-            let name = e
-                .subject
-                .strip_prefix(&group)
-                .filter(|n| !n.contains('.') && !n.is_empty())?;
-            let op = Operation {
-                method: "*".into(),
-                template: format!("/{name}"),
-                subject: e.subject.clone(),
-                timeout: None,
-            };
-            Some((name.to_owned(), op))
-        })
-        .collect();
-    if paths.is_empty() && direct.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(ExtensionRoutes {
-        prefix: manifest.prefix.clone(),
-        name: manifest.name.clone(),
-        router,
-        paths,
-        direct,
-        documents,
-    }))
-}
-
 impl ExtensionRoutes {
+    /// The lookup table of a compiled route table. `compile` already refused templates the router
+    /// cannot hold, so this fails only if the two disagree.
+    pub fn new(table: RouteTable) -> Result<ExtensionRoutes, matchit::InsertError> {
+        let mut router = matchit::Router::new();
+        let mut paths = Vec::with_capacity(table.paths.len());
+        for (index, (template, operations)) in table.paths.into_iter().enumerate() {
+            router.insert(template, index)?;
+            paths.push(operations);
+        }
+        Ok(ExtensionRoutes {
+            prefix: table.prefix,
+            name: table.name,
+            router,
+            paths,
+            direct: table.direct,
+            documents: table.documents,
+        })
+    }
+
     /// Finds the operation for `method` and `path` (relative to the extension's base, starting with `/`).
     pub fn lookup(&self, method: &str, path: &str) -> Lookup<'_> {
         let Ok(matched) = self.router.at(path) else {
@@ -243,9 +82,7 @@ impl ExtensionRoutes {
             },
         }
     }
-}
 
-impl ExtensionRoutes {
     /// The service proxy: `GET|POST /<endpoint>` reaches `cirata.extensions.<prefix>.<endpoint>`.
     fn lookup_direct(&self, method: &str, path: &str) -> Lookup<'_> {
         let Some(operation) = path
@@ -270,9 +107,10 @@ impl ExtensionRoutes {
 mod tests {
     use super::*;
     use serde_json::json;
-    use symphony_protocol::manifest::EndpointSpec;
+    use std::time::Duration;
+    use symphony_protocol::manifest::{EndpointSpec, Manifest, ServiceSpec};
 
-    fn manifest(openapi: Value) -> Manifest {
+    fn routes(openapi: Value, with_metadata: bool) -> ExtensionRoutes {
         let mut m: Manifest = serde_json::from_value(
             json!({"manifest_version":1,"name":"Catalog","prefix":"catalog"}),
         )
@@ -281,7 +119,11 @@ mod tests {
             service: "catalog".into(),
             version: "1.0.0".into(),
             description: String::new(),
-            metadata: [("openapi".to_owned(), openapi.to_string())].into(),
+            metadata: if with_metadata {
+                [("openapi".to_owned(), openapi.to_string())].into()
+            } else {
+                Default::default()
+            },
             endpoints: ["list", "add", "get"]
                 .iter()
                 .map(|n| EndpointSpec {
@@ -290,7 +132,7 @@ mod tests {
                 })
                 .collect(),
         });
-        m
+        ExtensionRoutes::new(compile(&m).unwrap().unwrap()).unwrap()
     }
 
     fn spec() -> Value {
@@ -302,7 +144,7 @@ mod tests {
 
     #[test]
     fn operations_map_to_endpoint_subjects() {
-        let routes = compile(&manifest(spec())).unwrap().unwrap();
+        let routes = routes(spec(), true);
         match routes.lookup("GET", "/items/42") {
             Lookup::Found { operation, params } => {
                 assert_eq!(operation.subject, "cirata.extensions.catalog.get");
@@ -328,54 +170,8 @@ mod tests {
     }
 
     #[test]
-    fn unmappable_operations_are_rejected_with_the_reason() {
-        let bad = json!({"paths":{"/x":{"get":{"operationId":"missing"}}}});
-        let e = compile(&manifest(bad)).unwrap_err();
-        assert_eq!(e.code, ErrorCode::InvalidOpenapi);
-        assert!(
-            e.message.contains("GET /x") && e.message.contains("missing"),
-            "{}",
-            e.message
-        );
-        let none = json!({"paths":{"/x":{"get":{}}}});
-        assert!(
-            compile(&manifest(none))
-                .unwrap_err()
-                .message
-                .contains("neither")
-        );
-        let timeout =
-            json!({"paths":{"/x":{"get":{"operationId":"list","x-symphony-timeout":"soon"}}}});
-        assert!(
-            compile(&manifest(timeout))
-                .unwrap_err()
-                .message
-                .contains("x-symphony-timeout")
-        );
-        let relative = json!({"paths":{"x":{"get":{"operationId":"list"}}}});
-        assert!(
-            compile(&manifest(relative))
-                .unwrap_err()
-                .message
-                .contains("must start with /")
-        );
-    }
-
-    #[test]
-    fn non_json_and_pathless_documents_are_rejected() {
-        let mut m = manifest(json!({}));
-        m.endpoints[0]
-            .metadata
-            .insert("openapi".into(), "openapi: 3.1.0".into());
-        assert_eq!(compile(&m).unwrap_err().code, ErrorCode::InvalidOpenapi);
-        assert!(compile(&manifest(json!({"openapi":"3.1.0"}))).is_err());
-    }
-
-    #[test]
     fn endpoints_without_openapi_are_reachable_through_the_service_proxy() {
-        let mut m = manifest(spec());
-        m.endpoints[0].metadata.clear();
-        let routes = compile(&m).unwrap().unwrap();
+        let routes = routes(spec(), false);
         match routes.lookup("POST", "/add") {
             Lookup::Found { operation, params } => {
                 assert_eq!(operation.subject, "cirata.extensions.catalog.add");
@@ -388,17 +184,14 @@ mod tests {
             Lookup::MethodNotAllowed { .. }
         ));
         assert_eq!(routes.lookup("GET", "/add/x"), Lookup::NotFound);
-        m.endpoints.clear();
-        assert!(compile(&m).unwrap().is_none());
     }
 
     #[test]
     fn openapi_routes_win_over_the_service_proxy() {
-        let routes = compile(&manifest(
+        let routes = routes(
             json!({"paths":{"/list":{"get":{"operationId":"get"}}}}),
-        ))
-        .unwrap()
-        .unwrap();
+            true,
+        );
         match routes.lookup("GET", "/list") {
             Lookup::Found { operation, .. } => {
                 assert_eq!(operation.subject, "cirata.extensions.catalog.get")

@@ -1,45 +1,9 @@
-//! Bucket management: the platform's own buckets and the ones extensions declare, with replicas
-//! from the cluster size and ownership by prefix.
+//! Ownership of bucket names by extension prefix (`symphony_buckets`).
 
-use std::time::Duration;
-
-use async_nats::jetstream::{self, kv};
-use symphony_protocol::manifest::BucketSpec;
+use async_nats::jetstream::kv;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
-/// Creates or updates a bucket; existing data is kept.
-pub async fn ensure_bucket(
-    js: &jetstream::Context,
-    spec: &BucketSpec,
-    replicas: usize,
-) -> anyhow::Result<kv::Store> {
-    let config = kv::Config {
-        bucket: spec.name.clone(),
-        description: spec.description.clone(),
-        history: i64::from(spec.max_history_per_key.max(1)),
-        max_age: Duration::from_secs(spec.ttl),
-        max_bytes: if spec.max_bucket_size == 0 {
-            -1
-        } else {
-            spec.max_bucket_size as i64
-        },
-        num_replicas: replicas,
-        storage: jetstream::stream::StorageType::File,
-        ..Default::default()
-    };
-    Ok(js.create_or_update_key_value(config).await?)
-}
-
-/// A platform bucket spec.
-pub fn platform_bucket(name: &str, description: &str, ttl: Duration) -> BucketSpec {
-    BucketSpec {
-        name: name.to_owned(),
-        description: description.to_owned(),
-        ttl: ttl.as_secs(),
-        max_history_per_key: 1,
-        max_bucket_size: 0,
-    }
-}
+use crate::error::internal;
 
 /// Ownership of bucket names (`symphony_buckets`: bucket → prefix).
 #[derive(Clone)]
@@ -98,9 +62,4 @@ fn owned_error(bucket: &str, owner: &str) -> ErrorBody {
         format!("bucket {bucket:?} belongs to extension {owner:?}"),
     )
     .with_hint("choose another bucket name under your own prefix")
-}
-
-pub fn internal(e: impl std::fmt::Display) -> ErrorBody {
-    tracing::error!(error = %e, "internal error");
-    ErrorBody::new(ErrorCode::Internal, "internal error; see the server log")
 }

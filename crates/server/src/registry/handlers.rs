@@ -13,12 +13,13 @@ use symphony_protocol::names::{validate_bucket, validate_prefix};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, PROTOCOL_VERSION, subjects};
 
 use super::Registry;
-use super::buckets::{ensure_bucket, internal};
 use crate::auth::audit::AuditEvent;
 use crate::auth::keys::{KeyRecord, NewKey};
 use crate::auth::policy::check_bounded;
 use crate::bus::connect::cluster_size;
+use crate::bus::kv::ensure_bucket;
 use crate::clock::{now_rfc3339, now_unix};
+use crate::error::internal;
 
 fn bad_request(message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(ErrorCode::InvalidRequest, message)
@@ -167,7 +168,7 @@ impl Registry {
     async fn register(&self, id: &str, payload: &[u8]) -> Result<RegisterReply, ErrorBody> {
         let (key, _) = self.api_key_record(id, KeyKind::ApiKey).await?;
         let manifest = Manifest::parse(payload)?;
-        crate::gateway::routes::compile(&manifest)?;
+        symphony_protocol::routes::compile(&manifest)?;
         if key.prefix.as_deref() != Some(manifest.prefix.as_str()) {
             return Err(ErrorBody::new(
                 ErrorCode::PrefixMismatch,

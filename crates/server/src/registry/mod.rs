@@ -19,7 +19,8 @@ use symphony_protocol::subjects;
 
 use crate::auth::Auth;
 use crate::bus::connect::{cluster_size, replicas_for};
-use buckets::{BucketOwners, ensure_bucket, platform_bucket};
+use crate::bus::kv::{ensure_bucket, platform_bucket};
+use buckets::BucketOwners;
 use mirror::{Mirror, now_nanos};
 
 /// Settings the registry hands to extensions.

@@ -13,12 +13,17 @@ pub mod jsx;
 pub mod module;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Request};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::extract::{FromRef, Path, Request};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+
+use crate::auth::Auth;
+use crate::http::etag::{not_modified, strong_etag, validators};
+use crate::registry::Registry;
 
 /// `web/dist` as built by `scripts/build-web.sh`. Missing (a checkout where the UI was never built)
 /// still compiles: `/` then explains how to build it.
@@ -36,12 +41,19 @@ const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"
 <code>scripts/build-web.sh</code> (it runs <code>npm run build</code> in <code>web/</code>) and rebuild \
 the server. The REST API under <code>/api/v1</code> works regardless.</p></body></html>";
 
-/// `/`, `/assets/*` and `/vendor/*`; merged into the API router, whose fallback is [`fallback`].
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// `/`, `/assets/*`, `/vendor/*` and the extension UI modules; the app's fallback is [`fallback`].
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Registry>: FromRef<S>,
+    Arc<Auth>: FromRef<S>,
+    Arc<jsx::TranspileCache>: FromRef<S>,
+{
     Router::new()
         .route("/", get(index))
         .route("/assets/{*file}", get(asset))
         .route("/vendor/{*file}", get(vendor))
+        .route("/api/v1/ui/module/{prefix}/{*name}", get(module::module))
 }
 
 /// The server-wide fallback: the shell for a browser navigation, the JSON 404 otherwise.
@@ -49,7 +61,7 @@ pub async fn fallback(request: Request) -> Response {
     if is_page_navigation(request.method(), request.uri().path(), request.headers()) {
         return index().await;
     }
-    crate::api::not_found().await.into_response()
+    crate::http::not_found().await.into_response()
 }
 
 /// A `GET`/`HEAD` that asks for HTML, for a path outside the server's own prefixes.
@@ -130,41 +142,6 @@ fn vendor_response(
         data.into_owned(),
     )
         .into_response()
-}
-
-/// `"<first 32 hex digits of the SHA-256>"`: the strong ETag of every revalidated response (vendored
-/// files, UI modules, extension views).
-pub(crate) fn strong_etag(sha256: &[u8; 32]) -> String {
-    format!("\"{}\"", &data_encoding::HEXLOWER.encode(sha256)[..32])
-}
-
-/// The `ETag` and `Cache-Control` headers a revalidated response carries, on 200 and 304 alike.
-pub(crate) fn validators(
-    etag: &str,
-    cache_control: &'static str,
-) -> [(HeaderName, HeaderValue); 2] {
-    [
-        (
-            header::ETAG,
-            HeaderValue::from_str(etag).expect("hex in quotes"),
-        ),
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(cache_control),
-        ),
-    ]
-}
-
-/// Whether `If-None-Match` names `etag` (or is `*`): then the answer is 304. `If-None-Match` compares
-/// weakly (RFC 9110 §13.1.2), so `W/"x"` matches `"x"`.
-pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 fn content_type(file: &str) -> &'static str {

@@ -11,11 +11,11 @@ use symphony_protocol::manifest::is_module_mime;
 use symphony_protocol::names::validate_prefix;
 use symphony_protocol::{ErrorBody, ErrorCode, SourceLocation};
 
+use super::jsx::TranspileCache;
 use super::jsx::{Outcome, source_hash};
-use super::{not_modified, strong_etag, validators};
-use crate::api::AppState;
-use crate::api::auth::Authenticated;
-use crate::api::error::ApiError;
+use crate::http::etag::{not_modified, strong_etag, validators};
+use crate::http::{ApiError, Authenticated};
+use crate::registry::Registry;
 
 /// Modules change whenever their extension registers again: always revalidate (cheap, by ETag).
 const MODULE_CACHE_CONTROL: &str = "private, no-cache";
@@ -34,7 +34,8 @@ pub fn module_etag(source: &str) -> String {
 }
 
 pub async fn module(
-    State(state): State<AppState>,
+    State(registry): State<Arc<Registry>>,
+    State(modules): State<Arc<TranspileCache>>,
     Authenticated(caller): Authenticated,
     Path((prefix, name)): Path<(String, String)>,
     headers: HeaderMap,
@@ -43,8 +44,7 @@ pub async fn module(
     if validate_prefix(&prefix).is_err() || !caller.sees(&prefix) {
         return Err(not_found(&uri));
     }
-    let record = state
-        .registry
+    let record = registry
         .current_record(&prefix)
         .await?
         .ok_or_else(|| not_found(&uri))?;
@@ -69,7 +69,7 @@ pub async fn module(
         return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
     }
     let source: Arc<str> = resource.content.into();
-    let outcome = state.modules.get(&uri, &source).await;
+    let outcome = modules.get(&uri, &source).await;
     Ok(match into_body(&uri, &outcome) {
         Ok(body) => (
             cache_headers,

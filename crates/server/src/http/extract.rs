@@ -1,13 +1,15 @@
 //! Extractors that say who is calling: a bearer token (API key or user session) or the session cookie.
 
-use axum::extract::FromRequestParts;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use symphony_protocol::messages::KeyKind;
 use symphony_protocol::{ErrorBody, ErrorCode, Token};
 
-use super::AppState;
 use super::error::ApiError;
+use crate::auth::Auth;
 use crate::auth::keys::KeyRecord;
 use crate::auth::policy::Caller;
 
@@ -64,13 +66,18 @@ fn credential(parts: &Parts) -> Result<String, ApiError> {
 /// A caller holding a valid key token of any kind (the API-key exchange).
 pub struct AnyKey(pub KeyRecord);
 
-impl FromRequestParts<AppState> for AnyKey {
+impl<S> FromRequestParts<S> for AnyKey
+where
+    S: Send + Sync,
+    Arc<Auth>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = credential(parts)?;
-        let (record, revision) = state.auth().keys.verify(&token).await?;
-        state.auth().keys.touch(&record, revision);
+        let auth = Arc::<Auth>::from_ref(state);
+        let (record, revision) = auth.keys.verify(&token).await?;
+        auth.keys.touch(&record, revision);
         Ok(AnyKey(record))
     }
 }
@@ -78,13 +85,17 @@ impl FromRequestParts<AppState> for AnyKey {
 /// Any authenticated caller: an `api_key` or a signed-in user.
 pub struct Authenticated(pub Caller);
 
-impl FromRequestParts<AppState> for Authenticated {
+impl<S> FromRequestParts<S> for Authenticated
+where
+    S: Send + Sync,
+    Arc<Auth>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let raw = credential(parts)?;
         let token = Token::parse(&raw).map_err(|_| invalid())?;
-        let auth = state.auth();
+        let auth = Arc::<Auth>::from_ref(state);
         let key = auth
             .keys
             .lookup(&token.key_id)

@@ -1,0 +1,318 @@
+//! Compiles the OpenAPI documents in an extension's endpoint metadata into a route table
+//! (docs/protocol.md §7.1). Registration rejects a manifest whose routes do not compile; the gateway
+//! builds its lookup table from the result. Pure: unit tests reach it without a server.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::manifest::{Manifest, ServiceSpec};
+use crate::{ErrorBody, ErrorCode};
+
+/// HTTP methods an OpenAPI path item may define.
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// One routable operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// Upper-case HTTP method (`*` for the service proxy).
+    pub method: String,
+    /// The OpenAPI path template, relative to `/api/v1/extension/<prefix>`.
+    pub template: String,
+    /// NATS subject of the endpoint that serves it.
+    pub subject: String,
+    /// Per-route timeout (`x-symphony-timeout`), else the gateway default.
+    pub timeout: Option<Duration>,
+}
+
+/// Every route of one extension, plus the OpenAPI documents they came from.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    pub prefix: String,
+    pub name: String,
+    /// Path templates in declaration order, each with its operations by method.
+    pub paths: Vec<(String, BTreeMap<String, Operation>)>,
+    /// The service proxy: `/<endpoint>` → endpoints in the extension's own group (GET or POST).
+    pub direct: BTreeMap<String, Operation>,
+    /// The parsed OpenAPI documents, one per service that has one.
+    pub documents: Vec<Value>,
+}
+
+fn invalid(service: &str, message: String) -> ErrorBody {
+    ErrorBody::new(ErrorCode::InvalidOpenapi, format!("service {service:?}: {message}"))
+        .with_hint("see docs/protocol.md §7.1: each operation names its endpoint with x-symphony-endpoint or operationId")
+}
+
+/// Parses `x-symphony-timeout`: a duration string (`"5s"`, `"250ms"`) or a number of milliseconds.
+fn parse_timeout(v: &Value) -> Option<Result<Duration, String>> {
+    match v {
+        Value::Null => None,
+        Value::Number(n) => Some(
+            n.as_u64()
+                .map(Duration::from_millis)
+                .ok_or_else(|| format!("{n} is not a whole number of ms")),
+        ),
+        Value::String(s) => Some(humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))),
+        other => Some(Err(format!(
+            "{other} is neither a duration string nor milliseconds"
+        ))),
+    }
+}
+
+/// Resolves the endpoint subject an operation names.
+fn endpoint_subject(service: &ServiceSpec, op: &Value) -> Result<String, String> {
+    let names: Vec<&str> = service.endpoints.iter().map(|e| e.name.as_str()).collect();
+    let by_name = |name: &str| {
+        service
+            .endpoints
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.subject.clone())
+    };
+    if let Some(target) = op.get("x-symphony-endpoint") {
+        let target = target
+            .as_str()
+            .ok_or("x-symphony-endpoint is not a string")?;
+        return by_name(target)
+            .or_else(|| service.endpoints.iter().find(|e| e.subject == target).map(|e| e.subject.clone()))
+            .ok_or_else(|| format!("x-symphony-endpoint {target:?} is not an endpoint of the service (endpoints: {})", names.join(", ")));
+    }
+    match op.get("operationId").and_then(Value::as_str) {
+        Some(id) => by_name(id).ok_or_else(|| {
+            format!("operationId {id:?} names no endpoint of the service (endpoints: {}); add x-symphony-endpoint", names.join(", "))
+        }),
+        None => Err("has neither x-symphony-endpoint nor an operationId naming an endpoint".into()),
+    }
+}
+
+/// Compiles every service of `manifest` that carries `metadata.openapi`. `Ok(None)`: no REST API.
+pub fn compile(manifest: &Manifest) -> Result<Option<RouteTable>, ErrorBody> {
+    // Only to refuse templates the gateway's router cannot hold (conflicts, bad syntax).
+    let mut router = matchit::Router::new();
+    let mut paths: Vec<(String, BTreeMap<String, Operation>)> = Vec::new();
+    let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut documents = Vec::new();
+    for service in &manifest.endpoints {
+        let Some(text) = service.metadata.get("openapi") else {
+            continue;
+        };
+        let doc: Value = serde_json::from_str(text).map_err(|e| {
+            invalid(
+                &service.service,
+                format!(
+                    "metadata.openapi is not a JSON OpenAPI document ({e}); YAML is not accepted"
+                ),
+            )
+        })?;
+        let Some(spec_paths) = doc.get("paths").and_then(Value::as_object) else {
+            return Err(invalid(
+                &service.service,
+                "the OpenAPI document has no `paths` object".into(),
+            ));
+        };
+        for (template, item) in spec_paths {
+            if !template.starts_with('/') {
+                return Err(invalid(
+                    &service.service,
+                    format!("path {template:?} must start with /"),
+                ));
+            }
+            let item = item.as_object().ok_or_else(|| {
+                invalid(
+                    &service.service,
+                    format!("path {template:?} is not an object"),
+                )
+            })?;
+            for (method, op) in item.iter().filter(|(k, _)| METHODS.contains(&k.as_str())) {
+                let upper = method.to_ascii_uppercase();
+                let where_ = format!("operation {upper} {template}");
+                let subject = endpoint_subject(service, op)
+                    .map_err(|why| invalid(&service.service, format!("{where_} {why}")))?;
+                let timeout = match op.get("x-symphony-timeout").and_then(parse_timeout) {
+                    None => None,
+                    Some(Ok(d)) => Some(d),
+                    Some(Err(why)) => {
+                        return Err(invalid(
+                            &service.service,
+                            format!("{where_}: x-symphony-timeout {why}"),
+                        ));
+                    }
+                };
+                let idx = match index_of.get(template) {
+                    Some(i) => *i,
+                    None => {
+                        router.insert(template.clone(), paths.len()).map_err(|e| {
+                            invalid(
+                                &service.service,
+                                format!("path {template:?} cannot be routed: {e}"),
+                            )
+                        })?;
+                        index_of.insert(template.clone(), paths.len());
+                        paths.push((template.clone(), BTreeMap::new()));
+                        paths.len() - 1
+                    }
+                };
+                let operation = Operation {
+                    method: upper.clone(),
+                    template: template.clone(),
+                    subject,
+                    timeout,
+                };
+                if paths[idx].1.insert(upper, operation).is_some() {
+                    return Err(invalid(
+                        &service.service,
+                        format!("{where_} is defined twice"),
+                    ));
+                }
+            }
+        }
+        documents.push(doc);
+    }
+    let group = format!("cirata.extensions.{}.", manifest.prefix);
+    let direct: BTreeMap<String, Operation> = manifest
+        .endpoints
+        .iter()
+        .flat_map(|s| &s.endpoints)
+        .filter_map(|e| {
+            let name = e
+                .subject
+                .strip_prefix(&group)
+                .filter(|n| !n.contains('.') && !n.is_empty())?;
+            let op = Operation {
+                method: "*".into(),
+                template: format!("/{name}"),
+                subject: e.subject.clone(),
+                timeout: None,
+            };
+            Some((name.to_owned(), op))
+        })
+        .collect();
+    if paths.is_empty() && direct.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RouteTable {
+        prefix: manifest.prefix.clone(),
+        name: manifest.name.clone(),
+        paths,
+        direct,
+        documents,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::EndpointSpec;
+    use serde_json::json;
+
+    fn manifest(openapi: Value) -> Manifest {
+        let mut m: Manifest = serde_json::from_value(
+            json!({"manifest_version":1,"name":"Catalog","prefix":"catalog"}),
+        )
+        .unwrap();
+        m.endpoints.push(ServiceSpec {
+            service: "catalog".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            metadata: [("openapi".to_owned(), openapi.to_string())].into(),
+            endpoints: ["list", "add", "get"]
+                .iter()
+                .map(|n| EndpointSpec {
+                    name: (*n).into(),
+                    subject: format!("cirata.extensions.catalog.{n}"),
+                })
+                .collect(),
+        });
+        m
+    }
+
+    fn spec() -> Value {
+        json!({"openapi":"3.1.0","paths":{
+            "/items": {"get": {"operationId":"list"}, "post": {"x-symphony-endpoint":"add", "x-symphony-timeout":"2s"}},
+            "/items/{id}": {"get": {"operationId":"get", "x-symphony-timeout": 250}, "parameters": []}
+        }})
+    }
+
+    fn operation<'a>(table: &'a RouteTable, method: &str, template: &str) -> &'a Operation {
+        let (_, ops) = table.paths.iter().find(|(t, _)| t == template).unwrap();
+        &ops[method]
+    }
+
+    #[test]
+    fn operations_map_to_endpoint_subjects() {
+        let table = compile(&manifest(spec())).unwrap().unwrap();
+        let get = operation(&table, "GET", "/items/{id}");
+        assert_eq!(get.subject, "cirata.extensions.catalog.get");
+        assert_eq!(get.timeout, Some(Duration::from_millis(250)));
+        let add = operation(&table, "POST", "/items");
+        assert_eq!(add.subject, "cirata.extensions.catalog.add");
+        assert_eq!(add.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(operation(&table, "GET", "/items").timeout, None);
+        assert_eq!(table.documents.len(), 1);
+        assert_eq!(
+            table.direct["list"].subject,
+            "cirata.extensions.catalog.list"
+        );
+    }
+
+    #[test]
+    fn unmappable_operations_are_rejected_with_the_reason() {
+        let bad = json!({"paths":{"/x":{"get":{"operationId":"missing"}}}});
+        let e = compile(&manifest(bad)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidOpenapi);
+        assert!(
+            e.message.contains("GET /x") && e.message.contains("missing"),
+            "{}",
+            e.message
+        );
+        let none = json!({"paths":{"/x":{"get":{}}}});
+        assert!(
+            compile(&manifest(none))
+                .unwrap_err()
+                .message
+                .contains("neither")
+        );
+        let timeout =
+            json!({"paths":{"/x":{"get":{"operationId":"list","x-symphony-timeout":"soon"}}}});
+        assert!(
+            compile(&manifest(timeout))
+                .unwrap_err()
+                .message
+                .contains("x-symphony-timeout")
+        );
+        let relative = json!({"paths":{"x":{"get":{"operationId":"list"}}}});
+        assert!(
+            compile(&manifest(relative))
+                .unwrap_err()
+                .message
+                .contains("must start with /")
+        );
+        let conflict = json!({"paths":{"/x/{a}":{"get":{"operationId":"list"}},"/x/{b}":{"get":{"operationId":"get"}}}});
+        assert!(
+            compile(&manifest(conflict))
+                .unwrap_err()
+                .message
+                .contains("cannot be routed")
+        );
+    }
+
+    #[test]
+    fn non_json_and_pathless_documents_are_rejected() {
+        let mut m = manifest(json!({}));
+        m.endpoints[0]
+            .metadata
+            .insert("openapi".into(), "openapi: 3.1.0".into());
+        assert_eq!(compile(&m).unwrap_err().code, ErrorCode::InvalidOpenapi);
+        assert!(compile(&manifest(json!({"openapi":"3.1.0"}))).is_err());
+    }
+
+    #[test]
+    fn a_manifest_without_endpoints_has_no_routes() {
+        let mut m = manifest(spec());
+        m.endpoints.clear();
+        assert!(compile(&m).unwrap().is_none());
+    }
+}

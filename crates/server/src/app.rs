@@ -1,0 +1,62 @@
+//! The application: the state every feature router needs, as cheap-to-clone sub-states
+//! ([`FromRef`]), and the one router that assembles the features.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use symphony_protocol::messages::SymphonyInfo;
+
+use crate::auth::Auth;
+use crate::gateway::Gateway;
+use crate::libraries::PypiUpstream;
+use crate::registry::Registry;
+use crate::ui::jsx::TranspileCache;
+use crate::{api, gateway, http, libraries, ui};
+
+/// What the handlers can reach; each handler takes only the parts it needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub auth: Arc<Auth>,
+    pub gateway: Gateway,
+    pub info: Arc<SymphonyInfo>,
+    pub pypi_upstream: PypiUpstream,
+    /// Transpiled extension UI modules by source hash.
+    pub modules: Arc<TranspileCache>,
+}
+
+/// `State<Part>` for each part of [`AppState`] (what `#[derive(FromRef)]` would write).
+macro_rules! parts {
+    ($($field:ident: $ty:ty),* $(,)?) => {$(
+        impl FromRef<AppState> for $ty {
+            fn from_ref(state: &AppState) -> Self {
+                state.$field.clone()
+            }
+        }
+    )*};
+}
+
+parts!(
+    registry: Arc<Registry>,
+    auth: Arc<Auth>,
+    gateway: Gateway,
+    info: Arc<SymphonyInfo>,
+    pypi_upstream: PypiUpstream,
+    modules: Arc<TranspileCache>,
+);
+
+/// Every route of the server: the platform API, the gateway, the SDK downloads and the UI shell,
+/// with the shell (or the JSON 404) as the fallback.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::router())
+        .merge(gateway::router())
+        .merge(libraries::router())
+        .merge(ui::router())
+        .fallback(ui::fallback)
+        .layer(axum::middleware::from_fn(
+            http::middleware::close_when_body_may_be_unread,
+        ))
+        .with_state(state)
+}

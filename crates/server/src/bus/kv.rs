@@ -1,0 +1,41 @@
+//! JetStream key-value buckets: creating them with the platform's rules (replicas, TTL, history,
+//! size).
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use symphony_protocol::manifest::BucketSpec;
+
+/// Creates or updates a bucket; existing data is kept.
+pub async fn ensure_bucket(
+    js: &jetstream::Context,
+    spec: &BucketSpec,
+    replicas: usize,
+) -> anyhow::Result<kv::Store> {
+    let config = kv::Config {
+        bucket: spec.name.clone(),
+        description: spec.description.clone(),
+        history: i64::from(spec.max_history_per_key.max(1)),
+        max_age: Duration::from_secs(spec.ttl),
+        max_bytes: if spec.max_bucket_size == 0 {
+            -1
+        } else {
+            spec.max_bucket_size as i64
+        },
+        num_replicas: replicas,
+        storage: jetstream::stream::StorageType::File,
+        ..Default::default()
+    };
+    Ok(js.create_or_update_key_value(config).await?)
+}
+
+/// A platform bucket spec.
+pub fn platform_bucket(name: &str, description: &str, ttl: Duration) -> BucketSpec {
+    BucketSpec {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        ttl: ttl.as_secs(),
+        max_history_per_key: 1,
+        max_bucket_size: 0,
+    }
+}

@@ -298,7 +298,6 @@ async fn serve_with_nats(
         },
         client.clone(),
     );
-    registry.spawn_mirror();
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
     let presence = tokio::spawn(registry.clone().follow_disconnects());

@@ -1,17 +1,12 @@
 //! API keys and registration keys: records in `symphony_keys`, token verification, the API-key
 //! exchange, and the NATS permissions each key gets.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
-
-use async_nats::jetstream::kv;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use symphony_protocol::capability::{self, Capability, CapabilitySummary, Permissions};
 use symphony_protocol::messages::{ApiKey, KeyKind};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, Token, subjects};
 
+use crate::bus::table::{Table, Versioned};
 use crate::clock::{now_rfc3339, now_unix, rfc3339};
 use crate::identity::Identity;
 
@@ -170,101 +165,33 @@ fn invalid_token() -> ErrorBody {
 /// The `symphony_keys` bucket.
 #[derive(Clone)]
 pub struct KeyStore {
-    kv: kv::Store,
-    mirror: Option<Arc<Mirror>>,
+    table: Table<KeyRecord>,
 }
 
-/// An in-memory copy of `symphony_keys`, kept exact by a watch: bearer checks then need no NATS round
-/// trip, and a revocation or use reaches it within milliseconds.
-#[derive(Default)]
-struct Mirror {
-    records: RwLock<HashMap<String, (KeyRecord, u64)>>,
-    /// True once the watch has delivered the bucket's current content (and while it runs).
-    live: AtomicBool,
-}
-
-impl Mirror {
-    fn apply(&self, key: &str, entry: Option<(KeyRecord, u64)>) {
-        let mut records = self.records.write().expect("key mirror lock");
-        match entry {
-            Some((record, revision)) => {
-                if records.get(key).is_none_or(|(_, r)| *r < revision) {
-                    records.insert(key.to_owned(), (record, revision));
-                }
-            }
-            None => {
-                records.remove(key);
-            }
-        }
-    }
+fn record_of(entry: Versioned<KeyRecord>) -> (KeyRecord, u64) {
+    ((*entry.value).clone(), entry.revision)
 }
 
 impl KeyStore {
-    pub fn new(kv: kv::Store) -> Self {
-        KeyStore { kv, mirror: None }
+    pub fn new(table: Table<KeyRecord>) -> Self {
+        KeyStore { table }
     }
 
-    /// Serves lookups from memory, following the bucket with a watch (the server; not one-shot CLIs).
-    pub fn mirrored(mut self) -> Self {
-        let mirror = Arc::new(Mirror::default());
-        self.mirror = Some(mirror.clone());
-        let kv = self.kv.clone();
-        tokio::spawn(async move {
-            loop {
-                match kv.watch_with_history(">").await {
-                    Ok(mut watch) => {
-                        while let Some(Ok(entry)) = watch.next().await {
-                            let record = (entry.operation == kv::Operation::Put)
-                                .then(|| serde_json::from_slice::<KeyRecord>(&entry.value).ok())
-                                .flatten()
-                                .map(|r| (r, entry.revision));
-                            mirror.apply(&entry.key, record);
-                            if entry.delta == 0 {
-                                mirror.live.store(true, Ordering::SeqCst);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot watch keys; reading them from NATS")
-                    }
-                }
-                // The watch ended (NATS restarted): read from NATS until it has caught up again.
-                mirror.live.store(false, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-        });
-        self
-    }
-
-    /// A record for authentication: from the mirror when it is live, else from NATS.
+    /// A record for authentication: from the mirror when it holds it (bearer checks then need no
+    /// NATS round trip; a revocation or use reaches it within milliseconds), else from NATS (a key
+    /// another process created a moment ago).
     pub async fn lookup(&self, id: &KeyId) -> anyhow::Result<Option<(KeyRecord, u64)>> {
-        if let Some(m) = self
-            .mirror
-            .as_ref()
-            .filter(|m| m.live.load(Ordering::SeqCst))
-        {
-            return Ok(m
-                .records
-                .read()
-                .expect("key mirror lock")
-                .get(id.as_str())
-                .cloned());
-        }
-        self.get(id).await
+        Ok(self.table.read_or_fetch(id.as_str()).await?.map(record_of))
+    }
+
+    /// Whether the mirror holds a key with this id (no NATS round trip).
+    pub fn is_cached(&self, id: &KeyId) -> bool {
+        self.table.cached(id.as_str()).is_some()
     }
 
     /// The record and its revision (for compare-and-swap).
     pub async fn get(&self, id: &KeyId) -> anyhow::Result<Option<(KeyRecord, u64)>> {
-        let Some(entry) = self.kv.entry(id.as_str()).await? else {
-            return Ok(None);
-        };
-        if entry.operation != kv::Operation::Put {
-            return Ok(None);
-        }
-        Ok(Some((
-            serde_json::from_slice(&entry.value)?,
-            entry.revision,
-        )))
+        Ok(self.table.get(id.as_str()).await?.map(record_of))
     }
 
     /// Creates a key and returns its record and token (the only time the token exists in clear).
@@ -288,11 +215,14 @@ impl KeyStore {
             notes: new.notes,
             last_used: None,
         };
-        let revision = self
-            .kv
-            .create(id.as_str(), serde_json::to_vec(&record)?.into())
-            .await?;
-        self.remember(&record, revision);
+        if self
+            .table
+            .create(id.as_str(), record.clone())
+            .await?
+            .is_none()
+        {
+            anyhow::bail!("key id {id} exists already");
+        }
         tracing::info!(key = %id, kind = ?record.kind, prefix = ?record.prefix, "key created");
         Ok((record, token))
     }
@@ -313,62 +243,36 @@ impl KeyStore {
             }
             let mut used = current.clone();
             used.consumed_by = Some(by.clone());
-            match self
-                .kv
-                .update(
-                    current.id.as_str(),
-                    serde_json::to_vec(&used)?.into(),
-                    revision,
-                )
-                .await
+            if self
+                .table
+                .update(current.id.as_str(), used, revision)
+                .await?
+                .is_some()
             {
-                Ok(revision) => {
-                    self.remember(&used, revision);
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    match self.kv.entry(current.id.as_str()).await? {
-                        Some(entry) if entry.operation == kv::Operation::Put => {
-                            current = serde_json::from_slice(&entry.value)?;
-                            revision = entry.revision;
-                        }
-                        _ => return Ok(false),
-                    }
-                }
-                Err(e) => return Err(e.into()),
+                return Ok(true);
+            }
+            match self.get(&current.id).await? {
+                Some((latest, latest_revision)) => (current, revision) = (latest, latest_revision),
+                None => return Ok(false),
             }
         }
     }
 
     /// Replaces a record (notes, expiry, capabilities, revocation, last use).
     pub async fn put(&self, record: &KeyRecord) -> anyhow::Result<()> {
-        let revision = self
-            .kv
-            .put(record.id.as_str(), serde_json::to_vec(record)?.into())
-            .await?;
-        self.remember(record, revision);
+        self.table.put(record.id.as_str(), record.clone()).await?;
         Ok(())
-    }
-
-    /// Writes through to the mirror, so this replica sees its own changes at once (others within
-    /// milliseconds, through the watch).
-    fn remember(&self, record: &KeyRecord, revision: u64) {
-        if let Some(m) = &self.mirror {
-            m.apply(record.id.as_str(), Some((record.clone(), revision)));
-        }
     }
 
     /// Every key, newest first.
     pub async fn list(&self) -> anyhow::Result<Vec<KeyRecord>> {
-        let mut out = Vec::new();
-        let mut keys = self.kv.keys().await?;
-        while let Some(k) = keys.next().await {
-            if let Ok(id) = KeyId::parse(&k?)
-                && let Some((r, _)) = self.get(&id).await?
-            {
-                out.push(r);
-            }
-        }
+        let mut out: Vec<KeyRecord> = self
+            .table
+            .all()
+            .await?
+            .into_iter()
+            .map(|(_, entry)| (*entry.value).clone())
+            .collect();
         out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
         Ok(out)
     }
@@ -383,27 +287,15 @@ impl KeyStore {
         }
         let mut used = record.clone();
         used.last_used = Some(now);
-        let this = self.clone();
+        let table = self.table.clone();
         tokio::spawn(async move {
-            let Ok(bytes) = serde_json::to_vec(&used) else {
-                return;
-            };
-            if let Ok(new_revision) = this
-                .kv
-                .update(used.id.as_str(), bytes.into(), revision)
-                .await
-            {
-                this.remember(&used, new_revision);
-            }
+            let id = used.id.clone();
+            let _ = table.update(id.as_str(), used, revision).await;
         });
     }
 
     pub async fn delete(&self, id: &KeyId) -> anyhow::Result<()> {
-        self.kv.purge(id.as_str()).await?;
-        if let Some(m) = &self.mirror {
-            m.apply(id.as_str(), None);
-        }
-        Ok(())
+        self.table.purge(id.as_str()).await
     }
 
     /// Verifies a bearer token: well formed, known, secret matches, usable.

@@ -18,6 +18,7 @@ use symphony_protocol::rbac::Grants;
 use symphony_protocol::{ErrorBody, subjects};
 
 use crate::bus::kv::{ensure_bucket, platform_bucket};
+use crate::bus::table::{Changes, Table};
 use crate::error::internal;
 use crate::identity::Identity;
 use audit::Audit;
@@ -72,11 +73,13 @@ impl Auth {
             Duration::from_secs(15 * 60),
         )
         .await?;
+        // One change feed for the identity tables (nobody waits on it yet; each table needs one).
+        let changes = Changes::default();
         Ok(Auth {
-            keys: KeyStore::new(keys).mirrored(),
-            users: UserStore::new(users),
-            roles: RoleStore::new(roles),
-            sessions: SessionStore::new(sessions, idle_timeout),
+            keys: KeyStore::new(Table::new(keys).mirrored(&changes)),
+            users: UserStore::new(Table::new(users).mirrored(&changes)),
+            roles: RoleStore::new(Table::new(roles).mirrored(&changes)),
+            sessions: SessionStore::new(Table::new(sessions).mirrored(&changes), idle_timeout),
             throttle: Throttle::new(failures),
             revocations: Revocations::new(revocations, identity.clone(), sys),
             audit: Audit::init(js, replicas).await?,
@@ -114,10 +117,10 @@ impl Auth {
         };
         let sessions = bind(subjects::SESSIONS_BUCKET).await?;
         Ok(Auth {
-            keys: KeyStore::new(bind(subjects::KEYS_BUCKET).await?),
-            users: UserStore::new(bind(subjects::USERS_BUCKET).await?),
-            roles: RoleStore::new(bind(subjects::ROLES_BUCKET).await?),
-            sessions: SessionStore::new(sessions, Duration::from_secs(30 * 60)),
+            keys: KeyStore::new(Table::new(bind(subjects::KEYS_BUCKET).await?)),
+            users: UserStore::new(Table::new(bind(subjects::USERS_BUCKET).await?)),
+            roles: RoleStore::new(Table::new(bind(subjects::ROLES_BUCKET).await?)),
+            sessions: SessionStore::new(Table::new(sessions), Duration::from_secs(30 * 60)),
             throttle: Throttle::new(bind(subjects::LOGIN_FAILURES_BUCKET).await?),
             revocations: Revocations::new(
                 bind(subjects::REVOCATIONS_BUCKET).await?,

@@ -1,30 +1,30 @@
 //! Roles: the built-in ones plus custom roles stored in `symphony_roles`.
 
-use async_nats::jetstream::kv;
-use futures::StreamExt;
 use symphony_protocol::rbac::{Grants, Role, builtin_roles};
+
+use crate::bus::table::Table;
 
 /// The `symphony_roles` bucket (custom roles only; built-ins live in code).
 #[derive(Clone)]
 pub struct RoleStore {
-    kv: kv::Store,
+    table: Table<Role>,
 }
 
 impl RoleStore {
-    pub fn new(kv: kv::Store) -> Self {
-        RoleStore { kv }
+    pub fn new(table: Table<Role>) -> Self {
+        RoleStore { table }
     }
 
-    /// Built-in roles followed by the custom ones.
+    /// Built-in roles followed by the custom ones (from memory when mirrored).
     pub async fn all(&self) -> anyhow::Result<Vec<Role>> {
         let mut roles = builtin_roles();
-        let mut keys = self.kv.keys().await?;
-        let mut custom = Vec::new();
-        while let Some(k) = keys.next().await {
-            if let Some(v) = self.kv.get(k?).await? {
-                custom.push(serde_json::from_slice::<Role>(&v)?);
-            }
-        }
+        let mut custom: Vec<Role> = self
+            .table
+            .all()
+            .await?
+            .into_iter()
+            .map(|(_, r)| (*r.value).clone())
+            .collect();
         custom.sort_by(|a, b| a.name.cmp(&b.name));
         roles.extend(custom);
         Ok(roles)
@@ -35,15 +35,12 @@ impl RoleStore {
     }
 
     pub async fn put(&self, role: &Role) -> anyhow::Result<()> {
-        self.kv
-            .put(&role.name, serde_json::to_vec(role)?.into())
-            .await?;
+        self.table.put(&role.name, role.clone()).await?;
         Ok(())
     }
 
     pub async fn delete(&self, name: &str) -> anyhow::Result<()> {
-        self.kv.purge(name).await?;
-        Ok(())
+        self.table.purge(name).await
     }
 
     /// The union of the named roles (unknown names grant nothing).

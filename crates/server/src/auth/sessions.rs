@@ -9,6 +9,7 @@ use async_nats::jetstream::kv;
 use serde::{Deserialize, Serialize};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, Token};
 
+use crate::bus::table::Table;
 use crate::clock::now_unix;
 
 /// A session. The token's secret is stored only as a hash.
@@ -53,7 +54,7 @@ const TOUCH_EVERY_SECS: i64 = 30;
 /// The `symphony_sessions` bucket.
 #[derive(Clone)]
 pub struct SessionStore {
-    kv: kv::Store,
+    table: Table<SessionRecord>,
     pub idle_timeout: Duration,
 }
 
@@ -74,8 +75,11 @@ fn unreadable(e: anyhow::Error) -> ErrorBody {
 }
 
 impl SessionStore {
-    pub fn new(kv: kv::Store, idle_timeout: Duration) -> Self {
-        SessionStore { kv, idle_timeout }
+    pub fn new(table: Table<SessionRecord>, idle_timeout: Duration) -> Self {
+        SessionStore {
+            table,
+            idle_timeout,
+        }
     }
 
     /// Starts a session and returns it with its token (the only time the token exists in clear).
@@ -134,17 +138,22 @@ impl SessionStore {
         Ok(token)
     }
 
+    /// From memory when mirrored; a session another replica just started is read from NATS.
     pub async fn get(&self, id: &KeyId) -> anyhow::Result<Option<SessionRecord>> {
-        Ok(match self.kv.get(id.as_str()).await? {
-            Some(v) => Some(serde_json::from_slice(&v)?),
-            None => None,
-        })
+        Ok(self
+            .table
+            .read_or_fetch(id.as_str())
+            .await?
+            .map(|s| (*s.value).clone()))
+    }
+
+    /// Whether the mirror holds a session (or child token) with this id (no NATS round trip).
+    pub fn is_cached(&self, id: &KeyId) -> bool {
+        self.table.cached(id.as_str()).is_some()
     }
 
     pub async fn put(&self, record: &SessionRecord) -> anyhow::Result<()> {
-        self.kv
-            .put(record.id.as_str(), serde_json::to_vec(record)?.into())
-            .await?;
+        self.table.put(record.id.as_str(), record.clone()).await?;
         Ok(())
     }
 
@@ -165,13 +174,13 @@ impl SessionStore {
         };
         let now = now_unix();
         if record.expires_at.is_none_or(|at| now >= at) {
-            let _ = self.kv.purge(record.id.as_str()).await;
+            let _ = self.table.purge(record.id.as_str()).await;
             return Err(child_expired());
         }
         match self.get(parent_id).await.map_err(unreadable)? {
             Some(parent) => self.still_live(parent).await.map(Some),
             None => {
-                let _ = self.kv.purge(record.id.as_str()).await;
+                let _ = self.table.purge(record.id.as_str()).await;
                 Err(expired())
             }
         }
@@ -189,8 +198,11 @@ impl SessionStore {
             record.last_seen = now;
             let _ = self.put(&record).await;
             for child in record.children.iter().filter(|c| c.expires_at > now) {
-                if let Ok(Some(value)) = self.kv.get(child.id.as_str()).await {
-                    let _ = self.kv.put(child.id.as_str(), value).await;
+                if let Ok(Some(entry)) = self.table.get(child.id.as_str()).await {
+                    let _ = self
+                        .table
+                        .put(child.id.as_str(), (*entry.value).clone())
+                        .await;
                 }
             }
         }
@@ -201,11 +213,10 @@ impl SessionStore {
     pub async fn end(&self, id: &KeyId) -> anyhow::Result<()> {
         if let Some(record) = self.get(id).await? {
             for child in &record.children {
-                self.kv.purge(child.id.as_str()).await?;
+                self.table.purge(child.id.as_str()).await?;
             }
         }
-        self.kv.purge(id.as_str()).await?;
-        Ok(())
+        self.table.purge(id.as_str()).await
     }
 }
 

@@ -3,13 +3,12 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use async_nats::jetstream::kv;
-use futures::StreamExt;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use symphony_protocol::rbac::ADMIN_ROLE;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
+use crate::bus::table::Table;
 use crate::clock::now_rfc3339;
 
 /// A user. `password_hash` is empty for users from an external identity provider.
@@ -120,52 +119,50 @@ pub fn generate_password() -> String {
 /// The `symphony_users` bucket.
 #[derive(Clone)]
 pub struct UserStore {
-    kv: kv::Store,
+    table: Table<UserRecord>,
 }
 
 impl UserStore {
-    pub fn new(kv: kv::Store) -> Self {
-        UserStore { kv }
+    pub fn new(table: Table<UserRecord>) -> Self {
+        UserStore { table }
     }
 
+    /// From memory when mirrored; a user another replica just created is read from NATS.
     pub async fn get(&self, username: &str) -> anyhow::Result<Option<UserRecord>> {
-        Ok(match self.kv.get(username).await? {
-            Some(v) => Some(serde_json::from_slice(&v)?),
-            None => None,
-        })
+        Ok(self
+            .table
+            .read_or_fetch(username)
+            .await?
+            .map(|u| (*u.value).clone()))
     }
 
     /// Creates a user; `Ok(false)` when the name is taken.
     pub async fn create(&self, user: &UserRecord) -> anyhow::Result<bool> {
         Ok(self
-            .kv
-            .create(&user.username, serde_json::to_vec(user)?.into())
-            .await
-            .is_ok())
+            .table
+            .create(&user.username, user.clone())
+            .await?
+            .is_some())
     }
 
     pub async fn put(&self, user: &UserRecord) -> anyhow::Result<()> {
-        self.kv
-            .put(&user.username, serde_json::to_vec(user)?.into())
-            .await?;
+        self.table.put(&user.username, user.clone()).await?;
         Ok(())
     }
 
     pub async fn delete(&self, username: &str) -> anyhow::Result<()> {
-        self.kv.purge(username).await?;
-        Ok(())
+        self.table.purge(username).await
     }
 
+    /// Every user, by name.
     pub async fn list(&self) -> anyhow::Result<Vec<UserRecord>> {
-        let mut out = Vec::new();
-        let mut keys = self.kv.keys().await?;
-        while let Some(k) = keys.next().await {
-            if let Some(u) = self.get(&k?).await? {
-                out.push(u);
-            }
-        }
-        out.sort_by(|a, b| a.username.cmp(&b.username));
-        Ok(out)
+        Ok(self
+            .table
+            .all()
+            .await?
+            .into_iter()
+            .map(|(_, u)| (*u.value).clone())
+            .collect())
     }
 
     /// On first start: creates `admin` with `password` or a generated one, which is returned once to

@@ -11,14 +11,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_nats::Client;
-use async_nats::jetstream::kv;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{any, get};
-use futures::StreamExt;
 use symphony_protocol::messages::RegistryRecord;
 
 use crate::auth::Auth;
+use crate::bus::table::Versioned;
 use crate::registry::Registry;
 use routes::ExtensionRoutes;
 
@@ -46,9 +45,9 @@ pub struct GatewaySettings {
     pub body_limit: usize,
     /// Time an endpoint has to answer unless its route sets `x-symphony-timeout` (504 after).
     pub default_timeout: Duration,
-    /// The longest the set of live extensions goes without being recomputed. It is recomputed on
-    /// every change of the registry's mirror and when the next live status expires (status entries
-    /// expire silently); this bounds the wait when the mirror is not ready.
+    /// The longest the table goes without being recomputed. It is recomputed on every change of
+    /// the registry's mirrors and when the next live status expires (status entries expire
+    /// silently); this bounds the wait when the mirrors are not ready.
     pub sweep_interval: Duration,
 }
 
@@ -99,51 +98,22 @@ impl Gateway {
         all
     }
 
-    fn set_routes(&self, prefix: &str, routes: Option<ExtensionRoutes>) {
-        let mut table = self.table.write().expect("gateway table lock");
-        match routes {
-            Some(r) => table.routes.insert(prefix.to_owned(), Arc::new(r)),
-            None => table.routes.remove(prefix),
-        };
-    }
-
     /// Keeps the table in step with the registry until the process ends.
     pub fn spawn_sync(&self, registry: Registry) {
-        tokio::spawn(self.clone().follow_records(registry.clone()));
-        tokio::spawn(self.clone().follow_live(registry));
+        tokio::spawn(self.clone().follow(registry));
     }
 
-    async fn follow_records(self, registry: Registry) {
-        loop {
-            match registry.records_kv().watch_with_history(">").await {
-                Ok(mut watch) => {
-                    while let Some(entry) = watch.next().await {
-                        let Ok(entry) = entry else { break };
-                        let routes = match entry.operation {
-                            kv::Operation::Put => {
-                                serde_json::from_slice::<RegistryRecord>(&entry.value)
-                                    .ok()
-                                    .and_then(|r| routes::compile(&r.manifest).ok().flatten())
-                                    .and_then(|table| ExtensionRoutes::new(table).ok())
-                            }
-                            _ => None,
-                        };
-                        tracing::debug!(prefix = %entry.key, routes = routes.is_some(), "registry change");
-                        self.set_routes(&entry.key, routes);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot watch the registry; retrying"),
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-
-    /// Keeps the live set in step with the registry's mirror: recomputed (in memory, once the
-    /// mirror is ready) on each of its changes, and when the next live status expires.
-    async fn follow_live(self, registry: Registry) {
+    /// Recomputes the table from the registry's mirrors on each of their changes, and when the
+    /// next live status expires (expiry sends no change). Routes are compiled once per revision.
+    async fn follow(self, registry: Registry) {
         let mut changes = registry.changes();
+        let mut compiled: HashMap<String, (u64, Option<Arc<ExtensionRoutes>>)> = HashMap::new();
         loop {
             changes.mark_unchanged();
+            match registry.records().await {
+                Ok(records) => self.sync_routes(&records, &mut compiled),
+                Err(e) => tracing::debug!(error = %e, "cannot read the registry"),
+            }
             match registry.live_prefixes().await {
                 Ok(live) => {
                     tracing::trace!(?live, "live extensions");
@@ -161,5 +131,37 @@ impl Gateway {
                 tokio::time::sleep(self.settings.sweep_interval).await;
             }
         }
+    }
+
+    /// Compiles the routes of records whose revision changed, and drops those of removed ones.
+    fn sync_routes(
+        &self,
+        records: &[Versioned<RegistryRecord>],
+        compiled: &mut HashMap<String, (u64, Option<Arc<ExtensionRoutes>>)>,
+    ) {
+        let mut seen = HashSet::with_capacity(records.len());
+        for record in records {
+            let prefix = &record.value.manifest.prefix;
+            seen.insert(prefix.clone());
+            if compiled
+                .get(prefix)
+                .is_some_and(|(revision, _)| *revision == record.revision)
+            {
+                continue;
+            }
+            let routes = routes::compile(&record.value.manifest)
+                .ok()
+                .flatten()
+                .and_then(|table| ExtensionRoutes::new(table).ok())
+                .map(Arc::new);
+            tracing::debug!(%prefix, routes = routes.is_some(), "registry change");
+            compiled.insert(prefix.clone(), (record.revision, routes));
+        }
+        compiled.retain(|prefix, _| seen.contains(prefix));
+        let mut table = self.table.write().expect("gateway table lock");
+        table.routes = compiled
+            .iter()
+            .filter_map(|(prefix, (_, routes))| Some((prefix.clone(), routes.clone()?)))
+            .collect();
     }
 }

@@ -96,12 +96,18 @@ where
         let raw = credential(parts)?;
         let token = Token::parse(&raw).map_err(|_| invalid())?;
         let auth = Arc::<Auth>::from_ref(state);
-        let key = auth
-            .keys
-            .lookup(&token.key_id)
-            .await
-            .map_err(ApiError::from)?;
-        if key.is_some() {
+        // Which kind of credential: from memory when a mirror holds it; only a bearer neither
+        // mirror knows (new in another process, or invalid) costs a NATS read here.
+        let id = &token.key_id;
+        let is_key = auth.keys.is_cached(id)
+            || (!auth.sessions.is_cached(id)
+                && auth
+                    .keys
+                    .lookup(id)
+                    .await
+                    .map_err(ApiError::from)?
+                    .is_some());
+        if is_key {
             let (record, revision) = auth.keys.verify(&raw).await?;
             if record.kind != KeyKind::ApiKey {
                 return Err(ErrorBody::new(

@@ -1,27 +1,24 @@
 //! Ownership of bucket names by extension prefix (`symphony_buckets`).
 
-use async_nats::jetstream::kv;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
+use crate::bus::table::{Table, Text};
 use crate::error::internal;
 
 /// Ownership of bucket names (`symphony_buckets`: bucket → prefix).
 #[derive(Clone)]
 pub struct BucketOwners {
-    kv: kv::Store,
+    /// Read and written straight through the KV: claims are compare-and-swap.
+    table: Table<String, Text>,
 }
 
 impl BucketOwners {
-    pub fn new(kv: kv::Store) -> Self {
-        BucketOwners { kv }
+    pub fn new(table: Table<String, Text>) -> Self {
+        BucketOwners { table }
     }
 
     pub async fn owner(&self, bucket: &str) -> anyhow::Result<Option<String>> {
-        Ok(self
-            .kv
-            .get(bucket)
-            .await?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        Ok(self.table.get(bucket).await?.map(|v| (*v.value).clone()))
     }
 
     /// Fails with `bucket_owned` when another prefix owns one of `buckets`.
@@ -38,12 +35,10 @@ impl BucketOwners {
     /// Claims `buckets` for `prefix` (first claim wins, atomically).
     pub async fn claim(&self, prefix: &str, buckets: &[String]) -> Result<(), ErrorBody> {
         for bucket in buckets {
-            if self
-                .kv
-                .create(bucket, prefix.to_owned().into())
-                .await
-                .is_err()
-            {
+            if !matches!(
+                self.table.create(bucket, prefix.to_owned()).await,
+                Ok(Some(_))
+            ) {
                 let owner = self.owner(bucket).await.map_err(internal)?;
                 match owner {
                     Some(o) if o == prefix => {}

@@ -211,12 +211,8 @@ impl Registry {
             manifest,
         };
         let prefix = record.manifest.prefix.clone();
-        let bytes = serde_json::to_vec(&record).map_err(internal)?;
-        let revision = self
-            .store_record(&prefix, &record.manifest.name, first, bytes)
-            .await?;
-        // Write-through: a view read on this replica right after the reply shows this record.
-        self.mirror.put_record(&prefix, revision, record);
+        // The table writes through: a view read on this replica right after the reply shows it.
+        self.store_record(&prefix, first, record).await?;
         tracing::info!(prefix = %prefix, instance = %key.id, "extension registered");
         Ok(RegisterReply {
             prefix,
@@ -232,20 +228,22 @@ impl Registry {
     async fn store_record(
         &self,
         prefix: &str,
-        name: &str,
         first: bool,
-        bytes: Vec<u8>,
+        record: RegistryRecord,
     ) -> Result<u64, ErrorBody> {
-        if first && let Ok(revision) = self.records.create(prefix, bytes.clone().into()).await {
-            return Ok(revision);
-        }
         if first {
-            self.check_prefix_owner(prefix, name).await?;
+            let created = self
+                .records
+                .create(prefix, record.clone())
+                .await
+                .map_err(internal)?;
+            if let Some(revision) = created {
+                return Ok(revision);
+            }
+            self.check_prefix_owner(prefix, &record.manifest.name)
+                .await?;
         }
-        self.records
-            .put(prefix, bytes.into())
-            .await
-            .map_err(internal)
+        self.records.put(prefix, record).await.map_err(internal)
     }
 
     async fn cluster_info(&self) -> Result<ClusterInfo, ErrorBody> {

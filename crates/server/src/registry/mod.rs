@@ -2,7 +2,6 @@
 
 pub mod buckets;
 mod handlers;
-pub mod mirror;
 pub mod presence;
 
 use std::collections::{HashMap, HashSet};
@@ -10,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::Client;
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream;
 use futures::StreamExt;
 use symphony_protocol::messages::{
     ExtensionView, InstanceStatus, ObservedInstance, RegistryRecord,
@@ -20,8 +19,9 @@ use symphony_protocol::subjects;
 use crate::auth::Auth;
 use crate::bus::connect::{cluster_size, replicas_for};
 use crate::bus::kv::{ensure_bucket, platform_bucket};
+use crate::bus::table::{Changes, Table, Versioned};
+use crate::clock::{elapsed, now_nanos};
 use buckets::BucketOwners;
-use mirror::{Mirror, now_nanos};
 
 /// Settings the registry hands to extensions.
 #[derive(Debug, Clone)]
@@ -42,12 +42,13 @@ pub struct Registry {
     client: Client,
     js: jetstream::Context,
     sys: Client,
-    records: kv::Store,
+    /// Registrations by prefix (`symphony_registry`).
+    records: Table<RegistryRecord>,
     owners: BucketOwners,
-    status: kv::Store,
-    /// The records and statuses in memory, once [`Registry::spawn_mirror`] follows them; until its
-    /// history is in (and always in the CLI) the readers below read the KV instead.
-    mirror: Arc<Mirror>,
+    /// Instance status by `<prefix>.<instance id>` (`symphony_status`, entries expire).
+    status: Table<InstanceStatus>,
+    /// Changes of either table's mirror (the server mirrors both; the CLI reads the KV).
+    changes: Changes,
 }
 
 impl Registry {
@@ -86,16 +87,17 @@ impl Registry {
             replicas,
         )
         .await?;
+        let changes = Changes::default();
         Ok(Registry {
             auth,
             settings,
             client,
             js,
             sys,
-            records,
-            owners: BucketOwners::new(owners),
-            status,
-            mirror: Arc::default(),
+            records: Table::new(records).mirrored(&changes),
+            owners: BucketOwners::new(Table::new(owners)),
+            status: Table::new(status).mirrored(&changes),
+            changes,
         })
     }
 
@@ -117,9 +119,9 @@ impl Registry {
             }
         };
         Ok(Registry {
-            records: bind(subjects::REGISTRY_BUCKET).await?,
-            owners: BucketOwners::new(bind(subjects::BUCKET_OWNERS_BUCKET).await?),
-            status: bind(subjects::STATUS_BUCKET).await?,
+            records: Table::new(bind(subjects::REGISTRY_BUCKET).await?),
+            owners: BucketOwners::new(Table::new(bind(subjects::BUCKET_OWNERS_BUCKET).await?)),
+            status: Table::new(bind(subjects::STATUS_BUCKET).await?),
             settings: RegistrySettings {
                 heartbeat,
                 status_ttl: Duration::from_secs(60),
@@ -130,7 +132,7 @@ impl Registry {
             client,
             js,
             sys,
-            mirror: Arc::default(),
+            changes: Changes::default(),
         })
     }
 
@@ -171,42 +173,27 @@ impl Registry {
     /// The stored registration of `prefix`, read from the KV (registration checks ownership with
     /// it, so it never answers from the mirror).
     pub async fn record(&self, prefix: &str) -> anyhow::Result<Option<RegistryRecord>> {
-        match self.records.get(prefix).await? {
-            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
-            None => Ok(None),
-        }
+        Ok(self.records.get(prefix).await?.map(|r| (*r.value).clone()))
     }
 
-    /// The registration of `prefix` for readers (UI modules): from the mirror, or the KV until the
-    /// mirror is ready. Registration itself uses [`Registry::record`].
+    /// The registration of `prefix` for readers (UI modules, views): from the mirror, or the KV
+    /// until the mirror is ready. Registration itself uses [`Registry::record`].
     pub async fn current_record(
         &self,
         prefix: &str,
     ) -> anyhow::Result<Option<Arc<RegistryRecord>>> {
-        if let Some(found) = self.mirror.record(prefix) {
-            return Ok(found);
-        }
-        Ok(self.record(prefix).await?.map(Arc::new))
+        Ok(self.records.read(prefix).await?.map(|r| r.value))
     }
 
-    /// Every record, by prefix: from the mirror, or the KV until the mirror is ready.
-    async fn records(&self) -> anyhow::Result<Vec<RegistryRecord>> {
-        if let Some(records) = self.mirror.records() {
-            return Ok(records.iter().map(|r| (**r).clone()).collect());
-        }
-        let mut prefixes = Vec::new();
-        let mut keys = self.records.keys().await?;
-        while let Some(key) = keys.next().await {
-            prefixes.push(key?);
-        }
-        prefixes.sort();
-        let mut out = Vec::new();
-        for p in prefixes {
-            if let Some(r) = self.record(&p).await? {
-                out.push(r);
-            }
-        }
-        Ok(out)
+    /// Every record with its revision, by prefix: from the mirror, or the KV until it is ready.
+    pub async fn records(&self) -> anyhow::Result<Vec<Versioned<RegistryRecord>>> {
+        Ok(self
+            .records
+            .all()
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
     }
 
     /// Latest status of each instance of `prefix` (expired instances are gone), with the time
@@ -217,35 +204,22 @@ impl Registry {
             .unwrap_or_default())
     }
 
-    /// Every status entry (key `<prefix>.<instance id>`) that holds a readable, unexpired status:
-    /// from the mirror, or the KV until the mirror is ready.
+    /// Every status entry (key `<prefix>.<instance id>`) that holds a readable, unexpired status.
     async fn all_instances(&self) -> anyhow::Result<Vec<(String, ObservedInstance)>> {
         let now = now_nanos();
-        if let Some(all) = self.mirror.instances(now) {
-            return Ok(all);
-        }
-        let mut out = Vec::new();
-        let mut keys = self.status.keys().await?;
-        while let Some(key) = keys.next().await {
-            let key = key?;
-            let Some(entry) = self.status.entry(key.as_str()).await? else {
-                continue;
-            };
-            if entry.operation != kv::Operation::Put {
-                continue;
-            }
-            if let Ok(status) = serde_json::from_slice::<InstanceStatus>(&entry.value) {
-                let stored = entry.created.unix_timestamp_nanos();
-                out.push((
-                    key,
-                    ObservedInstance {
-                        status,
-                        since_heartbeat: mirror::elapsed(now, stored),
-                    },
-                ));
-            }
-        }
-        Ok(out)
+        Ok(self
+            .status
+            .all()
+            .await?
+            .into_iter()
+            .map(|(key, entry)| {
+                let observed = ObservedInstance {
+                    status: (*entry.value).clone(),
+                    since_heartbeat: elapsed(now, entry.stored),
+                };
+                (key, observed)
+            })
+            .collect())
     }
 
     /// Prefixes with at least one live instance (any state but `disconnected`, docs/protocol.md
@@ -271,20 +245,23 @@ impl Registry {
         Ok(out)
     }
 
-    pub fn records_kv(&self) -> &kv::Store {
-        &self.records
+    /// Changes of the mirrors: a status, a record, or a mirror becoming ready. (Status entries that
+    /// expire send none; see [`Registry::next_expiry`].)
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// How long until the next live instance's status expires, when the mirror knows it.
+    pub fn next_expiry(&self) -> Option<Duration> {
+        self.status.next_expiry(|s| s.state.is_live())
     }
 
     pub async fn view(&self, prefix: &str) -> anyhow::Result<Option<ExtensionView>> {
-        let record = match self.mirror.record(prefix) {
-            Some(r) => r.map(|r| (*r).clone()),
-            None => self.record(prefix).await?,
-        };
-        let Some(record) = record else {
+        let Some(record) = self.current_record(prefix).await? else {
             return Ok(None);
         };
         Ok(Some(ExtensionView::new(
-            record,
+            (*record).clone(),
             self.instances(prefix).await?,
             self.settings.heartbeat,
         )))
@@ -298,9 +275,9 @@ impl Registry {
             .into_iter()
             .map(|record| {
                 let mine = instances
-                    .remove(record.manifest.prefix.as_str())
+                    .remove(record.value.manifest.prefix.as_str())
                     .unwrap_or_default();
-                ExtensionView::new(record, mine, self.settings.heartbeat)
+                ExtensionView::new((*record.value).clone(), mine, self.settings.heartbeat)
             })
             .collect())
     }

@@ -21,7 +21,6 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::kv;
 use futures::StreamExt;
 use serde::Deserialize;
 use symphony_protocol::KeyId;
@@ -203,13 +202,10 @@ impl Registry {
             return Ok(Outcome::NotAnInstance);
         };
         let key = format!("{prefix}.{id}");
-        let Some(entry) = self.status.entry(key.as_str()).await? else {
+        let Some(entry) = self.status.get(&key).await? else {
             return Ok(Outcome::NothingToMark);
         };
-        if entry.operation != kv::Operation::Put {
-            return Ok(Outcome::NothingToMark);
-        }
-        let mut status: InstanceStatus = serde_json::from_slice(&entry.value)?;
+        let mut status: InstanceStatus = (*entry.value).clone();
         if !status.state.is_live() {
             return Ok(Outcome::NothingToMark);
         }
@@ -223,18 +219,9 @@ impl Registry {
         } else {
             format!("connection closed ({})", advisory.reason)
         });
-        match self
-            .status
-            .update(
-                key.as_str(),
-                serde_json::to_vec(&status)?.into(),
-                entry.revision,
-            )
-            .await
-        {
-            Ok(_) => Ok(Outcome::Marked),
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(Outcome::Superseded),
-            Err(e) => Err(e.into()),
+        match self.status.update(&key, status, entry.revision).await? {
+            Some(_) => Ok(Outcome::Marked),
+            None => Ok(Outcome::Superseded),
         }
     }
 

@@ -13,7 +13,7 @@ async fn main() {
     let default_filter = if matches!(cli.command, Command::Serve(_)) {
         "info,async_nats=warn"
     } else {
-        cli::client::die_quietly_on_closed_stdout();
+        cli::terminal::die_quietly_on_closed_stdout();
         // The CLI explains certificate failures itself (cause and fix); the verifier's log is noise.
         "warn,rustls_platform_verifier=off"
     };
@@ -33,12 +33,12 @@ async fn main() {
         Command::Key(KeyCommand::List(args)) => cli::remote::key_list(args).await,
         Command::Key(KeyCommand::Revoke(args)) => cli::remote::key_revoke(args).await,
         Command::Extension(ExtensionCommand::List(args)) => cli::admin::extension_list(args).await,
-        Command::Login(args) => cli::client::login(args).await,
-        Command::Credential(CredentialCommand::List(args)) => cli::client::credential_list(args),
+        Command::Login(args) => cli::login::login(args).await,
+        Command::Credential(CredentialCommand::List(args)) => cli::login::credential_list(args),
         Command::Credential(CredentialCommand::Remove(args)) => {
-            cli::client::credential_remove(args).await
+            cli::login::credential_remove(args).await
         }
-        Command::Credential(CredentialCommand::Clear) => cli::client::credential_clear().await,
+        Command::Credential(CredentialCommand::Clear) => cli::login::credential_clear().await,
         Command::Info(args) => cli::remote::info(args).await,
         Command::Version(args) => cli::remote::version(args).await,
     };

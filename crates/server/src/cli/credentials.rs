@@ -5,7 +5,7 @@
 //!
 //! `<config>` is `SYMPHONY_CONFIG_DIR`, else `~/.config/symphony`. Any keyring failure reads as "no
 //! credential store here" (headless Linux has none); the caller decides whether a file will do.
-//! Not for: talking to the server (that is `client.rs`).
+//! Not for: talking to the server (that is `http_client.rs`).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

@@ -1,9 +1,11 @@
 //! Command-line interface of the `symphony` binary.
 
 pub mod admin;
-pub mod client;
 pub mod credentials;
+pub mod http_client;
+pub mod login;
 pub mod remote;
+pub mod terminal;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use symphony_protocol::capability::Capability;
 use symphony_protocol::{ErrorBody, KeyId};
 
-use super::client::{ApiClient, print_table};
+use super::http_client::ApiClient;
+use super::terminal::print_table;
 use super::{InfoArgs, KeyCreateArgs, KeyListArgs, KeyRevokeArgs, TokenCreateArgs, VersionArgs};
 
 /// `POST /api/v1/keys`' reply.

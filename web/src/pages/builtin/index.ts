@@ -26,7 +26,7 @@ export interface BuiltinPage {
 }
 
 export const builtinPages: BuiltinPage[] = [
-  { path: "/platform/extensions", label: "Extensions", icon: "fa-puzzle-piece", component: lazy(() => import("./Extensions")) },
+  { path: "/platform/extensions", label: "Extensions", icon: "fa-puzzle-piece", component: lazy(() => import("./extensions/ExtensionsPage")) },
   { path: "/platform/keys", label: "API Keys", icon: "fa-key", component: lazy(() => import("./Keys")) },
   { path: "/platform/libraries", label: "Languages and Libraries", icon: "fa-code", component: lazy(() => import("./Libraries")) },
   { path: "/platform/swagger", label: "Swagger", icon: "fa-file-code", component: lazy(() => import("./Swagger")) },

@@ -30,5 +30,5 @@ export const builtinPages: BuiltinPage[] = [
   { path: "/platform/keys", label: "API Keys", icon: "fa-key", component: lazy(() => import("./keys/KeysPage")) },
   { path: "/platform/libraries", label: "Languages and Libraries", icon: "fa-code", component: lazy(() => import("./Libraries")) },
   { path: "/platform/swagger", label: "Swagger", icon: "fa-file-code", component: lazy(() => import("./Swagger")) },
-  { path: "/platform/users", label: "Users and Roles", icon: "fa-users", adminOnly: true, component: lazy(() => import("./Users")) },
+  { path: "/platform/users", label: "Users and Roles", icon: "fa-users", adminOnly: true, component: lazy(() => import("./users/UsersPage")) },
 ];

@@ -1,17 +1,18 @@
 // "Swagger": the server's Swagger UI (/help/access/swagger, docs/protocol.md §7.5) for the platform API and the
 // REST APIs of every live extension, embedded in the page, with links to open it alone and to the raw document.
-import { useEffect, useState } from "react";
-import { NotFound } from "./common";
-import type { BuiltinPageProps } from "./index";
+import "../builtin.css";
+import { useState } from "react";
+import type { BuiltinPageProps } from "../index";
+import { NotFound } from "../shared/NotFound";
+import { RefreshButton } from "../shared/SectionHeader";
+import { usePageTitle } from "../shared/usePageTitle";
 
 const BASE = "/platform/swagger";
 const SWAGGER = "/help/access/swagger";
 const OPENAPI = "/api/v1/openapi.json";
 
-export default function Swagger({ path, setMeta }: BuiltinPageProps) {
-  useEffect(() => {
-    setMeta({ title: "Swagger" });
-  }, [setMeta]);
+export default function SwaggerPage({ path, setMeta }: BuiltinPageProps) {
+  usePageTitle(setMeta, "Swagger");
   // Reloading the frame picks up extensions that registered or stopped since it was opened.
   const [generation, setGeneration] = useState(0);
   if (path !== BASE) return <NotFound path={path} what="Swagger is a single page." back={[BASE, "Swagger"]} />;
@@ -23,9 +24,7 @@ export default function Swagger({ path, setMeta }: BuiltinPageProps) {
           do what your roles allow.
         </p>
         <div className="bi-toolbar">
-          <button type="button" className="btn" onClick={() => setGeneration((g) => g + 1)}>
-            <i className="fa-solid fa-rotate" aria-hidden="true" /> Reload
-          </button>
+          <RefreshButton label="Reload" onClick={() => setGeneration((g) => g + 1)} />
           <a className="btn" href={SWAGGER} target="_blank" rel="noopener" data-testid="swagger-open">
             <i className="fa-solid fa-up-right-from-square" aria-hidden="true" /> Open in a new tab
           </a>

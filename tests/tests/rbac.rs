@@ -753,6 +753,20 @@ async fn administration_needs_the_admin_role(w: &World, custom_key: &str) {
     for user in ["vera", "devon", "cara"] {
         assert!(has("user_created", user), "{audit:?}");
     }
+
+    // Keys the bootstrap CLI issues take the same path as the REST API's: audited too.
+    p.token_create_registration().await;
+    p.key_create_with(&["--capability", "pub:extensions.catalog.list"])
+        .await;
+    let audit = p.audit(&w.admin.token, 200).await;
+    for action in ["registration_token_created", "key_created"] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor == "cli" && e.target.starts_with("key:")),
+            "{action} by the CLI: {audit:?}"
+        );
+    }
 }
 
 /// A role change applies to existing sessions at once.

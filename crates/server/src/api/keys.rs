@@ -15,6 +15,7 @@ use symphony_protocol::{ErrorBody, ErrorCode, KeyId};
 
 use crate::auth::Auth;
 use crate::auth::audit::AuditEvent;
+use crate::auth::issue::Issuer;
 use crate::auth::keys::{KeyRecord, NewKey};
 use crate::clock::{now_unix, rfc3339};
 use crate::http::{ApiError, Authenticated};
@@ -149,26 +150,13 @@ pub async fn create(
             req.buckets
         },
         expires_at,
-        created_by: user.username.clone(),
-        owner: user.username.clone(),
         notes: req.notes,
     };
-    new.validate()?;
-    crate::auth::policy::check_bounded(Some(grants), new.prefix.as_deref(), &new.capabilities)?;
-    let auth = auth;
-    let (record, token) = auth.keys.create(new, &info.origin).await?;
-    let action = if req.registration {
-        "registration_token_created"
-    } else {
-        "key_created"
+    let issuer = Issuer::User {
+        username: &user.username,
+        grants,
     };
-    auth.audit
-        .record(AuditEvent::new(
-            action,
-            &user.username,
-            &format!("key:{}", record.id),
-        ))
-        .await;
+    let (record, token) = auth.issue(issuer, new, &info.origin).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {

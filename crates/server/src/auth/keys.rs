@@ -51,9 +51,6 @@ pub struct NewKey {
     pub capabilities: Vec<Capability>,
     pub buckets: Vec<String>,
     pub expires_at: Option<i64>,
-    pub created_by: String,
-    /// The user whose roles bound the key; empty for the bootstrap CLI.
-    pub owner: String,
     pub notes: String,
 }
 
@@ -194,8 +191,15 @@ impl KeyStore {
         Ok(self.table.get(id.as_str()).await?.map(record_of))
     }
 
-    /// Creates a key and returns its record and token (the only time the token exists in clear).
-    pub async fn create(&self, new: NewKey, origin: &str) -> anyhow::Result<(KeyRecord, Token)> {
+    /// Stores a new key and returns its record and token. Only [`Auth::issue`](super::Auth::issue)
+    /// calls it: validation, bounds and the audit trail happen there.
+    pub(super) async fn create(
+        &self,
+        new: NewKey,
+        created_by: String,
+        owner: String,
+        origin: &str,
+    ) -> anyhow::Result<(KeyRecord, Token)> {
         let id = KeyId::generate();
         let token = Token::generate(origin, id.clone());
         let record = KeyRecord {
@@ -208,10 +212,10 @@ impl KeyStore {
             buckets: new.buckets,
             created_at: now_rfc3339(),
             expires_at: new.expires_at,
-            created_by: new.created_by,
+            created_by,
             consumed_by: None,
             revoked: false,
-            owner: new.owner,
+            owner,
             notes: new.notes,
             last_used: None,
         };
@@ -378,8 +382,6 @@ mod tests {
             capabilities: vec![Capability::parse_cli("sub:extensions.x.>").unwrap()],
             buckets: vec![],
             expires_at: None,
-            created_by: "cli".into(),
-            owner: String::new(),
             notes: String::new(),
         };
         assert_eq!(

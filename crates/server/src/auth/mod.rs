@@ -2,6 +2,7 @@
 //! the audit trail. `policy` is the one place that decides what a caller may do.
 
 pub mod audit;
+pub mod issue;
 pub mod keys;
 pub mod policy;
 pub mod revocation;

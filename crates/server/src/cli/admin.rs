@@ -11,6 +11,7 @@ use symphony_protocol::messages::{ExtensionState, KeyKind, PortsFile};
 
 use super::{ExtensionListArgs, KeyCreateArgs, TokenCreateArgs};
 use crate::auth::Auth;
+use crate::auth::issue::Issuer;
 use crate::auth::keys::NewKey;
 use crate::bus::connect::{connect_server, connect_system};
 use crate::clock::now_unix;
@@ -55,14 +56,11 @@ pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
         capabilities: vec![],
         buckets: vec![],
         expires_at: Some(now_unix() + args.expires.as_secs().max(1) as i64),
-        created_by: "cli".into(),
-        owner: String::new(),
         notes: String::new(),
     };
     let (_, token) = registry
         .auth
-        .keys
-        .create(new, &registry.settings.origin)
+        .issue(Issuer::Cli, new, &registry.settings.origin)
         .await?;
     println!("{}", token.encode());
     Ok(())
@@ -86,16 +84,13 @@ pub async fn key_create(args: KeyCreateArgs) -> anyhow::Result<()> {
         capabilities,
         buckets: args.buckets,
         expires_at: args.expires.map(|d| now_unix() + d.as_secs().max(1) as i64),
-        created_by: "cli".into(),
-        owner: String::new(),
         notes: args.notes,
     };
     new.validate()?;
     let registry = open_registry(&args.data.resolve()).await?;
     let (_, token) = registry
         .auth
-        .keys
-        .create(new, &registry.settings.origin)
+        .issue(Issuer::Cli, new, &registry.settings.origin)
         .await?;
     println!("{}", token.encode());
     Ok(())

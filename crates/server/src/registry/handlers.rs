@@ -13,9 +13,8 @@ use symphony_protocol::names::{validate_bucket, validate_prefix};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, PROTOCOL_VERSION, subjects};
 
 use super::Registry;
-use crate::auth::audit::AuditEvent;
+use crate::auth::issue::Issuer;
 use crate::auth::keys::{KeyRecord, NewKey};
-use crate::auth::policy::check_bounded;
 use crate::bus::connect::cluster_size;
 use crate::bus::kv::ensure_bucket;
 use crate::clock::{now_rfc3339, now_unix};
@@ -121,44 +120,17 @@ impl Registry {
             capabilities: req.capabilities,
             buckets: req.buckets,
             expires_at: None,
-            created_by: format!("registration:{}", registration.id),
-            owner: registration.owner.clone(),
             notes: String::new(),
         };
         new.validate()?;
-        let grants = self.auth.owner_grants(&registration.owner).await?;
-        check_bounded(grants.as_ref(), new.prefix.as_deref(), &new.capabilities)?;
         self.check_prefix_owner(&req.prefix, &req.name).await?;
         self.owners.check(&req.prefix, &new.buckets).await?;
-        let (key, token) = self
-            .auth
-            .keys
-            .create(new, &self.settings.origin)
-            .await
-            .map_err(internal)?;
-        if !self
-            .auth
-            .keys
-            .consume(&registration, revision, &key.id)
-            .await
-            .map_err(internal)?
-        {
-            let _ = self.auth.keys.delete(&key.id).await;
-            return Err(ErrorBody::new(
-                ErrorCode::TokenUsed,
-                "the registration token has already been used",
-            ));
-        }
+        let issuer = Issuer::Registration {
+            token: &registration,
+            revision,
+        };
+        let (key, token) = self.auth.issue(issuer, new, &self.settings.origin).await?;
         tracing::info!(registration = %registration.id, key = %key.id, prefix = %req.prefix, "provisioned an api key");
-        let event = AuditEvent::new(
-            "provisioned",
-            &format!("key:{}", registration.id),
-            &format!("key:{}", key.id),
-        );
-        self.auth
-            .audit
-            .record(event.detail(format!("prefix {}", req.prefix)))
-            .await;
         Ok(ProvisionReply {
             token: token.encode(),
             id: key.id,

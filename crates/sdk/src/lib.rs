@@ -52,6 +52,7 @@ mod credentials;
 mod declare;
 mod error;
 mod extension;
+mod handler;
 mod health;
 mod lifecycle;
 mod service;
@@ -60,8 +61,9 @@ pub use client::{Client, DEFAULT_REQUEST_TIMEOUT};
 pub use declare::Route;
 pub use error::{Error, Result, TokenSource};
 pub use extension::{Extension, SDK_NAME};
+pub use handler::{HandlerError, Request};
 pub use health::{Health, HealthHandle};
-pub use service::{Group, HandlerError, Request, Service};
+pub use service::{Group, Service};
 
 /// The NATS client this SDK is built on, for types such as `async_nats::Message` and `jetstream::kv::Store`.
 pub use async_nats;

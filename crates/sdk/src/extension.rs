@@ -1,24 +1,21 @@
-//! The [`Extension`] type: identity, token, the manifest it adds up to, and its service registry.
-//! Declarations (`add_capability`, UI, buckets) live in `declare.rs`; connecting and running in
-//! `lifecycle.rs`.
+//! The [`Extension`] type, the SDK's front: it composes the declarations (`declare`), the connection
+//! (`session`), the health (`health`), the services (`service`) and the run (`lifecycle`), and delegates to
+//! them; none of them knows `Extension`.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
-use symphony_protocol::capability::Capability;
-use symphony_protocol::manifest::{BucketSpec, Manifest, Menu, Resource, SdkInfo, Widget};
-use symphony_protocol::messages::ProvisionRequest;
-use symphony_protocol::names::validate_prefix;
-use symphony_protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
+use async_nats::jetstream;
+use symphony_protocol::manifest::{BucketSpec, Manifest};
 
-use crate::declare::Route;
+use crate::client::Client;
+use crate::declare::{Declarations, Route};
 use crate::error::{Error, Result};
-use crate::health::HealthShared;
-use crate::lifecycle::Session;
+use crate::health::{Health, HealthHandle};
+use crate::lifecycle::{self, Run};
 use crate::service::{self, Registry, Service};
-
-/// The SDK's name in manifests and status records.
-pub const SDK_NAME: &str = "cirata-symphony-rust";
+use crate::session::Session;
 
 /// A Symphony extension: declare what it offers, then [`connect`](Extension::connect) /
 /// [`run`](Extension::run).
@@ -33,48 +30,29 @@ pub const SDK_NAME: &str = "cirata-symphony-rust";
 /// # }
 /// ```
 pub struct Extension {
-    pub(crate) name: String,
-    pub(crate) prefix: String,
-    pub(crate) description: String,
-    pub(crate) explicit_token: Option<String>,
-    /// Why `name` or `prefix` are unusable; reported by every later call.
-    invalid: Option<ErrorBody>,
-    pub(crate) capabilities: Vec<Capability>,
-    pub(crate) resources: Vec<Resource>,
-    pub(crate) routes: Vec<Route>,
-    pub(crate) menus: Vec<Menu>,
-    pub(crate) widgets: Vec<Widget>,
-    pub(crate) buckets: Vec<BucketSpec>,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) session: Option<Session>,
-    /// Shared with every [`HealthHandle`](crate::HealthHandle) and the run loop.
-    pub(crate) health: Arc<HealthShared>,
+    declarations: Declarations,
+    explicit_token: Option<String>,
+    /// Started services; shared with their [`Service`] handles.
+    registry: Arc<Registry>,
+    /// Present from [`connect`](Extension::connect) until [`run`](Extension::run) ends.
+    session: Option<Session>,
+    /// Shared with every [`HealthHandle`] and the run loop.
+    health: HealthHandle,
 }
 
 impl std::fmt::Debug for Extension {
     /// Never prints the token.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Extension")
-            .field("name", &self.name)
-            .field("prefix", &self.prefix)
+            .field("name", &self.name())
+            .field("prefix", &self.prefix())
             .field("connected", &self.session.is_some())
             .field(
                 "instance_id",
-                &self.session.as_ref().map(|s| s.instance_id.as_str()),
+                &self.session.as_ref().map(|s| s.instance_id().as_str()),
             )
             .finish_non_exhaustive()
     }
-}
-
-fn check_identity(name: &str, prefix: &str) -> Result<(), ErrorBody> {
-    validate_prefix(prefix)?;
-    if name.trim().is_empty() || name.len() > 128 {
-        return Err(ErrorBody::new(
-            ErrorCode::InvalidManifest,
-            format!("extension name {name:?} must be 1-128 characters"),
-        ));
-    }
-    Ok(())
 }
 
 impl Extension {
@@ -88,24 +66,12 @@ impl Extension {
     /// assert_eq!(ext.prefix(), "catalog");
     /// ```
     pub fn new(name: impl Into<String>, prefix: impl Into<String>) -> Self {
-        let name = name.into();
-        let prefix = prefix.into();
-        let invalid = check_identity(&name, &prefix).err();
         Extension {
-            name,
-            prefix,
-            description: String::new(),
+            declarations: Declarations::new(name.into(), prefix.into()),
             explicit_token: None,
-            invalid,
-            capabilities: Vec::new(),
-            resources: Vec::new(),
-            routes: Vec::new(),
-            menus: Vec::new(),
-            widgets: Vec::new(),
-            buckets: Vec::new(),
             registry: Arc::default(),
             session: None,
-            health: Arc::default(),
+            health: HealthHandle::new(),
         }
     }
 
@@ -118,7 +84,7 @@ impl Extension {
     /// ```
     pub fn try_new(name: impl Into<String>, prefix: impl Into<String>) -> Result<Self> {
         let ext = Extension::new(name, prefix);
-        ext.check_valid()?;
+        ext.declarations.check_valid()?;
         Ok(ext)
     }
 
@@ -129,7 +95,7 @@ impl Extension {
     /// assert_eq!(ext.description(), "Items");
     /// ```
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
-        self.description = description.into();
+        self.declarations.set_description(description.into());
         self
     }
 
@@ -144,11 +110,280 @@ impl Extension {
         self
     }
 
-    pub(crate) fn check_valid(&self) -> Result<()> {
-        match &self.invalid {
-            Some(body) => Err(Error::Invalid(body.clone())),
-            None => Ok(()),
+    /// The extension's name.
+    ///
+    /// ```
+    /// assert_eq!(cirata_symphony::Extension::new("Catalog", "catalog").name(), "Catalog");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.declarations.name()
+    }
+
+    /// The extension's prefix.
+    ///
+    /// ```
+    /// assert_eq!(cirata_symphony::Extension::new("Catalog", "catalog").prefix(), "catalog");
+    /// ```
+    pub fn prefix(&self) -> &str {
+        self.declarations.prefix()
+    }
+
+    /// The description.
+    ///
+    /// ```
+    /// assert_eq!(cirata_symphony::Extension::new("Catalog", "catalog").description(), "");
+    /// ```
+    pub fn description(&self) -> &str {
+        self.declarations.description()
+    }
+
+    /// The token in use: the permanent token once connected, else the one given to
+    /// [`with_token`](Extension::with_token). Treat it as a secret.
+    ///
+    /// ```
+    /// assert_eq!(cirata_symphony::Extension::new("Catalog", "catalog").token(), None);
+    /// ```
+    pub fn token(&self) -> Option<&str> {
+        match &self.session {
+            Some(s) => Some(s.token()),
+            None => self.explicit_token.as_deref(),
         }
+    }
+
+    /// The manifest as it would be registered now (declarations plus started services).
+    ///
+    /// ```
+    /// let m = cirata_symphony::Extension::new("Catalog", "catalog").manifest();
+    /// assert_eq!(m.manifest_version, 1);
+    /// assert_eq!(m.sdk.name, "cirata-symphony-rust");
+    /// ```
+    pub fn manifest(&self) -> Manifest {
+        self.declarations.manifest(self.registry.specs())
+    }
+
+    /// Declares a capability: `kind` is `"pub"` or `"sub"`, `subject` is `extensions.<prefix>[.<rest>]`.
+    /// Wildcards (`*`, `>`) are allowed only inside the extension's own prefix; another extension's subject
+    /// must be named in full. Repeats are ignored.
+    ///
+    /// ```
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_capability("sub", "extensions.catalog.list", "List items")?
+    ///     .add_capability("pub", "extensions.intelligence.mcp", "Ask Intelligence")?;
+    /// assert!(ext.add_capability("pub", "extensions.other.>", "x").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn add_capability(
+        &mut self,
+        kind: &str,
+        subject: &str,
+        description: &str,
+    ) -> Result<&mut Self> {
+        self.declarations
+            .add_capability(kind, subject, description)?;
+        Ok(self)
+    }
+
+    /// Declares a UI resource `ui://<prefix>/<name>` with one of the MIME types of docs/protocol.md §5.2.
+    ///
+    /// ```
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_resource("ui://catalog/help", "text/markdown", "# Help")?;
+    /// assert!(ext.add_resource("ui://catalog/x", "application/evil", "").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn add_resource(
+        &mut self,
+        uri: &str,
+        mime_type: &str,
+        content: impl Into<String>,
+    ) -> Result<&mut Self> {
+        self.declarations
+            .add_resource(uri, mime_type, content.into())?;
+        Ok(self)
+    }
+
+    /// Replaces the resource `uri` (or adds it, with the checks of
+    /// [`add_resource`](Extension::add_resource)) and, when connected, registers again so Symphony shows
+    /// it at once. Call it before [`run`](Extension::run) or after [`connect`](Extension::connect); the
+    /// new content is kept even when registering again fails.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_resource("ui://catalog/help", "text/markdown", "# Help")?;
+    /// ext.update_resource("ui://catalog/help", "text/markdown", "# Help v2").await?;
+    /// assert_eq!(ext.manifest().resources[0].content, "# Help v2");
+    /// assert!(ext.update_resource("ui://catalog/x", "application/evil", "").await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn update_resource(
+        &mut self,
+        uri: &str,
+        mime_type: &str,
+        content: impl Into<String>,
+    ) -> Result<()> {
+        self.declarations
+            .put_resource(uri, mime_type, content.into())?;
+        let manifest = self.manifest();
+        if let Some(session) = &mut self.session {
+            session.register(&manifest).await?;
+            tracing::debug!(prefix = %self.declarations.prefix(), "registered again");
+        }
+        Ok(())
+    }
+
+    /// Declares an HTMX resource (`text/html+htmx`): Symphony serves the shell and loads `entry` first.
+    ///
+    /// ```
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_htmx_resource("ui://catalog/table", "pages/table")?;
+    /// assert_eq!(ext.manifest().resources[0].content, r#"{"entry":"pages/table"}"#);
+    /// # Ok(()) }
+    /// ```
+    pub fn add_htmx_resource(&mut self, uri: &str, entry: &str) -> Result<&mut Self> {
+        self.declarations.add_htmx_resource(uri, entry)?;
+        Ok(self)
+    }
+
+    /// Maps a path to a resource. Whether the resource is declared is checked by Symphony at registration.
+    ///
+    /// ```
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_route("/catalog", "ui://catalog/home")?;
+    /// assert!(ext.add_route("catalog", "ui://catalog/home").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn add_route(&mut self, path: &str, uri: &str) -> Result<&mut Self> {
+        self.add_route_with_children(path, uri, Vec::new())
+    }
+
+    /// Maps a path to a resource, with nested routes (paths relative to `path`).
+    ///
+    /// ```
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// use cirata_symphony::Route;
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_route_with_children("/catalog", "ui://catalog/home", vec![
+    ///     Route::new("/settings", "ui://catalog/settings"),
+    /// ])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_route_with_children(
+        &mut self,
+        path: &str,
+        uri: &str,
+        children: Vec<Route>,
+    ) -> Result<&mut Self> {
+        self.declarations
+            .add_route(Route::new(path, uri).with_children(children))?;
+        Ok(self)
+    }
+
+    /// Adds a navigation entry: `group` (e.g. `"main"`), `label`, the `route` it opens and a Font Awesome
+    /// icon class.
+    ///
+    /// ```
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_menu("main", "Catalog", "/catalog", "fa-book")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_menu(
+        &mut self,
+        group: &str,
+        label: &str,
+        route: &str,
+        icon: &str,
+    ) -> Result<&mut Self> {
+        self.declarations.add_menu(group, label, route, icon)?;
+        Ok(self)
+    }
+
+    /// Offers a resource as a dashboard widget.
+    ///
+    /// ```
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_widget("ui://catalog/status", "Status", "Real-time status")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_widget(&mut self, uri: &str, title: &str, description: &str) -> Result<&mut Self> {
+        self.declarations.add_widget(uri, title, description)?;
+        Ok(self)
+    }
+
+    /// Declares a key-value bucket, named `<prefix>` or `<prefix>_<name>`. Symphony creates (or updates) it
+    /// at registration and grants this extension access. `ttl` in seconds (0 = no expiry),
+    /// `max_history_per_key` 0–64 (0 = server default 1), `max_bucket_size` in bytes (0 = unlimited).
+    ///
+    /// ```
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.add_bucket("catalog_items", "Catalog item storage", 0, 0, 0)?;
+    /// assert!(ext.add_bucket("other_items", "not ours", 0, 0, 0).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn add_bucket(
+        &mut self,
+        name: &str,
+        description: &str,
+        ttl: u64,
+        max_history_per_key: u32,
+        max_bucket_size: u64,
+    ) -> Result<&mut Self> {
+        self.declarations.add_bucket(BucketSpec {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            ttl,
+            max_history_per_key,
+            max_bucket_size,
+        })?;
+        Ok(self)
+    }
+
+    /// Whether [`connect`](Extension::connect) has succeeded (and [`run`](Extension::run) has not ended).
+    ///
+    /// ```
+    /// assert!(!cirata_symphony::Extension::new("Catalog", "catalog").is_connected());
+    /// ```
+    pub fn is_connected(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// Finds a token, exchanges it for the API key, provisions a permanent key first if it is a registration
+    /// token, connects to NATS and registers the manifest (so declared buckets exist before handlers run).
+    /// Does nothing when already connected. [`run`](Extension::run) calls it when needed.
+    ///
+    /// Token order: [`with_token`](Extension::with_token); the OS credential store or
+    /// `<config>/<prefix>.token` from an earlier provisioning (skipped with a warning if Symphony rejects
+    /// it); `SYMPHONY_TOKEN`; `REGISTRATION_TOKEN`. Never reads stdin.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
+    /// ext.connect().await?;
+    /// println!("instance {}", ext.instance_id());
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(&mut self) -> Result<()> {
+        if self.session.is_some() {
+            return Ok(());
+        }
+        self.declarations.check_valid()?;
+        let manifest = self.manifest();
+        let session = Session::open(
+            &self.declarations,
+            self.explicit_token.as_deref(),
+            &manifest,
+        )
+        .await?;
+        self.session = Some(session);
+        Ok(())
     }
 
     /// Starts a micro service (`io.nats.micro.v1`) on the connection; add endpoints through its groups. Its
@@ -169,13 +404,13 @@ impl Extension {
         description: &str,
         metadata: HashMap<String, String>,
     ) -> Result<Service> {
-        self.check_valid()?;
+        self.declarations.check_valid()?;
         let session = self.session.as_ref().ok_or(Error::NotConnected {
             what: "add_endpoints()",
         })?;
         service::start(
             &self.registry,
-            &session.nc,
+            session.nats(),
             name,
             version,
             description,
@@ -184,107 +419,184 @@ impl Extension {
         .await
     }
 
-    /// The extension's name.
-    ///
-    /// ```
-    /// assert_eq!(cirata_symphony::Extension::new("Catalog", "catalog").name(), "Catalog");
-    /// ```
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The extension's prefix.
-    ///
-    /// ```
-    /// assert_eq!(cirata_symphony::Extension::new("Catalog", "catalog").prefix(), "catalog");
-    /// ```
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// The description.
-    ///
-    /// ```
-    /// assert_eq!(cirata_symphony::Extension::new("Catalog", "catalog").description(), "");
-    /// ```
-    pub fn description(&self) -> &str {
-        &self.description
-    }
-
-    /// The token in use: the permanent token once connected, else the one given to
-    /// [`with_token`](Extension::with_token). Treat it as a secret.
-    ///
-    /// ```
-    /// assert_eq!(cirata_symphony::Extension::new("Catalog", "catalog").token(), None);
-    /// ```
-    pub fn token(&self) -> Option<&str> {
+    /// The session, or a panic that says to connect first.
+    fn connected(&self, what: &'static str) -> &Session {
         match &self.session {
-            Some(s) => Some(&s.token),
-            None => self.explicit_token.as_deref(),
+            Some(s) => s,
+            None => panic!("{}", Error::NotConnected { what }),
         }
     }
 
-    /// The manifest as it would be registered now (declarations plus started services).
+    /// The NATS connection.
+    ///
+    /// # Panics
+    /// Before [`connect`](Extension::connect) succeeds.
+    ///
+    /// ```no_run
+    /// # async fn demo(ext: &cirata_symphony::Extension) {
+    /// let sub = ext.nats().subscribe("cirata.symphony.enforcement").await;
+    /// # }
+    /// ```
+    pub fn nats(&self) -> &async_nats::Client {
+        self.connected("nats()").nats()
+    }
+
+    /// A JetStream context on the connection.
+    ///
+    /// # Panics
+    /// Before [`connect`](Extension::connect) succeeds.
+    ///
+    /// ```no_run
+    /// # async fn demo(ext: &cirata_symphony::Extension) {
+    /// let js = ext.jetstream();
+    /// # }
+    /// ```
+    pub fn jetstream(&self) -> jetstream::Context {
+        jetstream::new(self.connected("jetstream()").nats().clone())
+    }
+
+    /// Request/reply and publish helpers (0.5 s default timeout).
+    ///
+    /// # Panics
+    /// Before [`connect`](Extension::connect) succeeds.
+    ///
+    /// ```no_run
+    /// # async fn demo(ext: &cirata_symphony::Extension) -> cirata_symphony::Result<()> {
+    /// ext.client().publish("extensions.catalog.changed", "{}").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn client(&self) -> Client {
+        Client::new(self.connected("client()").nats().clone())
+    }
+
+    /// Opens a declared key-value bucket.
+    ///
+    /// ```no_run
+    /// # async fn demo(ext: &cirata_symphony::Extension) -> cirata_symphony::Result<()> {
+    /// let kv = ext.kv("catalog_items").await?;
+    /// kv.put("item:1", "{}".into()).await.ok();
+    /// # Ok(()) }
+    /// ```
+    pub async fn kv(&self, bucket: &str) -> Result<jetstream::kv::Store> {
+        let session = self
+            .session
+            .as_ref()
+            .ok_or(Error::NotConnected { what: "kv()" })?;
+        session.kv(bucket).await
+    }
+
+    /// This instance's id (the key id of its token).
+    ///
+    /// # Panics
+    /// Before [`connect`](Extension::connect) succeeds.
+    ///
+    /// ```no_run
+    /// # fn demo(ext: &cirata_symphony::Extension) { println!("{}", ext.instance_id()); }
+    /// ```
+    pub fn instance_id(&self) -> &str {
+        self.connected("instance_id()").instance_id().as_str()
+    }
+
+    /// Runs until SIGINT or SIGTERM: connects if needed, registers with the endpoints added so far,
+    /// publishes the instance status every `heartbeat_secs` (re-registering after a reconnect), and on the
+    /// signal publishes `disconnected`, stops the services and drains the connection.
+    ///
+    /// The status carries the health ([`set_health`](Extension::set_health)); `run()` holds the extension,
+    /// so tasks and handlers change it through a [`HealthHandle`] taken before.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Hello World", "hello");
+    /// ext.run().await
+    /// # }
+    /// ```
+    pub async fn run(&mut self) -> Result<()> {
+        self.connect().await?;
+        let signal = lifecycle::shutdown_signal()?;
+        self.run_until(signal).await
+    }
+
+    /// Like [`run`](Extension::run), but stops when `shutdown` completes instead of on a signal.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut ext: cirata_symphony::Extension) -> cirata_symphony::Result<()> {
+    /// ext.run_until(tokio::time::sleep(std::time::Duration::from_secs(60))).await
+    /// # }
+    /// ```
+    pub async fn run_until<F: Future<Output = ()>>(&mut self, shutdown: F) -> Result<()> {
+        self.connect().await?;
+        let run = Run {
+            declarations: &self.declarations,
+            registry: &self.registry,
+            health: &self.health,
+            session: &mut self.session,
+        };
+        run.until(shutdown).await
+    }
+
+    /// Sets this instance's health: the `state` (and `message`) of its status (docs/protocol.md §5.3).
+    /// The health is stored; while the extension runs ([`run`](Extension::run)), the status is published
+    /// at once and every later heartbeat carries it. Before `run()` the first status `run()` publishes
+    /// carries it. On shutdown the SDK still publishes `disconnected`.
+    ///
+    /// `message` says why (shown in the extension view as `instance <id>: <message>`); it is sent with
+    /// [`Health::Warning`] and [`Health::Error`] only, and a blank one is dropped. A state read from text
+    /// is checked by parsing it (`"warning".parse::<Health>()`: `ok`, `warning` or `error`; else
+    /// [`Error::InvalidHealth`]).
+    ///
+    /// Never fails: a publish that fails is logged, and the next heartbeat carries the health. While
+    /// `run()` holds the extension, use a [`HealthHandle`] (from [`health_handle`](Extension::health_handle)).
+    ///
+    /// ```no_run
+    /// use cirata_symphony::{Extension, Health};
+    /// # async fn demo() -> cirata_symphony::Result<()> {
+    /// let mut ext = Extension::new("Catalog", "catalog");
+    /// ext.set_health(Health::Warning, Some("disk 91% full")).await;
+    /// ext.run().await
+    /// # }
+    /// ```
+    pub async fn set_health(&self, health: Health, message: Option<&str>) {
+        self.health.set(health, message).await;
+    }
+
+    /// The health set last and its message ([`Health::Ok`] and `None` until one is set).
     ///
     /// ```
-    /// let m = cirata_symphony::Extension::new("Catalog", "catalog").manifest();
-    /// assert_eq!(m.manifest_version, 1);
-    /// assert_eq!(m.sdk.name, "cirata-symphony-rust");
+    /// use cirata_symphony::{Extension, Health};
+    /// assert_eq!(Extension::new("Catalog", "catalog").health(), (Health::Ok, None));
     /// ```
-    pub fn manifest(&self) -> Manifest {
-        Manifest {
-            manifest_version: PROTOCOL_VERSION,
-            name: self.name.clone(),
-            prefix: self.prefix.clone(),
-            description: self.description.clone(),
-            sdk: sdk_info(),
-            capabilities: self.capabilities.clone(),
-            resources: self.resources.clone(),
-            routes: self.routes.iter().map(Route::to_wire).collect(),
-            menus: self.menus.clone(),
-            widgets: self.widgets.clone(),
-            buckets: self.buckets.clone(),
-            endpoints: self.registry.specs(),
-        }
+    pub fn health(&self) -> (Health, Option<String>) {
+        self.health.get()
     }
 
-    /// What provisioning asks for: the declared capabilities and bucket names.
-    pub(crate) fn provision_request(&self) -> ProvisionRequest {
-        ProvisionRequest {
-            v: PROTOCOL_VERSION,
-            name: self.name.clone(),
-            prefix: self.prefix.clone(),
-            capabilities: self.capabilities.clone(),
-            buckets: self.buckets.iter().map(|b| b.name.clone()).collect(),
-        }
-    }
-}
-
-/// This SDK's name and version.
-pub(crate) fn sdk_info() -> SdkInfo {
-    SdkInfo {
-        name: SDK_NAME.to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
+    /// A cloneable handle that sets this extension's health from tasks and endpoint handlers while
+    /// [`run`](Extension::run) holds the extension. See [`HealthHandle`].
+    ///
+    /// ```
+    /// use cirata_symphony::{Extension, Health};
+    /// let ext = Extension::new("Catalog", "catalog");
+    /// let handle = ext.health_handle();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// handle.set(Health::Error, Some("database unreachable")).await;
+    /// # });
+    /// assert_eq!(ext.health(), (Health::Error, Some("database unreachable".to_owned())));
+    /// ```
+    pub fn health_handle(&self) -> HealthHandle {
+        self.health.clone()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn code(e: Error) -> ErrorCode {
-        e.server_error().expect("a typed error").code
-    }
+    use symphony_protocol::ErrorCode;
 
     #[test]
-    fn bad_name_or_prefix_is_reported_by_every_call() {
+    fn a_bad_name_or_prefix_is_reported_by_every_call() {
         let mut ext = Extension::new("Bad", "Bad-Prefix");
+        let code = |e: Error| e.server_error().expect("a typed error").code;
         assert_eq!(
             code(ext.add_capability("sub", "extensions.x", "").unwrap_err()),
-            ErrorCode::InvalidPrefix
-        );
-        assert_eq!(
-            code(ext.add_bucket("x", "", 0, 0, 0).unwrap_err()),
             ErrorCode::InvalidPrefix
         );
         assert_eq!(
@@ -304,5 +616,26 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(e, Error::NotConnected { .. }));
+        let e = ext.kv("catalog_items").await.err().unwrap();
+        assert!(matches!(e, Error::NotConnected { .. }));
+    }
+
+    #[test]
+    fn the_futures_can_be_spawned() {
+        fn assert_send<T: Send>(_: &T) {}
+        let mut ext = Extension::new("Catalog", "catalog");
+        assert_send(&ext.set_health(Health::Warning, None));
+        assert_send(&ext.connect());
+        assert_send(&ext.run());
+        assert_send(&ext.run_until(std::future::pending()));
+        assert_send(&ext.add_endpoints("s", "1.0.0", "", Default::default()));
+        assert_send(&ext.update_resource("ui://catalog/x", "text/markdown", ""));
+    }
+
+    #[test]
+    #[should_panic(expected = "call `ext.connect().await?`")]
+    fn accessors_before_connect_say_what_to_do() {
+        let ext = Extension::new("Catalog", "catalog");
+        let _ = ext.nats();
     }
 }

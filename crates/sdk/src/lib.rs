@@ -56,11 +56,12 @@ mod handler;
 mod health;
 mod lifecycle;
 mod service;
+mod session;
 
 pub use client::{Client, DEFAULT_REQUEST_TIMEOUT};
-pub use declare::Route;
+pub use declare::{Route, SDK_NAME};
 pub use error::{Error, Result, TokenSource};
-pub use extension::{Extension, SDK_NAME};
+pub use extension::Extension;
 pub use handler::{HandlerError, Request};
 pub use health::{Health, HealthHandle};
 pub use service::{Group, Service};

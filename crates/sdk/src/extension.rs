@@ -7,10 +7,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_nats::jetstream;
-use symphony_protocol::manifest::{BucketSpec, Manifest};
+use symphony_protocol::manifest::Manifest;
 
 use crate::client::Client;
-use crate::declare::{Declarations, Route};
+use crate::declare::{BucketConfig, Declarations, Route};
 use crate::error::{Error, Result};
 use crate::health::{Health, HealthHandle};
 use crate::lifecycle::{self, Run};
@@ -317,32 +317,20 @@ impl Extension {
         Ok(self)
     }
 
-    /// Declares a key-value bucket, named `<prefix>` or `<prefix>_<name>`. Symphony creates (or updates) it
-    /// at registration and grants this extension access. `ttl` in seconds (0 = no expiry),
-    /// `max_history_per_key` 0–64 (0 = server default 1), `max_bucket_size` in bytes (0 = unlimited).
+    /// Declares a key-value bucket, named `<prefix>` or `<prefix>_<name>`, with the options of a
+    /// [`BucketConfig`] (or a bare name). Symphony creates (or updates) it at registration and grants this
+    /// extension access; open it with [`kv`](Extension::kv).
     ///
     /// ```
+    /// use cirata_symphony::{BucketConfig, Extension};
     /// # fn main() -> cirata_symphony::Result<()> {
-    /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
-    /// ext.add_bucket("catalog_items", "Catalog item storage", 0, 0, 0)?;
-    /// assert!(ext.add_bucket("other_items", "not ours", 0, 0, 0).is_err());
+    /// let mut ext = Extension::new("Catalog", "catalog");
+    /// ext.add_bucket(BucketConfig::new("catalog_items").description("Catalog item storage"))?;
+    /// assert!(ext.add_bucket("other_items").is_err());
     /// # Ok(()) }
     /// ```
-    pub fn add_bucket(
-        &mut self,
-        name: &str,
-        description: &str,
-        ttl: u64,
-        max_history_per_key: u32,
-        max_bucket_size: u64,
-    ) -> Result<&mut Self> {
-        self.declarations.add_bucket(BucketSpec {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            ttl,
-            max_history_per_key,
-            max_bucket_size,
-        })?;
+    pub fn add_bucket(&mut self, bucket: impl Into<BucketConfig>) -> Result<&mut Self> {
+        self.declarations.add_bucket(bucket.into())?;
         Ok(self)
     }
 

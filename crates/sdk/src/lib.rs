@@ -6,13 +6,13 @@
 //! in [`protocol`]. Unix only (signals, file modes).
 //!
 //! ```no_run
-//! use cirata_symphony::{Extension, HandlerError, Request};
+//! use cirata_symphony::{BucketConfig, Extension, HandlerError, Request};
 //!
 //! #[tokio::main]
 //! async fn main() -> cirata_symphony::Result<()> {
 //!     let mut ext = Extension::new("Catalog", "catalog").with_description("Manages a catalog of items");
 //!     ext.add_capability("sub", "extensions.catalog.list", "List items")?;
-//!     ext.add_bucket("catalog_items", "Catalog item storage", 0, 0, 0)?;
+//!     ext.add_bucket(BucketConfig::new("catalog_items").description("Catalog item storage"))?;
 //!     ext.connect().await?;
 //!     let svc = ext.add_endpoints("catalog", "1.0.0", "Catalog service", Default::default()).await?;
 //!     let group = svc.add_group("cirata.extensions.catalog");
@@ -59,7 +59,7 @@ mod service;
 mod session;
 
 pub use client::{Client, DEFAULT_REQUEST_TIMEOUT};
-pub use declare::{Route, SDK_NAME};
+pub use declare::{BucketConfig, Route, SDK_NAME};
 pub use error::{Error, Result, TokenSource};
 pub use extension::Extension;
 pub use handler::{HandlerError, Request};

@@ -6,7 +6,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::process::ExitCode;
 
 use cirata_symphony::async_nats::jetstream::kv::Store;
-use cirata_symphony::{Extension, HandlerError, Request};
+use cirata_symphony::{BucketConfig, Extension, HandlerError, Request};
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
 
@@ -113,7 +113,7 @@ async fn run() -> cirata_symphony::Result<()> {
     ext.add_resource("ui://catalog/help", "text/markdown", HELP_PAGE)?
         .add_route("/help/extensions/Catalog", "ui://catalog/help")?;
 
-    ext.add_bucket(BUCKET, "Catalog item storage", 0, 0, 0)?;
+    ext.add_bucket(BucketConfig::new(BUCKET).description("Catalog item storage"))?;
 
     ext.connect().await?;
     let kv = ext.kv(BUCKET).await?;

@@ -2,6 +2,7 @@
 //! widgets and buckets — and the manifest and provisioning request they add up to. Pure: no I/O; every
 //! declaration is checked when it is made, with the rules of `symphony_protocol`.
 
+mod bucket;
 mod route;
 
 use symphony_protocol::capability::{Capability, CapabilityKind};
@@ -14,6 +15,7 @@ use symphony_protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
 
 use crate::error::{Error, Result};
 
+pub use bucket::BucketConfig;
 pub use route::Route;
 
 /// The SDK's name in manifests and status records.
@@ -235,9 +237,10 @@ impl Declarations {
         Ok(())
     }
 
-    /// A key-value bucket `<prefix>` or `<prefix>_<name>`; each name once.
-    pub(crate) fn add_bucket(&mut self, spec: BucketSpec) -> Result<()> {
+    /// A key-value bucket `<prefix>` or `<prefix>_<name>` within the contract's limits; each name once.
+    pub(crate) fn add_bucket(&mut self, bucket: BucketConfig) -> Result<()> {
         self.check_valid()?;
+        let spec = bucket.to_spec().map_err(Error::Invalid)?;
         manifest::validate_bucket_spec(&self.prefix, &spec).map_err(Error::Invalid)?;
         if self.buckets.iter().any(|b| b.name == spec.name) {
             return Err(Error::Invalid(ErrorBody::new(

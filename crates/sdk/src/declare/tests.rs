@@ -1,5 +1,7 @@
 //! Unit tests of the declarations: each rule without a server.
 
+use std::time::Duration;
+
 use super::*;
 
 fn code(e: Error) -> ErrorCode {
@@ -10,14 +12,8 @@ fn catalog() -> Declarations {
     Declarations::new("Catalog".into(), "catalog".into())
 }
 
-fn bucket(name: &str, max_history_per_key: u32) -> BucketSpec {
-    BucketSpec {
-        name: name.into(),
-        description: String::new(),
-        ttl: 0,
-        max_history_per_key,
-        max_bucket_size: 0,
-    }
+fn bucket(name: &str, max_history_per_key: u32) -> BucketConfig {
+    BucketConfig::new(name).max_history_per_key(max_history_per_key)
 }
 
 #[test]
@@ -97,8 +93,50 @@ fn a_bucket_is_ours_within_limits_and_declared_once() {
     let twice = d.add_bucket(bucket("catalog_items", 0)).unwrap_err();
     assert!(twice.to_string().contains("declared twice"), "{twice}");
     assert_eq!(code(twice), ErrorCode::InvalidBucket);
-    d.add_bucket(bucket("catalog", 0)).unwrap();
+    d.add_bucket("catalog".into()).unwrap();
     assert_eq!(d.manifest(Vec::new()).buckets.len(), 2);
+}
+
+#[test]
+fn a_bucket_ttl_is_whole_seconds() {
+    let mut d = catalog();
+    let e = d
+        .add_bucket(BucketConfig::new("catalog_cache").ttl(Duration::from_millis(1500)))
+        .unwrap_err();
+    assert!(e.to_string().contains("whole number of seconds"), "{e}");
+    assert_eq!(code(e), ErrorCode::InvalidBucket);
+    assert!(d.manifest(Vec::new()).buckets.is_empty(), "nothing kept");
+}
+
+#[test]
+fn bucket_options_reach_the_manifest_as_the_wire_has_them() {
+    let mut d = catalog();
+    d.add_bucket(
+        BucketConfig::new("catalog_cache")
+            .description("cache")
+            .ttl(Duration::from_secs(3600))
+            .max_history_per_key(5)
+            .max_bucket_size(1 << 20),
+    )
+    .unwrap();
+    d.add_bucket("catalog_items".into()).unwrap();
+    let buckets = d.manifest(Vec::new()).buckets;
+    assert_eq!(
+        buckets[0],
+        BucketSpec {
+            name: "catalog_cache".into(),
+            description: "cache".into(),
+            ttl: 3600,
+            max_history_per_key: 5,
+            max_bucket_size: 1 << 20,
+        }
+    );
+    assert_eq!(
+        serde_json::to_value(&buckets[1]).unwrap(),
+        serde_json::json!({"name": "catalog_items", "description": "", "ttl": 0,
+                           "max_history_per_key": 0, "max_bucket_size": 0}),
+        "a bare name declares the defaults of docs/protocol.md §5.2"
+    );
 }
 
 #[test]

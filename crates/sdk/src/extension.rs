@@ -2,7 +2,6 @@
 //! (`session`), the health (`health`), the services (`service`) and the run (`lifecycle`), and delegates to
 //! them; none of them knows `Extension`.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -14,7 +13,7 @@ use crate::declare::{BucketConfig, Declarations, Route};
 use crate::error::{Error, Result};
 use crate::health::{Health, HealthHandle};
 use crate::lifecycle::{self, Run};
-use crate::service::{self, Registry, Service};
+use crate::service::{self, Registry, Service, ServiceConfig};
 use crate::session::Session;
 
 /// A Symphony extension: declare what it offers, then [`connect`](Extension::connect) /
@@ -374,37 +373,25 @@ impl Extension {
         Ok(())
     }
 
-    /// Starts a micro service (`io.nats.micro.v1`) on the connection; add endpoints through its groups. Its
-    /// spec (with `metadata`, e.g. an `"openapi"` document) goes into the manifest that
-    /// [`run`](Extension::run) registers. Needs [`connect`](Extension::connect) first.
+    /// Starts the micro service (`io.nats.micro.v1`) `config` describes on the connection; add endpoints
+    /// through its groups. Its spec (with the metadata, e.g. an `"openapi"` document) goes into the
+    /// manifest that [`run`](Extension::run) registers. Needs [`connect`](Extension::connect) first.
     ///
     /// ```no_run
+    /// use cirata_symphony::ServiceConfig;
     /// # async fn demo(mut ext: cirata_symphony::Extension) -> cirata_symphony::Result<()> {
     /// ext.connect().await?;
-    /// let svc = ext.add_endpoints("catalog", "1.0.0", "Catalog service", Default::default()).await?;
+    /// let config = ServiceConfig::new("catalog", "1.0.0").description("Catalog service");
+    /// let svc = ext.add_endpoints(config).await?;
     /// let group = svc.add_group("cirata.extensions.catalog");
     /// # Ok(()) }
     /// ```
-    pub async fn add_endpoints(
-        &self,
-        name: &str,
-        version: &str,
-        description: &str,
-        metadata: HashMap<String, String>,
-    ) -> Result<Service> {
+    pub async fn add_endpoints(&self, config: ServiceConfig) -> Result<Service> {
         self.declarations.check_valid()?;
         let session = self.session.as_ref().ok_or(Error::NotConnected {
             what: "add_endpoints()",
         })?;
-        service::start(
-            &self.registry,
-            session.nats(),
-            name,
-            version,
-            description,
-            metadata,
-        )
-        .await
+        service::start(&self.registry, session.nats(), config).await
     }
 
     /// The session, or a panic that says to connect first.
@@ -599,7 +586,7 @@ mod tests {
     async fn endpoints_need_a_connection() {
         let ext = Extension::new("Catalog", "catalog");
         let e = ext
-            .add_endpoints("catalog", "1.0.0", "", HashMap::new())
+            .add_endpoints(ServiceConfig::new("catalog", "1.0.0"))
             .await
             .err()
             .unwrap();
@@ -616,7 +603,7 @@ mod tests {
         assert_send(&ext.connect());
         assert_send(&ext.run());
         assert_send(&ext.run_until(std::future::pending()));
-        assert_send(&ext.add_endpoints("s", "1.0.0", "", Default::default()));
+        assert_send(&ext.add_endpoints(ServiceConfig::new("s", "1.0.0")));
         assert_send(&ext.update_resource("ui://catalog/x", "text/markdown", ""));
     }
 

@@ -250,7 +250,7 @@ async fn publish_status(p: &Publisher, state: InstanceState, message: Option<Str
 /// extension share one health.
 ///
 /// ```no_run
-/// use cirata_symphony::{Extension, HandlerError, Health, Request};
+/// use cirata_symphony::{Extension, HandlerError, Health, Request, ServiceConfig};
 ///
 /// # async fn demo() -> cirata_symphony::Result<()> {
 /// let mut ext = Extension::new("Catalog", "catalog");
@@ -265,7 +265,7 @@ async fn publish_status(p: &Publisher, state: InstanceState, message: Option<Str
 /// });
 ///
 /// // From a handler:
-/// let svc = ext.add_endpoints("catalog", "1.0.0", "", Default::default()).await?;
+/// let svc = ext.add_endpoints(ServiceConfig::new("catalog", "1.0.0")).await?;
 /// let group = svc.add_group("cirata.extensions.catalog");
 /// group
 ///     .add_endpoint("list", move |_req: Request| {

@@ -6,7 +6,7 @@
 //! in [`protocol`]. Unix only (signals, file modes).
 //!
 //! ```no_run
-//! use cirata_symphony::{BucketConfig, Extension, HandlerError, Request};
+//! use cirata_symphony::{BucketConfig, Extension, HandlerError, Request, ServiceConfig};
 //!
 //! #[tokio::main]
 //! async fn main() -> cirata_symphony::Result<()> {
@@ -14,7 +14,9 @@
 //!     ext.add_capability("sub", "extensions.catalog.list", "List items")?;
 //!     ext.add_bucket(BucketConfig::new("catalog_items").description("Catalog item storage"))?;
 //!     ext.connect().await?;
-//!     let svc = ext.add_endpoints("catalog", "1.0.0", "Catalog service", Default::default()).await?;
+//!     let svc = ext
+//!         .add_endpoints(ServiceConfig::new("catalog", "1.0.0").description("Catalog service"))
+//!         .await?;
 //!     let group = svc.add_group("cirata.extensions.catalog");
 //!     group
 //!         .add_endpoint("list", |_req: Request| async move { Ok::<_, HandlerError>("[]") })
@@ -64,7 +66,7 @@ pub use error::{Error, Result, TokenSource};
 pub use extension::Extension;
 pub use handler::{HandlerError, Request};
 pub use health::{Health, HealthHandle};
-pub use service::{Group, Service};
+pub use service::{Group, Service, ServiceConfig};
 
 /// The NATS client this SDK is built on, for types such as `async_nats::Message` and `jetstream::kv::Store`.
 pub use async_nats;

@@ -59,25 +59,104 @@ struct Slot {
     nc: async_nats::Client,
 }
 
+/// A micro service (`io.nats.micro.v1`) to start with
+/// [`Extension::add_endpoints`](crate::Extension::add_endpoints): its name and semver version, and
+/// optionally a description and metadata. The metadata goes into the manifest with the service's spec;
+/// the REST gateway serves an `"openapi"` entry as the extension's OpenAPI document (docs/protocol.md §7).
+///
+/// ```no_run
+/// use cirata_symphony::{Extension, ServiceConfig};
+///
+/// # async fn demo(mut ext: Extension) -> cirata_symphony::Result<()> {
+/// ext.connect().await?;
+/// let openapi = r#"{"openapi": "3.1.0", "info": {"title": "Catalog", "version": "1.0.0"}, "paths": {}}"#;
+/// let svc = ext
+///     .add_endpoints(
+///         ServiceConfig::new("catalog", "1.0.0")
+///             .description("Catalog service")
+///             .metadata("openapi", openapi),
+///     )
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    name: String,
+    version: String,
+    description: String,
+    metadata: HashMap<String, String>,
+}
+
+impl ServiceConfig {
+    /// A service named `name` (A-Z, a-z, 0-9, `_` and `-`, checked when it starts) at `version` (semver,
+    /// e.g. `1.0.0`), without description or metadata.
+    ///
+    /// ```
+    /// let config = cirata_symphony::ServiceConfig::new("catalog", "1.0.0");
+    /// ```
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        ServiceConfig {
+            name: name.into(),
+            version: version.into(),
+            description: String::new(),
+            metadata: HashMap::new(),
+        }
+    }
+
+    /// What the service does, for people.
+    ///
+    /// ```
+    /// let config = cirata_symphony::ServiceConfig::new("catalog", "1.0.0").description("Catalog service");
+    /// ```
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Adds the metadata entry `key` (replacing an earlier value), e.g. `"openapi"` with the service's
+    /// OpenAPI document as JSON text.
+    ///
+    /// ```
+    /// let config = cirata_symphony::ServiceConfig::new("catalog", "1.0.0")
+    ///     .metadata("openapi", r#"{"openapi": "3.1.0"}"#)
+    ///     .metadata("team", "catalog");
+    /// ```
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The service's name, as the micro protocol allows it.
+    fn check_name(&self) -> Result<()> {
+        let name = &self.name;
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+        if name_ok {
+            Ok(())
+        } else {
+            Err(Error::Invalid(ErrorBody::new(
+                ErrorCode::InvalidManifest,
+                format!("service name {name:?} may only use A-Z, a-z, 0-9, _ and -"),
+            )))
+        }
+    }
+}
+
 /// Starts a micro service and records its spec.
 pub(crate) async fn start(
     registry: &Arc<Registry>,
     nc: &async_nats::Client,
-    name: &str,
-    version: &str,
-    description: &str,
-    metadata: HashMap<String, String>,
+    config: ServiceConfig,
 ) -> Result<Service> {
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-    if !name_ok {
-        return Err(Error::Invalid(ErrorBody::new(
-            ErrorCode::InvalidManifest,
-            format!("service name {name:?} may only use A-Z, a-z, 0-9, _ and -"),
-        )));
-    }
+    config.check_name()?;
+    let ServiceConfig {
+        name,
+        version,
+        description,
+        metadata,
+    } = config;
     if registry.specs().iter().any(|s| s.service == name) {
         return Err(Error::Invalid(ErrorBody::new(
             ErrorCode::InvalidManifest,
@@ -86,27 +165,27 @@ pub(crate) async fn start(
     }
     let service = nc
         .service_builder()
-        .description(description)
+        .description(&description)
         .metadata(metadata.clone())
-        .start(name, version)
+        .start(&name, &version)
         .await
         .map_err(|e| Error::Service {
-            name: name.to_owned(),
+            name: name.clone(),
             detail: format!("{e} (the version must be semver, e.g. 1.0.0)"),
         })?;
     let spec_index = {
         let mut specs = registry.specs.lock().expect("registry lock");
         specs.push(ServiceSpec {
-            service: name.to_owned(),
-            version: version.to_owned(),
-            description: description.to_owned(),
+            service: name.clone(),
+            version,
+            description,
             metadata: metadata.into_iter().collect::<BTreeMap<_, _>>(),
             endpoints: Vec::new(),
         });
         specs.len() - 1
     };
     let slot = Arc::new(Slot {
-        name: name.to_owned(),
+        name,
         spec_index,
         service: Mutex::new(Some(service)),
         registry: registry.clone(),
@@ -124,7 +203,7 @@ pub(crate) async fn start(
 ///
 /// ```no_run
 /// # async fn demo(ext: &cirata_symphony::Extension) -> cirata_symphony::Result<()> {
-/// let svc = ext.add_endpoints("catalog", "1.0.0", "Catalog service", Default::default()).await?;
+/// let svc = ext.add_endpoints(cirata_symphony::ServiceConfig::new("catalog", "1.0.0")).await?;
 /// let group = svc.add_group("cirata.extensions.catalog");
 /// group.add_endpoint("ping", |_req| async { Ok::<_, cirata_symphony::HandlerError>("pong") }).await?;
 /// # Ok(()) }
@@ -317,4 +396,42 @@ async fn add_endpoint(
         .expect("registry lock")
         .push(task);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_name_is_checked_before_anything_starts() {
+        assert!(
+            ServiceConfig::new("catalog-v2_x", "1.0.0")
+                .check_name()
+                .is_ok()
+        );
+        for bad in ["", "cata log", "catalog.v2", "catalog>"] {
+            let e = ServiceConfig::new(bad, "1.0.0").check_name().unwrap_err();
+            assert!(
+                e.to_string().contains("A-Z, a-z, 0-9, _ and -"),
+                "{bad:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_entries_add_up_and_a_repeated_key_replaces() {
+        let config = ServiceConfig::new("catalog", "1.0.0")
+            .description("Catalog service")
+            .metadata("openapi", "{}")
+            .metadata("team", "a")
+            .metadata("team", "b");
+        assert_eq!(config.description, "Catalog service");
+        assert_eq!(
+            config.metadata,
+            HashMap::from([
+                ("openapi".to_owned(), "{}".to_owned()),
+                ("team".to_owned(), "b".to_owned())
+            ])
+        );
+    }
 }

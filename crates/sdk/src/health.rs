@@ -317,7 +317,26 @@ impl HealthHandle {
         self.shared.stop().await;
     }
 
-    /// Same as [`Extension::set_health`](crate::Extension::set_health).
+    /// Sets the instance's health: the `state` (and `message`) of its status (docs/protocol.md §5.3).
+    /// The health is stored; while the extension runs ([`run`](crate::Extension::run)), the status is
+    /// published at once and every later heartbeat carries it. Before `run()` the first status `run()`
+    /// publishes carries it. On shutdown the SDK still publishes `disconnected`.
+    ///
+    /// `message` says why (shown in the extension view as `instance <id>: <message>`); it is sent with
+    /// [`Health::Warning`] and [`Health::Error`] only, and a blank one is dropped. A state read from text
+    /// is checked by [`Health::from_str`] (`ok`, `warning` or `error`; else [`Error::InvalidHealth`]).
+    ///
+    /// Never fails: a publish that fails is logged, and the next heartbeat carries the health.
+    ///
+    /// ```
+    /// use cirata_symphony::{Extension, Health};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let health = Extension::new("Catalog", "catalog").health_handle();
+    /// health.set(Health::Warning, Some("disk 91% full")).await;
+    /// assert_eq!(health.get(), (Health::Warning, Some("disk 91% full".to_owned())));
+    /// # }
+    /// ```
     pub async fn set(&self, health: Health, message: Option<&str>) {
         self.shared.set(health, message).await;
     }

@@ -453,11 +453,11 @@ impl Extension {
     /// # Ok(()) }
     /// ```
     pub async fn kv(&self, bucket: &str) -> Result<jetstream::kv::Store> {
-        let session = self
-            .session
-            .as_ref()
-            .ok_or(Error::NotConnected { what: "kv()" })?;
-        session.kv(bucket).await
+        let session = self.session.as_ref();
+        session
+            .ok_or(Error::NotConnected { what: "kv()" })?
+            .kv(bucket)
+            .await
     }
 
     /// This instance's id (the key id of its token).
@@ -509,17 +509,8 @@ impl Extension {
         run.until(shutdown).await
     }
 
-    /// Sets this instance's health: the `state` (and `message`) of its status (docs/protocol.md §5.3).
-    /// The health is stored; while the extension runs ([`run`](Extension::run)), the status is published
-    /// at once and every later heartbeat carries it. Before `run()` the first status `run()` publishes
-    /// carries it. On shutdown the SDK still publishes `disconnected`.
-    ///
-    /// `message` says why (shown in the extension view as `instance <id>: <message>`); it is sent with
-    /// [`Health::Warning`] and [`Health::Error`] only, and a blank one is dropped. A state read from text
-    /// is checked by parsing it (`"warning".parse::<Health>()`: `ok`, `warning` or `error`; else
-    /// [`Error::InvalidHealth`]).
-    ///
-    /// Never fails: a publish that fails is logged, and the next heartbeat carries the health. While
+    /// Sets this instance's health (the `state` and `message` of its status, docs/protocol.md §5.3): stored,
+    /// and published at once while the extension runs; see [`HealthHandle::set`]. Never fails. While
     /// `run()` holds the extension, use a [`HealthHandle`] (from [`health_handle`](Extension::health_handle)).
     ///
     /// ```no_run
@@ -562,55 +553,4 @@ impl Extension {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use symphony_protocol::ErrorCode;
-
-    #[test]
-    fn a_bad_name_or_prefix_is_reported_by_every_call() {
-        let mut ext = Extension::new("Bad", "Bad-Prefix");
-        let code = |e: Error| e.server_error().expect("a typed error").code;
-        assert_eq!(
-            code(ext.add_capability("sub", "extensions.x", "").unwrap_err()),
-            ErrorCode::InvalidPrefix
-        );
-        assert_eq!(
-            code(ext.add_route("/x", "ui://x/y").unwrap_err()),
-            ErrorCode::InvalidPrefix
-        );
-        assert!(Extension::try_new("", "ok").is_err());
-        assert!(Extension::try_new("Ok", "ok").is_ok());
-    }
-
-    #[tokio::test]
-    async fn endpoints_need_a_connection() {
-        let ext = Extension::new("Catalog", "catalog");
-        let e = ext
-            .add_endpoints(ServiceConfig::new("catalog", "1.0.0"))
-            .await
-            .err()
-            .unwrap();
-        assert!(matches!(e, Error::NotConnected { .. }));
-        let e = ext.kv("catalog_items").await.err().unwrap();
-        assert!(matches!(e, Error::NotConnected { .. }));
-    }
-
-    #[test]
-    fn the_futures_can_be_spawned() {
-        fn assert_send<T: Send>(_: &T) {}
-        let mut ext = Extension::new("Catalog", "catalog");
-        assert_send(&ext.set_health(Health::Warning, None));
-        assert_send(&ext.connect());
-        assert_send(&ext.run());
-        assert_send(&ext.run_until(std::future::pending()));
-        assert_send(&ext.add_endpoints(ServiceConfig::new("s", "1.0.0")));
-        assert_send(&ext.update_resource("ui://catalog/x", "text/markdown", ""));
-    }
-
-    #[test]
-    #[should_panic(expected = "call `ext.connect().await?`")]
-    fn accessors_before_connect_say_what_to_do() {
-        let ext = Extension::new("Catalog", "catalog");
-        let _ = ext.nats();
-    }
-}
+mod tests;

@@ -3,7 +3,7 @@
 //! from a task or an endpoint handler — and `GET /api/v1/extensions/{prefix}` shows the state and the
 //! message; an invalid state is a typed error; shutdown still publishes `disconnected`.
 
-use cirata_symphony::{Error, Extension, HandlerError, Health, Request};
+use cirata_symphony::{Error, Extension, HandlerError, Health, Request, ServiceConfig};
 use symphony_protocol::messages::{ExtensionState, ExtensionView, InstanceState};
 use symphony_tests::platform::{key_id_of, summarize};
 use symphony_tests::{DEFAULT_DEADLINE, Platform, PlatformOptions, eventually};
@@ -78,7 +78,7 @@ async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
     let client = ext.client();
     let health = ext.health_handle();
     let svc = ext
-        .add_endpoints("health", "1.0.0", "Sets the health", Default::default())
+        .add_endpoints(ServiceConfig::new("health", "1.0.0").description("Sets the health"))
         .await
         .unwrap();
     let for_handler = health.clone();

@@ -4,10 +4,9 @@
 //! Tokens come from the environment like any extension's (`REGISTRATION_TOKEN`, `SYMPHONY_TOKEN`,
 //! `SYMPHONY_CREDENTIAL_STORE=file`, `CIRATA_CONFIG_DIR`).
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
-use cirata_symphony::{Extension, HandlerError, Request};
+use cirata_symphony::{Extension, HandlerError, Request, ServiceConfig};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
 
@@ -35,10 +34,10 @@ async fn serve() -> cirata_symphony::Result<()> {
         .with_description("Echoes request bodies (gateway benchmark)");
     ext.add_capability("sub", "extensions.echo.>", "Every endpoint of Echo")?;
     ext.connect().await?;
-    let metadata = HashMap::from([("openapi".to_owned(), openapi())]);
-    let service = ext
-        .add_endpoints("echo", "1.0.0", "Echo service", metadata)
-        .await?;
+    let config = ServiceConfig::new("echo", "1.0.0")
+        .description("Echo service")
+        .metadata("openapi", openapi());
+    let service = ext.add_endpoints(config).await?;
     service
         .add_group("cirata.extensions.echo")
         .add_endpoint("echo", |req: Request| async move {

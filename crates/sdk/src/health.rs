@@ -1,8 +1,8 @@
-//! An instance's health (docs/protocol.md §5.3): the `state` and `message` of its status, set by the
-//! extension with [`Extension::set_health`] or, while [`Extension::run`] holds the extension, through a
-//! [`HealthHandle`]. Every status the instance publishes (heartbeats, the status after a reconnect, the
-//! one a health change publishes at once) goes through [`HealthShared::publish`], one at a time, so an
-//! older health can never land after a newer one.
+//! An instance's health (docs/protocol.md §5.3) and the writer of its status: the `state` and `message`
+//! set through a [`HealthHandle`] (the extension's [`set_health`](crate::Extension::set_health) uses one
+//! too), and every status the instance publishes (heartbeats, the status after a reconnect, the one a
+//! health change publishes at once), one at a time through the handle, so an older health can never land
+//! after a newer one.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use symphony_protocol::messages::{InstanceState, InstanceStatus};
-use symphony_protocol::subjects;
+use symphony_protocol::{KeyId, PROTOCOL_VERSION, subjects};
 
+use crate::declare::sdk_info;
 use crate::error::Error;
-use crate::extension::Extension;
 
 /// How long a status publish waits for its JetStream ack.
 const STATUS_ACK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -107,16 +107,63 @@ impl Report {
     }
 }
 
+/// Status timestamps: RFC 3339, UTC, to the second (docs/protocol.md §5.6).
+pub(crate) fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `len` bytes; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
 /// Where statuses go while the extension runs: the JetStream context and the fixed fields of the
 /// instance's status.
 pub(crate) struct Publisher {
-    pub(crate) js: jetstream::Context,
-    pub(crate) base: InstanceStatus,
+    js: jetstream::Context,
+    base: InstanceStatus,
+}
+
+impl Publisher {
+    /// Publishes through `js` the status of instance `instance_id` of extension `name` (`prefix`), which
+    /// started at `started_at` (RFC 3339).
+    pub(crate) fn new(
+        js: jetstream::Context,
+        prefix: &str,
+        name: &str,
+        instance_id: KeyId,
+        started_at: String,
+    ) -> Self {
+        let base = InstanceStatus {
+            v: PROTOCOL_VERSION,
+            prefix: prefix.to_owned(),
+            instance_id,
+            name: name.to_owned(),
+            state: InstanceState::Ok,
+            sdk: sdk_info(),
+            started_at,
+            updated_at: now_rfc3339(),
+            host: hostname(),
+            pid: std::process::id(),
+            message: None,
+        };
+        Publisher { js, base }
+    }
 }
 
 /// The health of one extension, shared by the extension, its handles and its run loop.
 #[derive(Default)]
-pub(crate) struct HealthShared {
+struct HealthShared {
     /// The current health; never held across an `.await`.
     report: Mutex<Report>,
     /// Present while `run()` runs; its lock orders the publishes.
@@ -147,12 +194,12 @@ impl HealthShared {
     }
 
     /// Starts publishing: `run()` calls this once registered.
-    pub(crate) async fn start(&self, publisher: Publisher) {
+    async fn start(&self, publisher: Publisher) {
         *self.publisher.lock().await = Some(publisher);
     }
 
     /// Publishes the current health, when the extension runs. Failures are logged, not returned.
-    pub(crate) async fn publish(&self) {
+    async fn publish(&self) {
         let publisher = self.publisher.lock().await;
         if let Some(p) = publisher.as_ref() {
             let report = self.report();
@@ -161,7 +208,7 @@ impl HealthShared {
     }
 
     /// Publishes `disconnected` and stops publishing: a health set later is stored, not published.
-    pub(crate) async fn stop(&self) {
+    async fn stop(&self) {
         let publisher = self.publisher.lock().await.take();
         if let Some(p) = publisher {
             publish_status(&p, InstanceState::Disconnected, None).await;
@@ -174,7 +221,7 @@ async fn publish_status(p: &Publisher, state: InstanceState, message: Option<Str
     let status = InstanceStatus {
         state,
         message,
-        updated_at: crate::lifecycle::now_rfc3339(),
+        updated_at: now_rfc3339(),
         ..p.base.clone()
     };
     let subject = subjects::status_subject(&status.prefix, &status.instance_id);
@@ -197,12 +244,13 @@ async fn publish_status(p: &Publisher, state: InstanceState, message: Option<Str
 }
 
 /// A cheap, cloneable handle on an extension's health, for tasks and endpoint handlers while
-/// [`Extension::run`] holds the extension (`run()` takes `&mut self`, so nothing else can call
-/// [`Extension::set_health`] then). Get it with [`Extension::health_handle`] before `run()`; every
-/// handle and the extension share one health.
+/// [`Extension::run`](crate::Extension::run) holds the extension (`run()` takes `&mut self`, so nothing
+/// else can call [`Extension::set_health`](crate::Extension::set_health) then). Get it with
+/// [`Extension::health_handle`](crate::Extension::health_handle) before `run()`; every handle and the
+/// extension share one health.
 ///
 /// ```no_run
-/// use cirata_symphony::{Extension, HandlerError, Health, Request};
+/// use cirata_symphony::{Extension, HandlerError, Health, Request, ServiceConfig};
 ///
 /// # async fn demo() -> cirata_symphony::Result<()> {
 /// let mut ext = Extension::new("Catalog", "catalog");
@@ -217,7 +265,7 @@ async fn publish_status(p: &Publisher, state: InstanceState, message: Option<Str
 /// });
 ///
 /// // From a handler:
-/// let svc = ext.add_endpoints("catalog", "1.0.0", "", Default::default()).await?;
+/// let svc = ext.add_endpoints(ServiceConfig::new("catalog", "1.0.0")).await?;
 /// let group = svc.add_group("cirata.extensions.catalog");
 /// group
 ///     .add_endpoint("list", move |_req: Request| {
@@ -247,7 +295,48 @@ impl fmt::Debug for HealthHandle {
 }
 
 impl HealthHandle {
-    /// Same as [`Extension::set_health`].
+    /// A handle on a new health ([`Health::Ok`]); its clones share it.
+    pub(crate) fn new() -> Self {
+        HealthHandle {
+            shared: Arc::default(),
+        }
+    }
+
+    /// Starts publishing through `publisher`: the run loop calls this once registered.
+    pub(crate) async fn start(&self, publisher: Publisher) {
+        self.shared.start(publisher).await;
+    }
+
+    /// Publishes the current health while publishing is started (a heartbeat). Failures are logged.
+    pub(crate) async fn publish(&self) {
+        self.shared.publish().await;
+    }
+
+    /// Publishes `disconnected` and stops publishing: a health set later is stored, not published.
+    pub(crate) async fn stop(&self) {
+        self.shared.stop().await;
+    }
+
+    /// Sets the instance's health: the `state` (and `message`) of its status (docs/protocol.md §5.3).
+    /// The health is stored; while the extension runs ([`run`](crate::Extension::run)), the status is
+    /// published at once and every later heartbeat carries it. Before `run()` the first status `run()`
+    /// publishes carries it. On shutdown the SDK still publishes `disconnected`.
+    ///
+    /// `message` says why (shown in the extension view as `instance <id>: <message>`); it is sent with
+    /// [`Health::Warning`] and [`Health::Error`] only, and a blank one is dropped. A state read from text
+    /// is checked by [`Health::from_str`] (`ok`, `warning` or `error`; else [`Error::InvalidHealth`]).
+    ///
+    /// Never fails: a publish that fails is logged, and the next heartbeat carries the health.
+    ///
+    /// ```
+    /// use cirata_symphony::{Extension, Health};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let health = Extension::new("Catalog", "catalog").health_handle();
+    /// health.set(Health::Warning, Some("disk 91% full")).await;
+    /// assert_eq!(health.get(), (Health::Warning, Some("disk 91% full".to_owned())));
+    /// # }
+    /// ```
     pub async fn set(&self, health: Health, message: Option<&str>) {
         self.shared.set(health, message).await;
     }
@@ -262,61 +351,6 @@ impl HealthHandle {
     pub fn get(&self) -> (Health, Option<String>) {
         let report = self.shared.report();
         (report.health, report.message)
-    }
-}
-
-impl Extension {
-    /// Sets this instance's health: the `state` (and `message`) of its status (docs/protocol.md §5.3).
-    /// The health is stored; while the extension runs ([`run`](Extension::run)), the status is published
-    /// at once and every later heartbeat carries it. Before `run()` the first status `run()` publishes
-    /// carries it. On shutdown the SDK still publishes `disconnected`.
-    ///
-    /// `message` says why (shown in the extension view as `instance <id>: <message>`); it is sent with
-    /// [`Health::Warning`] and [`Health::Error`] only, and a blank one is dropped. A state read from text
-    /// is checked by [`Health::from_str`] (`ok`, `warning` or `error`; else
-    /// [`Error::InvalidHealth`]).
-    ///
-    /// Never fails: a publish that fails is logged, and the next heartbeat carries the health. While
-    /// `run()` holds the extension, use a [`HealthHandle`] (from [`health_handle`](Extension::health_handle)).
-    ///
-    /// ```no_run
-    /// use cirata_symphony::{Extension, Health};
-    /// # async fn demo() -> cirata_symphony::Result<()> {
-    /// let mut ext = Extension::new("Catalog", "catalog");
-    /// ext.set_health(Health::Warning, Some("disk 91% full")).await;
-    /// ext.run().await
-    /// # }
-    /// ```
-    pub async fn set_health(&self, health: Health, message: Option<&str>) {
-        self.health.set(health, message).await;
-    }
-
-    /// The health set last and its message ([`Health::Ok`] and `None` until one is set).
-    ///
-    /// ```
-    /// use cirata_symphony::{Extension, Health};
-    /// assert_eq!(Extension::new("Catalog", "catalog").health(), (Health::Ok, None));
-    /// ```
-    pub fn health(&self) -> (Health, Option<String>) {
-        self.health_handle().get()
-    }
-
-    /// A cloneable handle that sets this extension's health from tasks and endpoint handlers while
-    /// [`run`](Extension::run) holds the extension. See [`HealthHandle`].
-    ///
-    /// ```
-    /// use cirata_symphony::{Extension, Health};
-    /// let ext = Extension::new("Catalog", "catalog");
-    /// let handle = ext.health_handle();
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// handle.set(Health::Error, Some("database unreachable")).await;
-    /// # });
-    /// assert_eq!(ext.health(), (Health::Error, Some("database unreachable".to_owned())));
-    /// ```
-    pub fn health_handle(&self) -> HealthHandle {
-        HealthHandle {
-            shared: Arc::clone(&self.health),
-        }
     }
 }
 
@@ -361,33 +395,55 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_goes_with_warning_and_error_only() {
-        let ext = Extension::new("Catalog", "catalog");
-        let handle = ext.health_handle();
-        assert_eq!(ext.health(), (Health::Ok, None));
+        let handle = HealthHandle::new();
+        let clone = handle.clone();
+        assert_eq!(handle.get(), (Health::Ok, None));
 
-        ext.set_health(Health::Warning, Some("disk 91% full")).await;
+        clone.set(Health::Warning, Some("disk 91% full")).await;
         assert_eq!(
             handle.get(),
-            (Health::Warning, Some("disk 91% full".to_owned()))
+            (Health::Warning, Some("disk 91% full".to_owned())),
+            "clones share one health"
         );
         handle.set(Health::Error, Some("  ")).await;
         assert_eq!(
-            ext.health(),
+            clone.get(),
             (Health::Error, None),
             "a blank message is dropped"
         );
         handle.set(Health::Ok, Some("ignored")).await;
-        assert_eq!(ext.health(), (Health::Ok, None), "ok has no message");
+        assert_eq!(clone.get(), (Health::Ok, None), "ok has no message");
+    }
+
+    #[tokio::test]
+    async fn a_health_set_before_or_after_the_run_is_only_stored() {
+        let handle = HealthHandle::new();
+        // No publisher yet (before run()) and after stop(): nothing to publish to, nothing fails.
+        handle.publish().await;
+        handle.stop().await;
+        handle.set(Health::Warning, Some("later")).await;
+        assert_eq!(handle.get(), (Health::Warning, Some("later".to_owned())));
     }
 
     #[test]
     fn handles_can_move_into_tasks() {
         fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
         fn assert_send<T: Send>(_: &T) {}
-        let ext = Extension::new("Catalog", "catalog");
-        let handle = ext.health_handle();
+        let handle = HealthHandle::new();
         assert_send_sync(&handle);
         assert_send(&handle.set(Health::Warning, None));
-        assert_send(&ext.set_health(Health::Warning, None));
+        assert_send(&handle.publish());
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_seconds() {
+        let t = now_rfc3339();
+        assert!(t.ends_with('Z'), "{t}");
+        assert_eq!(t.len(), "2026-11-23T10:00:00Z".len(), "{t}");
+    }
+
+    #[test]
+    fn hostname_is_known() {
+        assert!(!hostname().is_empty());
     }
 }

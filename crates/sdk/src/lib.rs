@@ -6,15 +6,17 @@
 //! in [`protocol`]. Unix only (signals, file modes).
 //!
 //! ```no_run
-//! use cirata_symphony::{Extension, HandlerError, Request};
+//! use cirata_symphony::{BucketConfig, Extension, HandlerError, Request, ServiceConfig};
 //!
 //! #[tokio::main]
 //! async fn main() -> cirata_symphony::Result<()> {
 //!     let mut ext = Extension::new("Catalog", "catalog").with_description("Manages a catalog of items");
 //!     ext.add_capability("sub", "extensions.catalog.list", "List items")?;
-//!     ext.add_bucket("catalog_items", "Catalog item storage", 0, 0, 0)?;
+//!     ext.add_bucket(BucketConfig::new("catalog_items").description("Catalog item storage"))?;
 //!     ext.connect().await?;
-//!     let svc = ext.add_endpoints("catalog", "1.0.0", "Catalog service", Default::default()).await?;
+//!     let svc = ext
+//!         .add_endpoints(ServiceConfig::new("catalog", "1.0.0").description("Catalog service"))
+//!         .await?;
 //!     let group = svc.add_group("cirata.extensions.catalog");
 //!     group
 //!         .add_endpoint("list", |_req: Request| async move { Ok::<_, HandlerError>("[]") })
@@ -52,16 +54,19 @@ mod credentials;
 mod declare;
 mod error;
 mod extension;
+mod handler;
 mod health;
 mod lifecycle;
 mod service;
+mod session;
 
 pub use client::{Client, DEFAULT_REQUEST_TIMEOUT};
-pub use declare::Route;
+pub use declare::{BucketConfig, Route, SDK_NAME};
 pub use error::{Error, Result, TokenSource};
-pub use extension::{Extension, SDK_NAME};
+pub use extension::Extension;
+pub use handler::{HandlerError, Request};
 pub use health::{Health, HealthHandle};
-pub use service::{Group, HandlerError, Request, Service};
+pub use service::{Group, Service, ServiceConfig};
 
 /// The NATS client this SDK is built on, for types such as `async_nats::Message` and `jetstream::kv::Store`.
 pub use async_nats;

@@ -1,92 +1,19 @@
-//! Micro-service endpoints (`io.nats.micro.v1`): services, groups, handlers, and failure replies that never
-//! leave a caller waiting (docs/protocol.md §5.5).
+//! Micro-service endpoints (`io.nats.micro.v1`): services, groups and the registry of what they serve; how
+//! each request is answered lives in `handler.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use async_nats::HeaderMap;
-use async_nats::service::{NATS_SERVICE_ERROR, NATS_SERVICE_ERROR_CODE, ServiceExt};
+use async_nats::service::ServiceExt;
 use bytes::Bytes;
-use futures::{FutureExt, StreamExt};
 use symphony_protocol::manifest::{EndpointSpec, ServiceSpec};
 use symphony_protocol::names::is_literal_token;
-use symphony_protocol::{ErrorBody, ErrorCode, ErrorReply};
-use tokio::task::{JoinHandle, JoinSet};
+use symphony_protocol::{ErrorBody, ErrorCode};
+use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
-
-/// The error a handler may return: anything that converts into a boxed error (`String`, `&str`, any
-/// `std::error::Error`, `anyhow::Error`, …). Its `Display` text becomes the error reply's message.
-pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
-
-type BoxedReply = Pin<Box<dyn Future<Output = Result<Bytes, HandlerError>> + Send>>;
-type DynHandler = dyn Fn(Request) -> BoxedReply + Send + Sync;
-
-/// One request to an endpoint.
-///
-/// ```no_run
-/// # async fn demo(req: cirata_symphony::Request) -> Result<(), cirata_symphony::HandlerError> {
-/// let text = std::str::from_utf8(&req.data)?;
-/// let other = req.nc().request("cirata.extensions.other.x", text.to_owned().into()).await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// The payload.
-    pub data: Bytes,
-    /// The subject the request arrived on.
-    pub subject: String,
-    /// The request headers, if any.
-    pub headers: Option<HeaderMap>,
-    nc: async_nats::Client,
-}
-
-impl Request {
-    /// The payload.
-    ///
-    /// ```no_run
-    /// # fn demo(req: cirata_symphony::Request) { let n = req.data().len(); }
-    /// ```
-    pub fn data(&self) -> &Bytes {
-        &self.data
-    }
-
-    /// Parses the payload as JSON.
-    ///
-    /// ```no_run
-    /// # fn demo(req: cirata_symphony::Request) -> serde_json::Result<()> {
-    /// let v: serde_json::Value = req.json()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
-        serde_json::from_slice(&self.data)
-    }
-
-    /// The extension's NATS connection, for outbound calls and KV (`jetstream::new(req.nc().clone())`).
-    ///
-    /// ```no_run
-    /// # async fn demo(req: cirata_symphony::Request) -> Result<(), cirata_symphony::HandlerError> {
-    /// let kv = async_nats::jetstream::new(req.nc().clone()).get_key_value("catalog_items").await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn nc(&self) -> &async_nats::Client {
-        &self.nc
-    }
-
-    /// The connection wrapped as a [`Client`](crate::Client) (0.5 s default timeout, typed errors).
-    ///
-    /// ```no_run
-    /// # async fn demo(req: cirata_symphony::Request) -> cirata_symphony::Result<()> {
-    /// let reply = req.client().request("cirata.extensions.other.x", "hi").await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn client(&self) -> crate::Client {
-        crate::Client::new(self.nc.clone())
-    }
-}
+use crate::handler::{self, DynHandler, HandlerError, Request};
 
 /// Services, their manifest specs and their request tasks, shared by an extension and its handles.
 #[derive(Default, Debug)]
@@ -132,25 +59,104 @@ struct Slot {
     nc: async_nats::Client,
 }
 
+/// A micro service (`io.nats.micro.v1`) to start with
+/// [`Extension::add_endpoints`](crate::Extension::add_endpoints): its name and semver version, and
+/// optionally a description and metadata. The metadata goes into the manifest with the service's spec;
+/// the REST gateway serves an `"openapi"` entry as the extension's OpenAPI document (docs/protocol.md §7).
+///
+/// ```no_run
+/// use cirata_symphony::{Extension, ServiceConfig};
+///
+/// # async fn demo(mut ext: Extension) -> cirata_symphony::Result<()> {
+/// ext.connect().await?;
+/// let openapi = r#"{"openapi": "3.1.0", "info": {"title": "Catalog", "version": "1.0.0"}, "paths": {}}"#;
+/// let svc = ext
+///     .add_endpoints(
+///         ServiceConfig::new("catalog", "1.0.0")
+///             .description("Catalog service")
+///             .metadata("openapi", openapi),
+///     )
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    name: String,
+    version: String,
+    description: String,
+    metadata: HashMap<String, String>,
+}
+
+impl ServiceConfig {
+    /// A service named `name` (A-Z, a-z, 0-9, `_` and `-`, checked when it starts) at `version` (semver,
+    /// e.g. `1.0.0`), without description or metadata.
+    ///
+    /// ```
+    /// let config = cirata_symphony::ServiceConfig::new("catalog", "1.0.0");
+    /// ```
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        ServiceConfig {
+            name: name.into(),
+            version: version.into(),
+            description: String::new(),
+            metadata: HashMap::new(),
+        }
+    }
+
+    /// What the service does, for people.
+    ///
+    /// ```
+    /// let config = cirata_symphony::ServiceConfig::new("catalog", "1.0.0").description("Catalog service");
+    /// ```
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Adds the metadata entry `key` (replacing an earlier value), e.g. `"openapi"` with the service's
+    /// OpenAPI document as JSON text.
+    ///
+    /// ```
+    /// let config = cirata_symphony::ServiceConfig::new("catalog", "1.0.0")
+    ///     .metadata("openapi", r#"{"openapi": "3.1.0"}"#)
+    ///     .metadata("team", "catalog");
+    /// ```
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The service's name, as the micro protocol allows it.
+    fn check_name(&self) -> Result<()> {
+        let name = &self.name;
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+        if name_ok {
+            Ok(())
+        } else {
+            Err(Error::Invalid(ErrorBody::new(
+                ErrorCode::InvalidManifest,
+                format!("service name {name:?} may only use A-Z, a-z, 0-9, _ and -"),
+            )))
+        }
+    }
+}
+
 /// Starts a micro service and records its spec.
 pub(crate) async fn start(
     registry: &Arc<Registry>,
     nc: &async_nats::Client,
-    name: &str,
-    version: &str,
-    description: &str,
-    metadata: HashMap<String, String>,
+    config: ServiceConfig,
 ) -> Result<Service> {
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-    if !name_ok {
-        return Err(Error::Invalid(ErrorBody::new(
-            ErrorCode::InvalidManifest,
-            format!("service name {name:?} may only use A-Z, a-z, 0-9, _ and -"),
-        )));
-    }
+    config.check_name()?;
+    let ServiceConfig {
+        name,
+        version,
+        description,
+        metadata,
+    } = config;
     if registry.specs().iter().any(|s| s.service == name) {
         return Err(Error::Invalid(ErrorBody::new(
             ErrorCode::InvalidManifest,
@@ -159,27 +165,27 @@ pub(crate) async fn start(
     }
     let service = nc
         .service_builder()
-        .description(description)
+        .description(&description)
         .metadata(metadata.clone())
-        .start(name, version)
+        .start(&name, &version)
         .await
         .map_err(|e| Error::Service {
-            name: name.to_owned(),
+            name: name.clone(),
             detail: format!("{e} (the version must be semver, e.g. 1.0.0)"),
         })?;
     let spec_index = {
         let mut specs = registry.specs.lock().expect("registry lock");
         specs.push(ServiceSpec {
-            service: name.to_owned(),
-            version: version.to_owned(),
-            description: description.to_owned(),
+            service: name.clone(),
+            version,
+            description,
             metadata: metadata.into_iter().collect::<BTreeMap<_, _>>(),
             endpoints: Vec::new(),
         });
         specs.len() - 1
     };
     let slot = Arc::new(Slot {
-        name: name.to_owned(),
+        name,
         spec_index,
         service: Mutex::new(Some(service)),
         registry: registry.clone(),
@@ -197,7 +203,7 @@ pub(crate) async fn start(
 ///
 /// ```no_run
 /// # async fn demo(ext: &cirata_symphony::Extension) -> cirata_symphony::Result<()> {
-/// let svc = ext.add_endpoints("catalog", "1.0.0", "Catalog service", Default::default()).await?;
+/// let svc = ext.add_endpoints(cirata_symphony::ServiceConfig::new("catalog", "1.0.0")).await?;
 /// let group = svc.add_group("cirata.extensions.catalog");
 /// group.add_endpoint("ping", |_req| async { Ok::<_, cirata_symphony::HandlerError>("pong") }).await?;
 /// # Ok(()) }
@@ -247,7 +253,7 @@ impl Service {
         R: Into<Bytes>,
         E: Into<HandlerError>,
     {
-        add_endpoint(&self.slot, None, subject, erase(handler)).await
+        add_endpoint(&self.slot, None, subject, handler::erase(handler)).await
     }
 }
 
@@ -309,21 +315,14 @@ impl Group {
         R: Into<Bytes>,
         E: Into<HandlerError>,
     {
-        add_endpoint(&self.slot, Some(&self.prefix), name, erase(handler)).await
+        add_endpoint(
+            &self.slot,
+            Some(&self.prefix),
+            name,
+            handler::erase(handler),
+        )
+        .await
     }
-}
-
-fn erase<F, Fut, R, E>(handler: F) -> Arc<DynHandler>
-where
-    F: Fn(Request) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<R, E>> + Send + 'static,
-    R: Into<Bytes>,
-    E: Into<HandlerError>,
-{
-    Arc::new(move |req| {
-        let fut = handler(req);
-        Box::pin(async move { fut.await.map(Into::into).map_err(Into::into) })
-    })
 }
 
 fn invalid_subject(subject: &str) -> Error {
@@ -390,7 +389,7 @@ async fn add_endpoint(
             subject: subject.clone(),
         });
     tracing::debug!(%subject, service = %slot.name, "endpoint added");
-    let task = tokio::spawn(serve(endpoint, handler, slot.nc.clone()));
+    let task = tokio::spawn(handler::serve(endpoint, handler, slot.nc.clone()));
     slot.registry
         .tasks
         .lock()
@@ -399,117 +398,40 @@ async fn add_endpoint(
     Ok(())
 }
 
-/// Reads requests until the service stops; each request runs in its own task.
-async fn serve(
-    mut endpoint: async_nats::service::endpoint::Endpoint,
-    handler: Arc<DynHandler>,
-    nc: async_nats::Client,
-) {
-    let mut in_flight = JoinSet::new();
-    while let Some(request) = endpoint.next().await {
-        in_flight.spawn(answer(request, handler.clone(), nc.clone()));
-        while in_flight.try_join_next().is_some() {}
-    }
-    while in_flight.join_next().await.is_some() {}
-}
-
-async fn answer(
-    request: async_nats::service::Request,
-    handler: Arc<DynHandler>,
-    nc: async_nats::Client,
-) {
-    let req = Request {
-        data: request.message.payload.clone(),
-        subject: request.message.subject.to_string(),
-        headers: request.message.headers.clone(),
-        nc,
-    };
-    let subject = req.subject.clone();
-    let outcome = AssertUnwindSafe(async move { handler(req).await })
-        .catch_unwind()
-        .await;
-    let sent = match outcome {
-        Ok(Ok(body)) => request.respond(Ok(body)).await,
-        Ok(Err(e)) => {
-            let message = e.to_string();
-            tracing::warn!(%subject, error = %message, "handler failed");
-            respond_failure(&request, &message).await
-        }
-        Err(panic) => {
-            let message = format!("handler panicked: {}", panic_message(&*panic));
-            tracing::error!(%subject, "{message}");
-            respond_failure(&request, &message).await
-        }
-    };
-    if let Err(e) = sent {
-        // A plain publish (no reply subject) to an endpoint lands here too.
-        tracing::debug!(%subject, error = %e, "could not send the reply");
-    }
-}
-
-/// The failure reply of docs/protocol.md §5.5. async-nats' `respond(Err(..))` sends the error headers with an
-/// empty body, so the headers are set by hand on a normal reply that carries the JSON error body. (The
-/// trade-off: `$SRV.STATS` `num_errors` does not count these replies.)
-async fn respond_failure(
-    request: &async_nats::service::Request,
-    message: &str,
-) -> Result<(), async_nats::PublishError> {
-    let (headers, body) = failure_reply(message);
-    request.respond_with_headers(Ok(body), headers).await
-}
-
-/// Headers and body of a failure reply.
-fn failure_reply(message: &str) -> (HeaderMap, Bytes) {
-    // Header values must stay on one line.
-    let one_line: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let mut headers = HeaderMap::new();
-    headers.insert(NATS_SERVICE_ERROR, one_line.as_str());
-    headers.insert(NATS_SERVICE_ERROR_CODE, "500");
-    let body = ErrorReply {
-        error: ErrorBody::new(ErrorCode::HandlerFailed, message),
-    };
-    let body = serde_json::to_vec(&body).expect("error replies always serialize");
-    (headers, body.into())
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn failure_replies_carry_headers_and_a_json_error() {
-        let (headers, body) = failure_reply("db down\nretry later");
-        assert_eq!(
-            headers.get(NATS_SERVICE_ERROR).unwrap().as_str(),
-            "db down retry later"
+    fn a_service_name_is_checked_before_anything_starts() {
+        assert!(
+            ServiceConfig::new("catalog-v2_x", "1.0.0")
+                .check_name()
+                .is_ok()
         );
-        assert_eq!(
-            headers.get(NATS_SERVICE_ERROR_CODE).unwrap().as_str(),
-            "500"
-        );
-        let reply: ErrorReply = serde_json::from_slice(&body).unwrap();
-        assert_eq!(reply.error.code, ErrorCode::HandlerFailed);
-        assert_eq!(reply.error.message, "db down\nretry later");
+        for bad in ["", "cata log", "catalog.v2", "catalog>"] {
+            let e = ServiceConfig::new(bad, "1.0.0").check_name().unwrap_err();
+            assert!(
+                e.to_string().contains("A-Z, a-z, 0-9, _ and -"),
+                "{bad:?}: {e}"
+            );
+        }
     }
 
     #[test]
-    fn panic_payloads_become_messages() {
-        let p = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
-        assert_eq!(panic_message(&*p), "boom 1");
-        let p = std::panic::catch_unwind(|| panic!("static")).unwrap_err();
-        assert_eq!(panic_message(&*p), "static");
+    fn metadata_entries_add_up_and_a_repeated_key_replaces() {
+        let config = ServiceConfig::new("catalog", "1.0.0")
+            .description("Catalog service")
+            .metadata("openapi", "{}")
+            .metadata("team", "a")
+            .metadata("team", "b");
+        assert_eq!(config.description, "Catalog service");
+        assert_eq!(
+            config.metadata,
+            HashMap::from([
+                ("openapi".to_owned(), "{}".to_owned()),
+                ("team".to_owned(), "b".to_owned())
+            ])
+        );
     }
 }

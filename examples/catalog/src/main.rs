@@ -1,12 +1,11 @@
 //! A complete extension: capabilities, a JSX page with route and menu, a help page, a key-value bucket,
 //! and a micro service with `list` and `add` endpoints (the Python SDK's "Complete Example" in Rust).
 
-use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::process::ExitCode;
 
 use cirata_symphony::async_nats::jetstream::kv::Store;
-use cirata_symphony::{Extension, HandlerError, Request};
+use cirata_symphony::{BucketConfig, Extension, HandlerError, Request, ServiceConfig};
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
 
@@ -113,12 +112,12 @@ async fn run() -> cirata_symphony::Result<()> {
     ext.add_resource("ui://catalog/help", "text/markdown", HELP_PAGE)?
         .add_route("/help/extensions/Catalog", "ui://catalog/help")?;
 
-    ext.add_bucket(BUCKET, "Catalog item storage", 0, 0, 0)?;
+    ext.add_bucket(BucketConfig::new(BUCKET).description("Catalog item storage"))?;
 
     ext.connect().await?;
     let kv = ext.kv(BUCKET).await?;
     let service = ext
-        .add_endpoints("catalog", "1.0.0", "Catalog service", HashMap::new())
+        .add_endpoints(ServiceConfig::new("catalog", "1.0.0").description("Catalog service"))
         .await?;
     let group = service.add_group("cirata.extensions.catalog");
     let list_kv = kv.clone();

@@ -1,0 +1,214 @@
+//! Answering one request: the [`Request`] a handler gets, the handler's type, and failure replies that never
+//! leave a caller waiting (docs/protocol.md §5.5).
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_nats::HeaderMap;
+use async_nats::service::{NATS_SERVICE_ERROR, NATS_SERVICE_ERROR_CODE};
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+use symphony_protocol::{ErrorBody, ErrorCode, ErrorReply};
+use tokio::task::JoinSet;
+
+use crate::error::Result;
+
+/// The error a handler may return: anything that converts into a boxed error (`String`, `&str`, any
+/// `std::error::Error`, `anyhow::Error`, …). Its `Display` text becomes the error reply's message.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+type BoxedReply = Pin<Box<dyn Future<Output = Result<Bytes, HandlerError>> + Send>>;
+pub(crate) type DynHandler = dyn Fn(Request) -> BoxedReply + Send + Sync;
+
+/// One request to an endpoint.
+///
+/// ```no_run
+/// # async fn demo(req: cirata_symphony::Request) -> Result<(), cirata_symphony::HandlerError> {
+/// let text = std::str::from_utf8(&req.data)?;
+/// let other = req.nc().request("cirata.extensions.other.x", text.to_owned().into()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The payload.
+    pub data: Bytes,
+    /// The subject the request arrived on.
+    pub subject: String,
+    /// The request headers, if any.
+    pub headers: Option<HeaderMap>,
+    nc: async_nats::Client,
+}
+
+impl Request {
+    /// The payload.
+    ///
+    /// ```no_run
+    /// # fn demo(req: cirata_symphony::Request) { let n = req.data().len(); }
+    /// ```
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Parses the payload as JSON.
+    ///
+    /// ```no_run
+    /// # fn demo(req: cirata_symphony::Request) -> serde_json::Result<()> {
+    /// let v: serde_json::Value = req.json()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_slice(&self.data)
+    }
+
+    /// The extension's NATS connection, for outbound calls and KV (`jetstream::new(req.nc().clone())`).
+    ///
+    /// ```no_run
+    /// # async fn demo(req: cirata_symphony::Request) -> Result<(), cirata_symphony::HandlerError> {
+    /// let kv = async_nats::jetstream::new(req.nc().clone()).get_key_value("catalog_items").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn nc(&self) -> &async_nats::Client {
+        &self.nc
+    }
+
+    /// The connection wrapped as a [`Client`](crate::Client) (0.5 s default timeout, typed errors).
+    ///
+    /// ```no_run
+    /// # async fn demo(req: cirata_symphony::Request) -> cirata_symphony::Result<()> {
+    /// let reply = req.client().request("cirata.extensions.other.x", "hi").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn client(&self) -> crate::Client {
+        crate::Client::new(self.nc.clone())
+    }
+}
+
+pub(crate) fn erase<F, Fut, R, E>(handler: F) -> Arc<DynHandler>
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    R: Into<Bytes>,
+    E: Into<HandlerError>,
+{
+    Arc::new(move |req| {
+        let fut = handler(req);
+        Box::pin(async move { fut.await.map(Into::into).map_err(Into::into) })
+    })
+}
+
+/// Reads requests until the service stops; each request runs in its own task.
+pub(crate) async fn serve(
+    mut endpoint: async_nats::service::endpoint::Endpoint,
+    handler: Arc<DynHandler>,
+    nc: async_nats::Client,
+) {
+    let mut in_flight = JoinSet::new();
+    while let Some(request) = endpoint.next().await {
+        in_flight.spawn(answer(request, handler.clone(), nc.clone()));
+        while in_flight.try_join_next().is_some() {}
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+async fn answer(
+    request: async_nats::service::Request,
+    handler: Arc<DynHandler>,
+    nc: async_nats::Client,
+) {
+    let req = Request {
+        data: request.message.payload.clone(),
+        subject: request.message.subject.to_string(),
+        headers: request.message.headers.clone(),
+        nc,
+    };
+    let subject = req.subject.clone();
+    let outcome = AssertUnwindSafe(async move { handler(req).await })
+        .catch_unwind()
+        .await;
+    let sent = match outcome {
+        Ok(Ok(body)) => request.respond(Ok(body)).await,
+        Ok(Err(e)) => {
+            let message = e.to_string();
+            tracing::warn!(%subject, error = %message, "handler failed");
+            respond_failure(&request, &message).await
+        }
+        Err(panic) => {
+            let message = format!("handler panicked: {}", panic_message(&*panic));
+            tracing::error!(%subject, "{message}");
+            respond_failure(&request, &message).await
+        }
+    };
+    if let Err(e) = sent {
+        // A plain publish (no reply subject) to an endpoint lands here too.
+        tracing::debug!(%subject, error = %e, "could not send the reply");
+    }
+}
+
+/// The failure reply of docs/protocol.md §5.5. async-nats' `respond(Err(..))` sends the error headers with an
+/// empty body, so the headers are set by hand on a normal reply that carries the JSON error body. (The
+/// trade-off: `$SRV.STATS` `num_errors` does not count these replies.)
+async fn respond_failure(
+    request: &async_nats::service::Request,
+    message: &str,
+) -> Result<(), async_nats::PublishError> {
+    let (headers, body) = failure_reply(message);
+    request.respond_with_headers(Ok(body), headers).await
+}
+
+/// Headers and body of a failure reply.
+fn failure_reply(message: &str) -> (HeaderMap, Bytes) {
+    // Header values must stay on one line.
+    let one_line: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert(NATS_SERVICE_ERROR, one_line.as_str());
+    headers.insert(NATS_SERVICE_ERROR_CODE, "500");
+    let body = ErrorReply {
+        error: ErrorBody::new(ErrorCode::HandlerFailed, message),
+    };
+    let body = serde_json::to_vec(&body).expect("error replies always serialize");
+    (headers, body.into())
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_replies_carry_headers_and_a_json_error() {
+        let (headers, body) = failure_reply("db down\nretry later");
+        assert_eq!(
+            headers.get(NATS_SERVICE_ERROR).unwrap().as_str(),
+            "db down retry later"
+        );
+        assert_eq!(
+            headers.get(NATS_SERVICE_ERROR_CODE).unwrap().as_str(),
+            "500"
+        );
+        let reply: ErrorReply = serde_json::from_slice(&body).unwrap();
+        assert_eq!(reply.error.code, ErrorCode::HandlerFailed);
+        assert_eq!(reply.error.message, "db down\nretry later");
+    }
+
+    #[test]
+    fn panic_payloads_become_messages() {
+        let p = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+        assert_eq!(panic_message(&*p), "boom 1");
+        let p = std::panic::catch_unwind(|| panic!("static")).unwrap_err();
+        assert_eq!(panic_message(&*p), "static");
+    }
+}

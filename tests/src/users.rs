@@ -6,7 +6,6 @@
 //! set to [`ADMIN_PASSWORD`] so [`Platform::login_admin`] can sign in as `admin`.
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use symphony_protocol::capability::CapabilitySummary;
 use symphony_protocol::messages::{ApiKey, ExtensionView, KeyKind};
@@ -47,58 +46,7 @@ impl Session {
     }
 }
 
-/// `POST /api/v1/keys` reply (201).
-#[derive(Debug, Clone, Deserialize)]
-pub struct CreatedKey {
-    pub id: String,
-    pub kind: KeyKind,
-    pub name: String,
-    pub token: String,
-    pub expires_at: Option<String>,
-}
-
-/// One entry of `GET /api/v1/keys`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct KeyView {
-    pub id: String,
-    pub name: String,
-    pub kind: KeyKind,
-    pub owner: String,
-    pub prefix: Option<String>,
-    pub capabilities: CapabilitySummary,
-    pub buckets: Vec<String>,
-    pub notes: String,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub last_used: Option<String>,
-    pub revoked: bool,
-    pub used: bool,
-    pub connected_instances: usize,
-}
-
-/// `GET /api/v1/usertoken`: the browser's NATS credentials.
-#[derive(Debug, Clone, Deserialize)]
-pub struct UserToken {
-    pub jwt: String,
-    pub seed: String,
-    pub websocket_url: Option<String>,
-    pub inbox_prefix: String,
-    pub expires_at: String,
-}
-
-/// One event of `GET /api/v1/audit`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AuditEvent {
-    pub time: String,
-    pub action: String,
-    pub actor: String,
-    #[serde(default)]
-    pub target: String,
-    #[serde(default)]
-    pub address: String,
-    #[serde(default)]
-    pub detail: String,
-}
+pub use symphony_protocol::rest::{AuditEvent, CreatedKey, KeyView, UserToken};
 
 /// Parses a JSON reply body as `T`, panicking with the whole reply when it does not fit.
 pub fn parse<T: serde::de::DeserializeOwned>(reply: &RestReply, what: &str) -> T {
@@ -295,7 +243,10 @@ impl Platform {
 
     /// The entry of key `id` in `GET /api/v1/keys` as `token`, if listed.
     pub async fn key_view(&self, token: &str, id: &str) -> Option<KeyView> {
-        self.keys(token).await.into_iter().find(|k| k.id == id)
+        self.keys(token)
+            .await
+            .into_iter()
+            .find(|k| k.id.as_str() == id)
     }
 
     /// `DELETE /api/v1/key/<id>` as `token`, raw.

@@ -162,7 +162,7 @@ async fn register_direct(
     assert_eq!(reply.prefix, prefix);
     Direct {
         prefix: prefix.to_owned(),
-        id: key.id,
+        id: key.id.to_string(),
         conn,
     }
 }

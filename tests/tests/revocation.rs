@@ -39,7 +39,7 @@ async fn revoking_a_key_drops_its_running_extension_and_refuses_the_key_everywhe
             }),
         )
         .await;
-    let id = created.id.clone();
+    let id = created.id.to_string();
     // A second key of the same user, to show that revocation is per key.
     let bystander = platform
         .create_key(
@@ -209,7 +209,9 @@ async fn revoking_a_key_drops_its_running_extension_and_refuses_the_key_everywhe
 
     // An administrator revokes anyone's key: here dana's registration token.
     let registration = platform.create_registration(&dana.token, "later").await;
-    let by_admin = platform.revoke_key(&admin.token, &registration.id).await;
+    let by_admin = platform
+        .revoke_key(&admin.token, registration.id.as_str())
+        .await;
     assert_eq!(by_admin.status, 204, "{by_admin}");
     let exchange = RestReply::read(platform.apikey(&registration.token).await)
         .await
@@ -221,7 +223,7 @@ async fn revoking_a_key_drops_its_running_extension_and_refuses_the_key_everywhe
     );
     assert!(
         platform
-            .key_view(&dana.token, &registration.id)
+            .key_view(&dana.token, registration.id.as_str())
             .await
             .is_some_and(|k| k.revoked),
         "dana sees her registration token revoked"

@@ -172,7 +172,7 @@ async fn sign_in_sets_a_strict_cookie_that_authenticates_and_sign_out_ends_the_s
     assert!(
         audit
             .iter()
-            .filter(|e| e.action.starts_with("login"))
+            .filter(|e| e.action.as_str().starts_with("login"))
             .all(|e| e.address == "127.0.0.1"),
         "sign-ins record the address: {audit:?}"
     );

@@ -1,6 +1,7 @@
 // A tiny history-API router: the shell's pages are plain paths (`/`, `/help`, extension routes), and the
 // server answers any such path with index.html (the SPA fallback in crates/server/src/ui.rs).
 import { useEffect, useState } from "react";
+import { SERVER_PREFIXES } from "./generated/contract";
 
 const EVENT = "symphony:navigate";
 
@@ -31,7 +32,7 @@ export function usePath(): string {
 
 /** Paths the server answers itself: a link to one of them is a real page load, not shell navigation. */
 export function isServerPath(path: string): boolean {
-  return /^\/(api|downloads|pypi|help\/access)(\/|$)/.test(path);
+  return SERVER_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
 }
 
 /** `/a/` → `/a`, `` → `/`. */

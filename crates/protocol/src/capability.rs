@@ -11,6 +11,7 @@ use crate::token::KeyId;
 
 /// Direction of a capability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum CapabilityKind {
     Pub,
@@ -33,6 +34,7 @@ impl std::str::FromStr for CapabilityKind {
 
 /// A declared capability: `{"kind":"sub","subject":"extensions.catalog.list","description":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Capability {
     pub kind: CapabilityKind,
     pub subject: String,
@@ -238,6 +240,7 @@ pub fn registration_permissions(key: &KeyId) -> Permissions {
 
 /// The product's capability JSON: `{"pub":{"allow":[…]},"sub":{"allow":[…]}}` (declared subjects only).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CapabilitySummary {
     #[serde(rename = "pub")]
     pub publish: AllowList,
@@ -246,6 +249,7 @@ pub struct CapabilitySummary {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AllowList {
     pub allow: Vec<String>,
 }

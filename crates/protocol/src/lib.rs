@@ -12,9 +12,13 @@ pub mod messages;
 pub mod names;
 pub mod private_file;
 pub mod rbac;
+pub mod rest;
 pub mod routes;
 pub mod subjects;
 pub mod token;
+
+#[cfg(test)]
+mod typescript;
 
 pub use address::{Address, AddressError};
 pub use capability::{Capability, CapabilityKind, Permissions};

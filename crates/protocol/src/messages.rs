@@ -10,6 +10,7 @@ use crate::token::KeyId;
 
 /// The two kinds of key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyKind {
     /// A permanent key an extension or client runs with.

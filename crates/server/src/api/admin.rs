@@ -8,13 +8,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use symphony_protocol::rbac::{Role, validate_role};
+use symphony_protocol::rest::{CreateUser, UpdateUser, UserView};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::Auth;
-use crate::auth::audit::{AuditEvent, AuditEvent as Event};
-use crate::auth::users::{
-    UserRecord, UserView, hash_password, validate_password, validate_username,
-};
+use crate::auth::audit::{AuditAction, AuditEvent, event};
+use crate::auth::users::{UserRecord, hash_password, validate_password, validate_username};
 use crate::clock::now_rfc3339;
 use crate::http::{ApiError, Authenticated};
 
@@ -39,16 +38,6 @@ pub async fn list_users(
             .map(UserView::from)
             .collect(),
     ))
-}
-
-#[derive(Deserialize)]
-pub struct CreateUser {
-    pub username: String,
-    pub password: String,
-    #[serde(default)]
-    pub display_name: String,
-    #[serde(default)]
-    pub roles: Vec<String>,
 }
 
 pub async fn create_user(
@@ -86,25 +75,13 @@ pub async fn create_user(
         .into());
     }
     auth.audit
-        .record(AuditEvent::new(
-            "user_created",
+        .record(event(
+            AuditAction::UserCreated,
             &caller.actor(),
             &user.username,
         ))
         .await;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
-}
-
-#[derive(Deserialize)]
-pub struct UpdateUser {
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub display_name: Option<String>,
-    #[serde(default)]
-    pub roles: Option<Vec<String>>,
-    #[serde(default)]
-    pub disabled: Option<bool>,
 }
 
 pub async fn update_user(
@@ -137,7 +114,11 @@ pub async fn update_user(
     }
     users.put(&user).await?;
     auth.audit
-        .record(Event::new("user_updated", &caller.actor(), &user.username))
+        .record(event(
+            AuditAction::UserUpdated,
+            &caller.actor(),
+            &user.username,
+        ))
         .await;
     Ok(Json(UserView::from(&user)))
 }
@@ -169,7 +150,7 @@ pub async fn delete_user(
             .await?;
         revoked += 1;
     }
-    let event = Event::new("user_deleted", &caller.actor(), &username)
+    let event = event(AuditAction::UserDeleted, &caller.actor(), &username)
         .detail(format!("{revoked} keys revoked"));
     auth.audit.record(event).await;
     Ok(StatusCode::NO_CONTENT)
@@ -202,7 +183,7 @@ pub async fn put_role(
     }
     roles.put(&role).await?;
     auth.audit
-        .record(Event::new("role_updated", &caller.actor(), &role.name))
+        .record(event(AuditAction::RoleUpdated, &caller.actor(), &role.name))
         .await;
     Ok(Json(role))
 }
@@ -230,7 +211,7 @@ pub async fn delete_role(
         Some(_) => roles.delete(&name).await?,
     }
     auth.audit
-        .record(Event::new("role_deleted", &caller.actor(), &name))
+        .record(event(AuditAction::RoleDeleted, &caller.actor(), &name))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

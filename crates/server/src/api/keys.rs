@@ -8,82 +8,18 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use symphony_protocol::capability::{Capability, CapabilitySummary};
+use symphony_protocol::capability::CapabilitySummary;
 use symphony_protocol::messages::{KeyKind, SymphonyInfo};
+use symphony_protocol::rest::{CapabilityInput, CreateKey, CreatedKey, KeyView, UpdateKey};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId};
 
 use crate::auth::Auth;
-use crate::auth::audit::AuditEvent;
+use crate::auth::audit::{AuditAction, event};
 use crate::auth::issue::Issuer;
 use crate::auth::keys::{KeyRecord, NewKey};
 use crate::clock::{now_unix, rfc3339};
 use crate::http::{ApiError, Authenticated};
 use crate::registry::Registry;
-
-/// A capability in either the JSON form or the CLI form `pub:extensions.x.y`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum CapabilityInput {
-    Full(Capability),
-    Short(String),
-}
-
-impl CapabilityInput {
-    fn parse(self) -> Result<Capability, ErrorBody> {
-        match self {
-            CapabilityInput::Full(c) => Ok(c),
-            CapabilityInput::Short(s) => Capability::parse_cli(&s),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CreateKey {
-    pub name: String,
-    /// A single-use registration token instead of an API key.
-    #[serde(default)]
-    pub registration: bool,
-    #[serde(default)]
-    pub capabilities: Vec<CapabilityInput>,
-    #[serde(default)]
-    pub prefix: Option<String>,
-    #[serde(default)]
-    pub buckets: Vec<String>,
-    /// Lifetime such as `24h` or `30d`; registration tokens default to 24 h, API keys to none.
-    #[serde(default)]
-    pub expires_in: Option<String>,
-    #[serde(default)]
-    pub notes: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CreatedKey {
-    pub id: KeyId,
-    pub kind: KeyKind,
-    pub name: String,
-    pub token: String,
-    pub expires_at: Option<String>,
-}
-
-/// What the list shows of a key.
-#[derive(Debug, Serialize)]
-pub struct KeyView {
-    pub id: KeyId,
-    pub name: String,
-    pub kind: KeyKind,
-    pub owner: String,
-    pub prefix: Option<String>,
-    pub capabilities: CapabilitySummary,
-    pub buckets: Vec<String>,
-    pub notes: String,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub last_used: Option<String>,
-    pub revoked: bool,
-    pub used: bool,
-    pub connected_instances: usize,
-}
 
 fn view(k: &KeyRecord, connected: &HashMap<String, usize>) -> KeyView {
     KeyView {
@@ -200,17 +136,6 @@ async fn managed(
     Ok(record)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct UpdateKey {
-    #[serde(default)]
-    pub notes: Option<String>,
-    /// A new lifetime from now (`30d`), or `"never"`.
-    #[serde(default)]
-    pub expires_in: Option<String>,
-    #[serde(default)]
-    pub capabilities: Option<Vec<CapabilityInput>>,
-}
-
 pub async fn update(
     State(auth): State<Arc<Auth>>,
     State(registry): State<Arc<Registry>>,
@@ -242,8 +167,8 @@ pub async fn update(
     }
     auth.keys.put(&record).await?;
     auth.audit
-        .record(AuditEvent::new(
-            "key_updated",
+        .record(event(
+            AuditAction::KeyUpdated,
             &caller.actor(),
             &format!("key:{}", record.id),
         ))
@@ -264,8 +189,8 @@ pub async fn revoke(
     let nkey = auth.identity.user_keypair(&record.id)?;
     auth.revocations.revoke(&nkey.public_key()).await?;
     auth.audit
-        .record(AuditEvent::new(
-            "key_revoked",
+        .record(event(
+            AuditAction::KeyRevoked,
             &caller.actor(),
             &format!("key:{}", record.id),
         ))

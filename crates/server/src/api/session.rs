@@ -10,13 +10,13 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use nkeys::KeyPair;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use symphony_protocol::messages::SymphonyInfo;
+use symphony_protocol::rest::{LoginReply, LoginRequest, UserToken};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::Auth;
-use crate::auth::audit::AuditEvent;
+use crate::auth::audit::{AuditAction, event};
 use crate::auth::policy::Caller;
 use crate::auth::users::{dummy_hash, verify_password};
 use crate::clock::{now_unix, rfc3339};
@@ -24,20 +24,6 @@ use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 
 /// Lifetime of browser NATS credentials; the UI renews them before they expire.
 pub const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
-
-#[derive(Deserialize)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
-}
-
-#[derive(Serialize)]
-pub struct LoginReply {
-    pub token: String,
-    pub username: String,
-    pub roles: Vec<String>,
-    pub idle_timeout_secs: u64,
-}
 
 fn invalid_credentials() -> ApiError {
     // Never says whether the user exists.
@@ -88,14 +74,14 @@ pub async fn login(
     let Some(user) = user.filter(|_| ok) else {
         auth.throttle.failed(&req.username, &address).await;
         auth.audit
-            .record(AuditEvent::new("login_failed", &req.username, "").at(&address))
+            .record(event(AuditAction::LoginFailed, &req.username, "").at(&address))
             .await;
         return Err(invalid_credentials());
     };
     auth.throttle.succeeded(&user.username).await;
     let (session, token) = auth.sessions.create(&user.username, &info.origin).await?;
     auth.audit
-        .record(AuditEvent::new("login", &user.username, "").at(&address))
+        .record(event(AuditAction::Login, &user.username, "").at(&address))
         .await;
     let token = token.encode();
     let reply = LoginReply {
@@ -131,7 +117,7 @@ pub async fn logout(
         auth.revocations.revoke_until(nkey, until).await?;
     }
     auth.audit
-        .record(AuditEvent::new("logout", &user.username, ""))
+        .record(event(AuditAction::Logout, &user.username, ""))
         .await;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
@@ -165,7 +151,7 @@ pub async fn usertoken(
     State(auth): State<Arc<Auth>>,
     State(info): State<Arc<SymphonyInfo>>,
     Authenticated(caller): Authenticated,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UserToken>, ApiError> {
     let Caller::User {
         user,
         grants,
@@ -196,13 +182,13 @@ pub async fn usertoken(
         .create_child(&mut session, &info.origin, exp)
         .await?;
     auth.sessions.put(&session).await?;
-    Ok(Json(json!({
-        "token": bearer.encode(),
-        "jwt": jwt,
-        "seed": nkey.seed().map_err(anyhow::Error::from)?,
-        "websocket_url": info.websocket_url,
-        "inbox_prefix": inbox,
-        "expires_at": rfc3339(exp),
-        "renew_after_secs": USER_TOKEN_LIFETIME.as_secs() * 2 / 3,
-    })))
+    Ok(Json(UserToken {
+        token: bearer.encode(),
+        jwt,
+        seed: nkey.seed().map_err(anyhow::Error::from)?,
+        websocket_url: info.websocket_url.clone(),
+        inbox_prefix: inbox,
+        expires_at: rfc3339(exp),
+        renew_after_secs: USER_TOKEN_LIFETIME.as_secs() * 2 / 3,
+    }))
 }

@@ -4,49 +4,15 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
-use serde::{Deserialize, Serialize};
 use symphony_protocol::subjects::{AUDIT_STREAM, AUDIT_SUBJECT_PREFIX};
 
 use crate::clock::now_rfc3339;
 
-/// One audited event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    pub time: String,
-    /// `login`, `login_failed`, `logout`, `key_created`, `key_updated`, `key_revoked`, `provisioned`,
-    /// `user_created`, `user_updated`, `user_deleted`, `role_updated`, `role_deleted`.
-    pub action: String,
-    /// Username, `key:<id>`, or `cli`.
-    pub actor: String,
-    #[serde(default)]
-    pub target: String,
-    #[serde(default)]
-    pub address: String,
-    #[serde(default)]
-    pub detail: String,
-}
+pub use symphony_protocol::rest::{AuditAction, AuditEvent};
 
-impl AuditEvent {
-    pub fn new(action: &str, actor: &str, target: &str) -> Self {
-        AuditEvent {
-            time: now_rfc3339(),
-            action: action.into(),
-            actor: actor.into(),
-            target: target.into(),
-            address: String::new(),
-            detail: String::new(),
-        }
-    }
-
-    pub fn at(mut self, address: &str) -> Self {
-        self.address = address.into();
-        self
-    }
-
-    pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = detail.into();
-        self
-    }
+/// An event of `action` by `actor` on `target`, now.
+pub fn event(action: AuditAction, actor: &str, target: &str) -> AuditEvent {
+    AuditEvent::new(now_rfc3339(), action, actor, target)
 }
 
 #[derive(Clone)]

@@ -6,7 +6,7 @@ use symphony_protocol::rbac::Grants;
 use symphony_protocol::{ErrorBody, ErrorCode, Token};
 
 use super::Auth;
-use super::audit::AuditEvent;
+use super::audit::{AuditAction, event};
 use super::keys::{KeyRecord, NewKey};
 use super::policy::{CLI_OWNER, check_bounded};
 use crate::error::internal;
@@ -73,18 +73,18 @@ impl Auth {
         let action = match &issuer {
             Issuer::Registration { token, revision } => {
                 self.consume_for(token, *revision, &record).await?;
-                "provisioned"
+                AuditAction::Provisioned
             }
             _ if record.kind == symphony_protocol::messages::KeyKind::Registration => {
-                "registration_token_created"
+                AuditAction::RegistrationTokenCreated
             }
-            _ => "key_created",
+            _ => AuditAction::KeyCreated,
         };
-        let mut event = AuditEvent::new(action, &issuer.actor(), &format!("key:{}", record.id));
+        let mut issued = event(action, &issuer.actor(), &format!("key:{}", record.id));
         if let Some(detail) = detail {
-            event = event.detail(detail);
+            issued = issued.detail(detail);
         }
-        self.audit.record(event).await;
+        self.audit.record(issued).await;
         Ok((record, token))
     }
 

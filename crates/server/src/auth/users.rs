@@ -6,6 +6,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use symphony_protocol::rbac::ADMIN_ROLE;
+use symphony_protocol::rest::UserView;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::bus::table::Table;
@@ -23,17 +24,6 @@ pub struct UserRecord {
     /// `local`, later `oidc`.
     pub source: String,
     #[serde(default)]
-    pub disabled: bool,
-    pub created_at: String,
-}
-
-/// What the API shows of a user (never the hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserView {
-    pub username: String,
-    pub display_name: String,
-    pub roles: Vec<String>,
-    pub source: String,
     pub disabled: bool,
     pub created_at: String,
 }

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use reqwest::Method;
-use serde::Deserialize;
-use serde_json::json;
+
 use symphony_protocol::Address;
+use symphony_protocol::rest::{LoginReply, LoginRequest};
 
 use super::credentials::{Credential, CredentialStore, Storage};
 use super::http_client::ApiClient;
@@ -21,17 +21,6 @@ const LOGOUT_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn default_credential_name(base: &str) -> String {
     let rest = base.split_once("://").map_or(base, |(_, r)| r);
     rest.trim_end_matches('/').to_owned()
-}
-
-/// `POST /api/v1/login`'s reply.
-#[derive(Deserialize)]
-struct LoginReply {
-    token: String,
-    username: String,
-    #[serde(default)]
-    roles: Vec<String>,
-    #[serde(default)]
-    idle_timeout_secs: u64,
 }
 
 pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
@@ -65,7 +54,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         .call(
             Method::POST,
             "/login",
-            Some(json!({"username": username, "password": password})),
+            Some(serde_json::to_value(LoginRequest { username, password })?),
             &format!("Signing in to {base}"),
         )
         .await?;

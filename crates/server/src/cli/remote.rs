@@ -10,41 +10,15 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use symphony_protocol::capability::Capability;
+use symphony_protocol::messages::KeyKind;
+use symphony_protocol::rest::{CapabilityInput, CreateKey, CreatedKey, KeyView};
 use symphony_protocol::{ErrorBody, KeyId};
 
 use super::http_client::ApiClient;
 use super::terminal::print_table;
 use super::{InfoArgs, KeyCreateArgs, KeyListArgs, KeyRevokeArgs, TokenCreateArgs, VersionArgs};
-
-/// `POST /api/v1/keys`' reply.
-#[derive(Deserialize)]
-struct CreatedKey {
-    id: String,
-    token: String,
-    #[serde(default)]
-    expires_at: Option<String>,
-}
-
-/// What `key list` shows of a key (`GET /api/v1/keys`); unknown fields are ignored.
-#[derive(Deserialize)]
-struct KeyRow {
-    id: String,
-    name: String,
-    kind: String,
-    #[serde(default)]
-    owner: String,
-    #[serde(default)]
-    expires_at: Option<String>,
-    #[serde(default)]
-    last_used: Option<String>,
-    #[serde(default)]
-    connected_instances: usize,
-    #[serde(default)]
-    revoked: bool,
-}
 
 /// A protocol error as the CLI prints it: message (code), then the hint.
 fn body_error(e: ErrorBody) -> anyhow::Error {
@@ -91,11 +65,12 @@ pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
         .call(
             Method::POST,
             "/keys",
-            Some(json!({
-                "name": args.name,
-                "registration": true,
-                "expires_in": lifetime(args.expires),
-            })),
+            Some(serde_json::to_value(CreateKey {
+                name: args.name,
+                registration: true,
+                expires_in: Some(lifetime(args.expires)),
+                ..Default::default()
+            })?),
             "Creating the registration token",
         )
         .await?;
@@ -123,14 +98,19 @@ pub async fn key_create(args: KeyCreateArgs) -> anyhow::Result<()> {
         .call(
             Method::POST,
             "/keys",
-            Some(json!({
-                "name": args.name,
-                "capabilities": args.capabilities,
-                "prefix": args.prefix,
-                "buckets": args.buckets,
-                "expires_in": args.expires.map(lifetime),
-                "notes": args.notes,
-            })),
+            Some(serde_json::to_value(CreateKey {
+                name: args.name,
+                registration: false,
+                capabilities: args
+                    .capabilities
+                    .into_iter()
+                    .map(CapabilityInput::Short)
+                    .collect(),
+                prefix: args.prefix,
+                buckets: args.buckets,
+                expires_in: args.expires.map(lifetime),
+                notes: args.notes,
+            })?),
             "Creating the API key",
         )
         .await?;
@@ -157,7 +137,7 @@ pub async fn key_list(args: KeyListArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&keys)?);
         return Ok(());
     }
-    let rows: Vec<KeyRow> = serde_json::from_value(keys)
+    let rows: Vec<KeyView> = serde_json::from_value(keys)
         .context("unexpected reply to GET /api/v1/keys: is the server of a matching version?")?;
     if rows.is_empty() {
         eprintln!("no keys yet: create one with `symphony key create`");
@@ -167,9 +147,12 @@ pub async fn key_list(args: KeyListArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|k| {
             [
-                k.id,
+                k.id.to_string(),
                 k.name,
-                k.kind,
+                match k.kind {
+                    KeyKind::ApiKey => "api_key".into(),
+                    KeyKind::Registration => "registration".into(),
+                },
                 k.owner,
                 k.expires_at.unwrap_or_else(|| "never".into()),
                 k.last_used.unwrap_or_else(|| "never".into()),

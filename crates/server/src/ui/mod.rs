@@ -21,6 +21,8 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use symphony_protocol::rest::is_server_path;
+
 use crate::auth::Auth;
 use crate::http::etag::{not_modified, strong_etag, validators};
 use crate::registry::Registry;
@@ -31,9 +33,6 @@ use crate::registry::Registry;
 #[folder = "../../web/dist/"]
 #[allow_missing = true]
 struct Dist;
-
-/// Paths owned by other parts of the server: never answered with the shell.
-const SERVER_PREFIXES: [&str; 5] = ["/api", "/help/access", "/pypi", "/downloads", "/vendor"];
 
 const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>Symphony</title></head><body style=\"font-family:system-ui,sans-serif;margin:2rem\">\
@@ -69,10 +68,8 @@ fn is_page_navigation(method: &Method, path: &str, headers: &HeaderMap) -> bool 
     if method != Method::GET && method != Method::HEAD {
         return false;
     }
-    let owned_by_server = SERVER_PREFIXES.iter().any(|prefix| {
-        path.strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    });
+    // Paths owned by other parts of the server are never answered with the shell.
+    let owned_by_server = is_server_path(path);
     // `/assets/…` that does not exist is a missing file, not a page.
     if owned_by_server || path.starts_with("/assets/") {
         return false;

@@ -1,54 +1,21 @@
 // Requests and reply types of the built-in "Platform" pages (docs/protocol.md §5.2, §8, §9). The shared
 // `api<T>()` helper sends the session cookie and turns error replies into `ApiError` (code, message, hint).
 import { api } from "../../api";
+import type {
+  CreatedKey,
+  CreateKey as CreateKeyRequest,
+  CreateUser as CreateUserRequest,
+  KeyView,
+  UpdateUser as UpdateUserRequest,
+  UserView,
+} from "../../generated/contract";
 
 // ---- API keys and registration tokens (§9.3). ----
 
-export type KeyKind = "api_key" | "registration";
-
-export interface CapabilitySummary {
-  pub: { allow: string[] };
-  sub: { allow: string[] };
-}
-
-export interface KeyView {
-  id: string;
-  name: string;
-  kind: KeyKind;
-  owner: string;
-  prefix: string | null;
-  capabilities: CapabilitySummary;
-  buckets: string[];
-  notes: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used: string | null;
-  revoked: boolean;
-  /** A registration token that has provisioned its key. */
-  used: boolean;
-  connected_instances: number;
-}
-
-export interface CreateKeyRequest {
-  name: string;
-  registration: boolean;
-  /** CLI form: `pub:extensions.x.y`, `sub:extensions.x.>`. */
-  capabilities?: string[];
-  prefix?: string;
-  buckets?: string[];
-  /** `24h`, `30d`, …; registration tokens default to 24 h, API keys to never. */
-  expires_in?: string;
-  notes?: string;
-}
-
-export interface CreatedKey {
-  id: string;
-  kind: KeyKind;
-  name: string;
-  /** Shown once: the server keeps only its hash. */
-  token: string;
-  expires_at: string | null;
-}
+// The payload types come from the Rust contract (crates/protocol/src/rest.rs), generated.
+export type { CapabilitySummary, CreatedKey, KeyKind, KeyView, UserView } from "../../generated/contract";
+export type { CreateKey as CreateKeyRequest } from "../../generated/contract";
+export type { CreateUser as CreateUserRequest, UpdateUser as UpdateUserRequest } from "../../generated/contract";
 
 export const listKeys = () => api<KeyView[]>("/api/v1/keys");
 export const createKey = (req: CreateKeyRequest) =>
@@ -71,29 +38,6 @@ export interface Library {
 export const listLibraries = () => api<Library[]>("/api/v1/libraries");
 
 // ---- Users and roles (§9.1, §9.2). ----
-
-export interface UserView {
-  username: string;
-  display_name: string;
-  roles: string[];
-  source: string;
-  disabled: boolean;
-  created_at: string;
-}
-
-export interface CreateUserRequest {
-  username: string;
-  password: string;
-  display_name?: string;
-  roles?: string[];
-}
-
-export interface UpdateUserRequest {
-  password?: string;
-  display_name?: string;
-  roles?: string[];
-  disabled?: boolean;
-}
 
 export interface Role {
   name: string;

@@ -1,6 +1,7 @@
 // The token just created, shown once, with the commands that use it: starting an extension with a
 // registration token, calling the REST API (or running an extension) with an API key.
 import { useEffect, useRef } from "react";
+import type { CapabilityInput } from "../../../generated/contract";
 import type { CreatedKey, CreateKeyRequest } from "../api";
 import { CopyBlock } from "../shared/Copy";
 import { Link } from "../shared/Link";
@@ -8,8 +9,9 @@ import { Time } from "../shared/Time";
 import { kindLabel } from "./status";
 
 /** `curl` against the gateway for the first literal `pub:extensions.<p>.<name>` capability, else the extension list. */
-function curlExample(origin: string, token: string, capabilities: string[]): string {
-  for (const c of capabilities) {
+function curlExample(origin: string, token: string, capabilities: CapabilityInput[]): string {
+  for (const input of capabilities) {
+    const c = typeof input === "string" ? input : `${input.kind}:${input.subject}`;
     const m = /^pub:extensions\.([a-z][a-z0-9_]*)\.([^.*>\s]+)$/.exec(c);
     if (m) return `curl -H "Authorization: Bearer ${token}" ${origin}/api/v1/extension/${m[1]}/${m[2]}`;
   }

@@ -157,7 +157,7 @@ pub fn validate_resource_uri(prefix: &str, uri: &str) -> Result<(), ErrorBody> {
 
 /// Checks an extension name: 1-128 characters, not blank.
 pub fn validate_name(name: &str) -> Result<(), ErrorBody> {
-    if name.trim().is_empty() || name.len() > MAX_NAME_LEN {
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME_LEN {
         return Err(invalid(format!(
             "extension name {name:?} must be 1-{MAX_NAME_LEN} characters"
         )));

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::capability::Capability;
+use crate::capability::{Capability, CapabilityKind};
 use crate::error::{ErrorBody, ErrorCode};
 use crate::names::{validate_bucket, validate_prefix};
 
@@ -237,6 +237,17 @@ pub fn validate_route_path(path: &str) -> Result<(), ErrorBody> {
     }
 }
 
+/// A declared capability whose `kind` is a string other than `pub`/`sub` is `invalid_capability` (§4), though
+/// it fails as a shape error when the manifest is deserialized.
+fn capability_kind_error(value: &serde_json::Value) -> Option<ErrorBody> {
+    value
+        .get("capabilities")?
+        .as_array()?
+        .iter()
+        .filter_map(|c| c.get("kind")?.as_str())
+        .find_map(|kind| kind.parse::<CapabilityKind>().err())
+}
+
 impl Manifest {
     /// Parses and validates an encoded manifest, with the typed error for each failure.
     pub fn parse(bytes: &[u8]) -> Result<Manifest, ErrorBody> {
@@ -275,8 +286,9 @@ impl Manifest {
             }
             Some(_) => {}
         }
-        let manifest: Manifest =
-            serde_json::from_value(value).map_err(|e| invalid(format!("manifest: {e}")))?;
+        let manifest = Manifest::deserialize(&value).map_err(|e| {
+            capability_kind_error(&value).unwrap_or_else(|| invalid(format!("manifest: {e}")))
+        })?;
         manifest.validate()?;
         Ok(manifest)
     }

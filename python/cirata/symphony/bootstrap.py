@@ -22,6 +22,7 @@ import nats.errors
 import nkeys  # type: ignore[import-untyped]
 from nats.aio.client import Client
 
+from . import subjects
 from ._version import __version__
 from .address import ADDRESS_ENV, Address, resolve_address
 from .credentials import Candidate, CredentialStore, TokenSource
@@ -343,7 +344,7 @@ async def provision(creds: Credentials, request: dict[str, Any]) -> tuple[str, s
     try:
         reply = await request_json(
             nc,
-            f"cirata.services.registry.provision.{creds.api_key.id}",
+            subjects.provision(creds.api_key.id),
             request,
             ProvisionError,
             "provisioning",

@@ -15,7 +15,7 @@ from .errors import InvalidTokenError
 
 KEY_ID_LEN = 26
 SECRET_LEN = 32
-_KEY_ID_RE = re.compile(r"[a-z2-7]{26}")
+_KEY_ID_RE = re.compile(rf"[a-z2-7]{{{KEY_ID_LEN}}}")
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 

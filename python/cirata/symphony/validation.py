@@ -18,7 +18,8 @@ from .errors import (
     InvalidPrefixError,
 )
 
-PREFIX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_PREFIX_LEN = 32
+PREFIX_RE = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_PREFIX_LEN - 1}}}")
 BUCKET_CHARS_RE = re.compile(r"[A-Za-z0-9_-]+")
 SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 MAX_BUCKET_LEN = 64
@@ -152,6 +153,23 @@ def validate_htmx_config(uri: str, content: str) -> None:
         raise InvalidManifestError(
             f'htmx resource {uri!r} needs the JSON config {{"entry": "…"}}; use add_htmx_resource()'
         )
+
+
+def validate_resource(prefix: str, uri: str, mime_type: str, content: str) -> None:
+    """One resource: its URI, its MIME type, string content and, for htmx, its JSON config."""
+    validate_resource_uri(prefix, uri)
+    validate_mime_type(uri, mime_type)
+    if not isinstance(content, str):
+        raise InvalidManifestError(f"resource {uri!r}: content must be a string")
+    if mime_type == HTMX_MIME:
+        validate_htmx_config(uri, content)
+
+
+def validate_menu(group: str, label: str, route: str) -> None:
+    """A menu entry: group and label not blank, a valid route path."""
+    if not str(group).strip() or not str(label).strip():
+        raise InvalidManifestError("menu group and label must not be empty")
+    validate_route_path(route)
 
 
 def validate_route_path(path: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.client
 import json
 import logging
 import os
@@ -16,10 +17,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import nats.errors
-import nkeys  # type: ignore[import-untyped]
+import nkeys
 from nats.aio.client import Client
 
 from . import subjects
@@ -106,7 +107,15 @@ class Credentials:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """The bearer token must only go where the token (or SYMPHONY_ADDRESS) says: never follow redirects."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         return None
 
 

@@ -62,6 +62,11 @@ if ((${#ruff_dirs[@]} > 0)); then
     .venv/bin/ruff check "${ruff_dirs[@]}"
 fi
 
+if [[ -d python/cirata ]]; then
+    step ".venv/bin/mypy --strict --config-file python/pyproject.toml python/cirata"
+    .venv/bin/mypy --strict --config-file python/pyproject.toml python/cirata
+fi
+
 if [[ -d python ]] && [[ -n "$(find python \( -name 'test_*.py' -o -name '*_test.py' \) -print -quit)" ]]; then
     step ".venv/bin/pytest python"
     .venv/bin/pytest python

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::capability::Capability;
+use crate::capability::{Capability, CapabilityKind};
 use crate::error::{ErrorBody, ErrorCode};
 use crate::names::{validate_bucket, validate_prefix};
 
@@ -12,6 +12,8 @@ use crate::names::{validate_bucket, validate_prefix};
 pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
 /// Highest `max_history_per_key` JetStream KV allows.
 pub const MAX_HISTORY: u32 = 64;
+/// Longest extension name, in characters.
+pub const MAX_NAME_LEN: usize = 128;
 
 /// MIME types a resource may have.
 pub const MIME_TYPES: &[&str] = &[
@@ -153,6 +155,62 @@ pub fn validate_resource_uri(prefix: &str, uri: &str) -> Result<(), ErrorBody> {
     }
 }
 
+/// Checks an extension name: 1-128 characters, not blank.
+pub fn validate_name(name: &str) -> Result<(), ErrorBody> {
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME_LEN {
+        return Err(invalid(format!(
+            "extension name {name:?} must be 1-{MAX_NAME_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks one resource: its URI, its MIME type and, for htmx, its JSON config `{"entry": "…"}`.
+pub fn validate_resource(prefix: &str, r: &Resource) -> Result<(), ErrorBody> {
+    validate_resource_uri(prefix, &r.uri)?;
+    if !MIME_TYPES.contains(&r.mime_type.as_str()) {
+        return Err(invalid(format!(
+            "resource {:?} has unsupported mime type {:?} (supported: {})",
+            r.uri,
+            r.mime_type,
+            MIME_TYPES.join(", ")
+        )));
+    }
+    if r.mime_type == HTMX_MIME {
+        let cfg: serde_json::Value = serde_json::from_str(&r.content).unwrap_or_default();
+        if !cfg.get("entry").is_some_and(serde_json::Value::is_string) {
+            return Err(invalid(format!(
+                "htmx resource {:?} needs the JSON config {{\"entry\": \"…\"}}",
+                r.uri
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a menu entry: group and label not blank, a valid route path.
+pub fn validate_menu(m: &Menu) -> Result<(), ErrorBody> {
+    if m.label.trim().is_empty() || m.group.trim().is_empty() {
+        return Err(invalid("menu group and label must not be empty".into()));
+    }
+    validate_route_path(&m.route)
+}
+
+/// Checks a micro service name: `[A-Za-z0-9_-]+`.
+pub fn validate_service_name(name: &str) -> Result<(), ErrorBody> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "service name {name:?} may only use A-Z, a-z, 0-9, _ and -"
+        )))
+    }
+}
+
 /// Checks a bucket declaration.
 pub fn validate_bucket_spec(prefix: &str, b: &BucketSpec) -> Result<(), ErrorBody> {
     validate_bucket(prefix, &b.name)?;
@@ -177,6 +235,17 @@ pub fn validate_route_path(path: &str) -> Result<(), ErrorBody> {
             "route path {path:?} must start with / and contain no whitespace"
         )))
     }
+}
+
+/// A declared capability whose `kind` is a string other than `pub`/`sub` is `invalid_capability` (§4), though
+/// it fails as a shape error when the manifest is deserialized.
+fn capability_kind_error(value: &serde_json::Value) -> Option<ErrorBody> {
+    value
+        .get("capabilities")?
+        .as_array()?
+        .iter()
+        .filter_map(|c| c.get("kind")?.as_str())
+        .find_map(|kind| kind.parse::<CapabilityKind>().err())
 }
 
 impl Manifest {
@@ -217,8 +286,9 @@ impl Manifest {
             }
             Some(_) => {}
         }
-        let manifest: Manifest =
-            serde_json::from_value(value).map_err(|e| invalid(format!("manifest: {e}")))?;
+        let manifest = Manifest::deserialize(&value).map_err(|e| {
+            capability_kind_error(&value).unwrap_or_else(|| invalid(format!("manifest: {e}")))
+        })?;
         manifest.validate()?;
         Ok(manifest)
     }
@@ -227,32 +297,13 @@ impl Manifest {
     pub fn validate(&self) -> Result<(), ErrorBody> {
         let p = self.prefix.as_str();
         validate_prefix(p)?;
-        if self.name.trim().is_empty() || self.name.len() > 128 {
-            return Err(invalid("name must be 1-128 characters".into()));
-        }
+        validate_name(&self.name)?;
         for cap in &self.capabilities {
             cap.validate_for(Some(p))?;
         }
         let mut uris = HashSet::new();
         for r in &self.resources {
-            validate_resource_uri(p, &r.uri)?;
-            if !MIME_TYPES.contains(&r.mime_type.as_str()) {
-                return Err(invalid(format!(
-                    "resource {:?} has unsupported mime type {:?} (supported: {})",
-                    r.uri,
-                    r.mime_type,
-                    MIME_TYPES.join(", ")
-                )));
-            }
-            if r.mime_type == HTMX_MIME {
-                let cfg: serde_json::Value = serde_json::from_str(&r.content).unwrap_or_default();
-                if !cfg.get("entry").is_some_and(serde_json::Value::is_string) {
-                    return Err(invalid(format!(
-                        "htmx resource {:?} needs the JSON config {{\"entry\": \"…\"}}",
-                        r.uri
-                    )));
-                }
-            }
+            validate_resource(p, r)?;
             if !uris.insert(r.uri.as_str()) {
                 return Err(invalid(format!("resource {:?} is declared twice", r.uri)));
             }
@@ -272,10 +323,7 @@ impl Manifest {
         }
         check_routes(&self.routes, &uris)?;
         for m in &self.menus {
-            if m.label.trim().is_empty() || m.group.trim().is_empty() {
-                return Err(invalid("menu group and label must not be empty".into()));
-            }
-            validate_route_path(&m.route)?;
+            validate_menu(m)?;
         }
         for w in &self.widgets {
             validate_resource_uri(p, &w.uri)?;
@@ -291,16 +339,7 @@ impl Manifest {
             }
         }
         for s in &self.endpoints {
-            let ok = !s.service.is_empty()
-                && s.service
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-            if !ok {
-                return Err(invalid(format!(
-                    "service name {:?} may only use A-Z, a-z, 0-9, _ and -",
-                    s.service
-                )));
-            }
+            validate_service_name(&s.service)?;
         }
         Ok(())
     }

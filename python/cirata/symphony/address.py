@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from .errors import InvalidAddressError
+from .validation import WHITE_SPACE
 
 ADDRESS_ENV = "SYMPHONY_ADDRESS"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -22,7 +23,7 @@ def _error(value: str, reason: str) -> InvalidAddressError:
     )
 
 
-class _Bad(Exception):
+class _Bad(ValueError):
     """Why a URL was refused; turned into `InvalidAddressError` naming the value the user gave."""
 
     def __init__(self, reason: str) -> None:
@@ -63,17 +64,20 @@ class Address:
         return rebuilt.rstrip("/")
 
 
-def _host_of(parts: SplitResult) -> str:
-    """The URL form of the host (lowercase, IDNA-encoded, IPv6 in brackets); raises when invalid."""
+def url_host(parts: SplitResult) -> str:
+    """The URL form of the host (lowercase, IDNA-encoded, IPv6 in brackets and shortest form); raises a
+    `ValueError` when it is invalid."""
     host = parts.hostname
     if not host:
         raise _Bad("the host is empty")
     if "[" in parts.netloc:
         try:
-            ipaddress.IPv6Address(host)
+            if "%" in host:  # a zone id: URLs have none
+                raise ValueError(host)
+            address = ipaddress.IPv6Address(host)
         except ValueError:
             raise _Bad("not a URL") from None
-        return f"[{host}]"
+        return f"[{address.compressed}]"
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")
@@ -96,7 +100,7 @@ def _parse_url(value: str) -> tuple[str, str, int | None]:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise _Bad("only http and https are allowed")
-    host = _host_of(parts)
+    host = url_host(parts)
     if parts.username is not None or parts.password is not None:
         raise _Bad("user info is not allowed")
     if parts.path not in ("", "/"):
@@ -122,7 +126,7 @@ def resolve_address(origin: str, override: str | None = None) -> Address:
 
     Raises `InvalidAddressError` for anything else.
     """
-    value = override.strip() if override else ""
+    value = override.strip(WHITE_SPACE) if override else ""
     try:
         if not value:
             scheme, host, port = _parse_url(origin)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.client
 import json
 import logging
 import os
@@ -16,12 +17,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import nats.errors
-import nkeys  # type: ignore[import-untyped]
+import nkeys
 from nats.aio.client import Client
 
+from . import subjects
 from ._version import __version__
 from .address import ADDRESS_ENV, Address, resolve_address
 from .credentials import Candidate, CredentialStore, TokenSource
@@ -105,7 +107,15 @@ class Credentials:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """The bearer token must only go where the token (or SYMPHONY_ADDRESS) says: never follow redirects."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         return None
 
 
@@ -343,7 +353,7 @@ async def provision(creds: Credentials, request: dict[str, Any]) -> tuple[str, s
     try:
         reply = await request_json(
             nc,
-            f"cirata.services.registry.provision.{creds.api_key.id}",
+            subjects.provision(creds.api_key.id),
             request,
             ProvisionError,
             "provisioning",

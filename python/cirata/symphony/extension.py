@@ -36,10 +36,10 @@ from .validation import (
     validate_bucket_name,
     validate_capability,
     validate_health,
-    validate_htmx_config,
-    validate_mime_type,
+    validate_menu,
     validate_name,
     validate_prefix,
+    validate_resource,
     validate_resource_uri,
     validate_route_path,
 )
@@ -95,7 +95,7 @@ class Extension:
 
     def add_resource(self, uri: str, mime: str, content: str) -> Extension:
         """Declares a UI resource `ui://<prefix>/<name>` with one of the MIME types of docs/protocol.md §5.2."""
-        self._check_resource(uri, mime, content)
+        validate_resource(self.prefix, uri, mime, content)
         if any(r["uri"] == uri for r in self._resources):
             raise InvalidManifestError(f"resource {uri!r} is declared twice; use update_resource() to change it")
         self._resources.append({"uri": uri, "mime_type": mime, "content": content})
@@ -113,9 +113,7 @@ class Extension:
 
     def add_menu(self, group: str, label: str, route: str, icon: str) -> Extension:
         """Adds a navigation entry: `group` (e.g. `"main"`), `label`, the `route` it opens, a Font Awesome icon."""
-        if not str(group).strip() or not str(label).strip():
-            raise InvalidManifestError("menu group and label must not be empty")
-        validate_route_path(route)
+        validate_menu(group, label, route)
         self._menus.append({"group": group, "label": label, "route": route, "icon": icon or ""})
         return self
 
@@ -150,14 +148,6 @@ class Extension:
             }
         )
         return self
-
-    def _check_resource(self, uri: str, mime: str, content: str) -> None:
-        validate_resource_uri(self.prefix, uri)
-        validate_mime_type(uri, mime)
-        if not isinstance(content, str):
-            raise InvalidManifestError(f"resource {uri!r}: content must be a string")
-        if mime == HTMX_MIME:
-            validate_htmx_config(uri, content)
 
     def _route(self, path: str, uri: str, routes: RouteTree | None) -> dict[str, Any]:
         validate_route_path(path)
@@ -259,7 +249,7 @@ class Extension:
 
     async def update_resource(self, uri: str, mime: str, content: str) -> None:
         """Replaces (or adds) a resource and, when connected, registers again so Symphony shows it at once."""
-        self._check_resource(uri, mime, content)
+        validate_resource(self.prefix, uri, mime, content)
         resource = {"uri": uri, "mime_type": mime, "content": content}
         for i, existing in enumerate(self._resources):
             if existing["uri"] == uri:

@@ -18,6 +18,7 @@ from typing import Any
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from . import subjects
 from .bootstrap import Credentials, request_json
 from .endpoints import ServiceRegistry
 from .errors import RegistrationError
@@ -27,7 +28,6 @@ log = logging.getLogger("cirata.symphony")
 PROTOCOL_VERSION = 1
 DEFAULT_HEARTBEAT_SECS = 30.0
 STATUS_TIMEOUT_SECS = 5.0
-STATUS_BUCKET = "symphony_status"
 
 
 def rfc3339_now() -> str:
@@ -77,7 +77,7 @@ class Session:
 
     @property
     def status_subject(self) -> str:
-        return f"$KV.{STATUS_BUCKET}.{self.prefix}.{self.instance_id}"
+        return subjects.status_subject(self.prefix, self.instance_id)
 
     async def register(self) -> dict[str, Any]:
         """Sends the manifest; Symphony stores it and creates the declared buckets. Idempotent.
@@ -87,7 +87,7 @@ class Session:
         async with self._register_lock:
             reply = await request_json(
                 self.nc,
-                f"cirata.services.registry.register.{self.instance_id}",
+                subjects.register(self.instance_id),
                 self._manifest(),
                 RegistrationError,
                 "registration",

@@ -15,7 +15,7 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
@@ -52,7 +52,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-class _SymphonyHandler(logging.StreamHandler):  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    # Generic in typeshed; subscriptable at run time only from Python 3.11.
+    _StreamHandler = logging.StreamHandler[TextIO]
+else:
+    _StreamHandler = logging.StreamHandler
+
+
+class _SymphonyHandler(_StreamHandler):
     """Marks the handler `configure_logging` installed, so a second call does not add another."""
 
 

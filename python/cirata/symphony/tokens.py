@@ -11,11 +11,14 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .address import url_host
 from .errors import InvalidTokenError
+from .validation import WHITE_SPACE
 
 KEY_ID_LEN = 26
 SECRET_LEN = 32
-_KEY_ID_RE = re.compile(r"[a-z2-7]{26}")
+_KEY_ID_RE = re.compile(rf"[a-z2-7]{{{KEY_ID_LEN}}}")
+_BASE32_RE = re.compile(r"[A-Za-z2-7]*")
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -29,14 +32,20 @@ class Token:
 
 
 def _decode_origin(part: str) -> str:
+    """Strict unpadded base32 (any case; no padding, no unused bits set) of an http(s) URL with a valid host."""
+    bad = InvalidTokenError("the token's origin is not valid base32 of an http(s) URL")
+    if not _BASE32_RE.fullmatch(part):
+        raise bad
     try:
         raw = base64.b32decode(part.upper() + "=" * (-len(part) % 8))
         origin = raw.decode("utf-8")
         parsed = urlsplit(origin)
+        url_host(parsed)  # a missing or malformed host raises ValueError
     except (binascii.Error, ValueError):
-        raise InvalidTokenError("the token's origin is not valid base32 of an http(s) URL") from None
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise InvalidTokenError("the token's origin is not valid base32 of an http(s) URL")
+        raise bad from None
+    canonical = base64.b32encode(raw).decode().rstrip("=") == part.upper()
+    if not canonical or parsed.scheme not in ("http", "https"):
+        raise bad
     return origin
 
 
@@ -47,14 +56,15 @@ def _decode_secret(part: str) -> bytes:
         secret = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
     except (binascii.Error, ValueError):
         raise InvalidTokenError("the token's secret is malformed") from None
-    if len(secret) != SECRET_LEN:
+    # Only the canonical spelling: no unused bits set in the last character.
+    if len(secret) != SECRET_LEN or base64.urlsafe_b64encode(secret).decode().rstrip("=") != part:
         raise InvalidTokenError("the token's secret is malformed")
     return secret
 
 
 def parse_token(token: str) -> Token:
     """Parses `<origin-b32>.<key-id>.<secret>`; raises `InvalidTokenError` saying which part is wrong."""
-    parts = token.strip().split(".") if isinstance(token, str) else []
+    parts = token.strip(WHITE_SPACE).split(".") if isinstance(token, str) else []
     if len(parts) != 3:
         raise InvalidTokenError("a token has three dot-separated parts (origin, key id, secret)")
     origin_part, key_id, secret_part = parts

@@ -18,7 +18,8 @@ from .errors import (
     InvalidPrefixError,
 )
 
-PREFIX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_PREFIX_LEN = 32
+PREFIX_RE = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_PREFIX_LEN - 1}}}")
 BUCKET_CHARS_RE = re.compile(r"[A-Za-z0-9_-]+")
 SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 MAX_BUCKET_LEN = 64
@@ -39,6 +40,15 @@ MIME_TYPES = (
 )
 HTMX_MIME = "text/html+htmx"
 
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+"""Unicode White_Space, what Rust's `char::is_whitespace` and `str::trim` use for names, URIs and route paths.
+(`str.isspace` also counts the separators U+001C-U+001F; `str.strip()` strips them.)"""
+SUBJECT_WHITE_SPACE = " \t\n\x0c\r"
+"""The characters nats-server refuses inside a subject token (Rust's `u8::is_ascii_whitespace`)."""
+
 _PREFIX_HINT = "a prefix is 1-32 characters: a lowercase letter, then lowercase letters, digits or _"
 _CAPABILITY_HINT = "capabilities name subjects extensions.<prefix>[.<rest>]; `*` is a whole token, `>` only last"
 
@@ -51,7 +61,7 @@ def validate_prefix(prefix: str) -> None:
 
 def validate_name(name: str) -> None:
     """An extension name: 1-128 characters, not blank."""
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LEN:
+    if not isinstance(name, str) or not name.strip(WHITE_SPACE) or len(name) > MAX_NAME_LEN:
         raise InvalidManifestError(f"extension name {name!r} must be 1-{MAX_NAME_LEN} characters")
 
 
@@ -82,8 +92,8 @@ def validate_bucket_limits(name: str, ttl: int, max_history_per_key: int, max_bu
 
 
 def is_literal_token(token: str) -> bool:
-    """A literal subject token: non-empty, no whitespace, no `.`, no wildcard characters."""
-    return bool(token) and not any(c.isspace() or c in ".*>" for c in token)
+    """A literal subject token: non-empty, no whitespace (`SUBJECT_WHITE_SPACE`), no `.`, no wildcard characters."""
+    return bool(token) and not any(c in SUBJECT_WHITE_SPACE or c in ".*>" for c in token)
 
 
 def capability_target_prefix(subject: str) -> str | None:
@@ -131,7 +141,7 @@ def validate_resource_uri(prefix: str, uri: str) -> None:
     head = f"ui://{prefix}/"
     ok = isinstance(uri, str) and uri.startswith(head)
     name = uri[len(head) :] if ok else ""
-    if not name or any(c.isspace() for c in name):
+    if not name or any(c in WHITE_SPACE for c in name):
         raise InvalidManifestError(f"resource uri {uri!r} must be ui://{prefix}/<name>")
 
 
@@ -142,10 +152,17 @@ def validate_mime_type(uri: str, mime_type: str) -> None:
         )
 
 
+def _not_json(constant: str) -> None:
+    """`json.loads` accepts `NaN` and `Infinity`; JSON (and the server) does not."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 def validate_htmx_config(uri: str, content: str) -> None:
     """An htmx resource's content is the JSON config `{"entry": "<page>"}`."""
     try:
-        config = json.loads(content)
+        config = json.loads(content, parse_constant=_not_json)
+        # A lone surrogate escape (`"\ud800"`) is no character: the server refuses it, and encoding fails here.
+        json.dumps(config, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError):
         config = None
     if not isinstance(config, dict) or not isinstance(config.get("entry"), str):
@@ -154,9 +171,26 @@ def validate_htmx_config(uri: str, content: str) -> None:
         )
 
 
+def validate_resource(prefix: str, uri: str, mime_type: str, content: str) -> None:
+    """One resource: its URI, its MIME type, string content and, for htmx, its JSON config."""
+    validate_resource_uri(prefix, uri)
+    validate_mime_type(uri, mime_type)
+    if not isinstance(content, str):
+        raise InvalidManifestError(f"resource {uri!r}: content must be a string")
+    if mime_type == HTMX_MIME:
+        validate_htmx_config(uri, content)
+
+
+def validate_menu(group: str, label: str, route: str) -> None:
+    """A menu entry: group and label not blank, a valid route path."""
+    if not str(group).strip(WHITE_SPACE) or not str(label).strip(WHITE_SPACE):
+        raise InvalidManifestError("menu group and label must not be empty")
+    validate_route_path(route)
+
+
 def validate_route_path(path: str) -> None:
     """Starts with `/`, no whitespace."""
-    if not isinstance(path, str) or not path.startswith("/") or any(c.isspace() for c in path):
+    if not isinstance(path, str) or not path.startswith("/") or any(c in WHITE_SPACE for c in path):
         raise InvalidManifestError(f"route path {path!r} must start with / and contain no whitespace")
 
 

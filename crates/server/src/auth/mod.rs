@@ -18,7 +18,7 @@ use async_nats::jetstream;
 use symphony_protocol::rbac::Grants;
 use symphony_protocol::{ErrorBody, subjects};
 
-use crate::bus::kv::{ensure_bucket, platform_bucket};
+use crate::bus::kv::{bind_bucket, ensure_bucket, platform_bucket};
 use crate::bus::table::{Changes, Table};
 use crate::error::internal;
 use crate::identity::Identity;
@@ -108,14 +108,7 @@ impl Auth {
         sys: Client,
     ) -> anyhow::Result<Auth> {
         let js = jetstream::new(client.clone());
-        let bind = |name: &'static str| {
-            let js = js.clone();
-            async move {
-                js.get_key_value(name).await.map_err(|e| {
-                    anyhow::anyhow!("bucket {name} is missing ({e}); is the server initialised?")
-                })
-            }
-        };
+        let bind = |name: &'static str| bind_bucket(&js, name);
         let sessions = bind(subjects::SESSIONS_BUCKET).await?;
         Ok(Auth {
             keys: KeyStore::new(Table::new(bind(subjects::KEYS_BUCKET).await?)),

@@ -39,3 +39,10 @@ pub fn platform_bucket(name: &str, description: &str, ttl: Duration) -> BucketSp
         max_bucket_size: 0,
     }
 }
+
+/// An existing bucket of a running server, unchanged (one-shot CLI commands).
+pub async fn bind_bucket(js: &jetstream::Context, name: &str) -> anyhow::Result<kv::Store> {
+    js.get_key_value(name)
+        .await
+        .map_err(|e| anyhow::anyhow!("bucket {name} is missing ({e}); is the server initialised?"))
+}

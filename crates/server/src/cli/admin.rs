@@ -58,12 +58,7 @@ pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
         expires_at: Some(now_unix() + args.expires.as_secs().max(1) as i64),
         notes: String::new(),
     };
-    let (_, token) = registry
-        .auth
-        .issue(Issuer::Cli, new, &registry.settings.origin)
-        .await?;
-    println!("{}", token.encode());
-    Ok(())
+    issue_and_print(&registry, new).await
 }
 
 pub async fn key_create(args: KeyCreateArgs) -> anyhow::Result<()> {
@@ -86,8 +81,14 @@ pub async fn key_create(args: KeyCreateArgs) -> anyhow::Result<()> {
         expires_at: args.expires.map(|d| now_unix() + d.as_secs().max(1) as i64),
         notes: args.notes,
     };
+    // Checked before connecting: a bad key is refused even with no server running.
     new.validate()?;
     let registry = open_registry(&args.data.resolve()).await?;
+    issue_and_print(&registry, new).await
+}
+
+/// Issues `new` as the data dir's administrator and prints the token (only it, on stdout).
+async fn issue_and_print(registry: &Registry, new: NewKey) -> anyhow::Result<()> {
     let (_, token) = registry
         .auth
         .issue(Issuer::Cli, new, &registry.settings.origin)

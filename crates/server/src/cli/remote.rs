@@ -60,23 +60,13 @@ pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
         warn_ignored_credential(&args.remote);
         return super::admin::token_create(args).await;
     }
-    let api = ApiClient::signed_in(&args.remote).map_err(with_bootstrap_hint)?;
-    let created: CreatedKey = api
-        .call(
-            Method::POST,
-            "/keys",
-            Some(serde_json::to_value(CreateKey {
-                name: args.name,
-                registration: true,
-                expires_in: Some(lifetime(args.expires)),
-                ..Default::default()
-            })?),
-            "Creating the registration token",
-        )
-        .await?;
-    println!("{}", created.token);
-    note_created("registration token", &created);
-    Ok(())
+    let request = CreateKey {
+        name: args.name,
+        registration: true,
+        expires_in: Some(lifetime(args.expires)),
+        ..Default::default()
+    };
+    create_and_print(&args.remote, request, "registration token").await
 }
 
 pub async fn key_create(args: KeyCreateArgs) -> anyhow::Result<()> {
@@ -93,29 +83,39 @@ pub async fn key_create(args: KeyCreateArgs) -> anyhow::Result<()> {
             "give at least one --capability (e.g. --capability pub:extensions.catalog.list) or a --prefix"
         );
     }
-    let api = ApiClient::signed_in(&args.remote).map_err(with_bootstrap_hint)?;
+    let request = CreateKey {
+        name: args.name,
+        registration: false,
+        capabilities: args
+            .capabilities
+            .into_iter()
+            .map(CapabilityInput::Short)
+            .collect(),
+        prefix: args.prefix,
+        buckets: args.buckets,
+        expires_in: args.expires.map(lifetime),
+        notes: args.notes,
+    };
+    create_and_print(&args.remote, request, "API key").await
+}
+
+/// `POST /api/v1/keys` as the signed-in user; prints the token (only it, on stdout).
+async fn create_and_print(
+    remote: &super::RemoteArgs,
+    request: CreateKey,
+    what: &str,
+) -> anyhow::Result<()> {
+    let api = ApiClient::signed_in(remote).map_err(with_bootstrap_hint)?;
     let created: CreatedKey = api
         .call(
             Method::POST,
             "/keys",
-            Some(serde_json::to_value(CreateKey {
-                name: args.name,
-                registration: false,
-                capabilities: args
-                    .capabilities
-                    .into_iter()
-                    .map(CapabilityInput::Short)
-                    .collect(),
-                prefix: args.prefix,
-                buckets: args.buckets,
-                expires_in: args.expires.map(lifetime),
-                notes: args.notes,
-            })?),
-            "Creating the API key",
+            Some(serde_json::to_value(request)?),
+            &format!("Creating the {what}"),
         )
         .await?;
     println!("{}", created.token);
-    note_created("key", &created);
+    note_created(what, &created);
     Ok(())
 }
 

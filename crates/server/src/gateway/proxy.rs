@@ -36,7 +36,9 @@ fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError(ErrorBody::new(code, message))
 }
 
-/// Splits `/api/v1/extension/<prefix>/<rest>` into the prefix and `/<rest>`.
+/// Splits `/api/v1/extension/<prefix>/<rest>` into the prefix and `/<rest>`. The raw request path
+/// is read on purpose (not a `Path<…>` extractor, which percent-decodes): routes are matched and
+/// `Symphony-Path` is forwarded as the client sent them, and parameters are decoded one by one.
 fn split_path(path: &str) -> Option<(&str, String)> {
     let rest = path.strip_prefix(BASE)?;
     let (prefix, tail) = rest.split_once('/').map_or((rest, ""), |(p, t)| (p, t));

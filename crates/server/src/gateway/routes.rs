@@ -108,31 +108,26 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::time::Duration;
-    use symphony_protocol::manifest::{EndpointSpec, Manifest, ServiceSpec};
+    use symphony_protocol::manifest::Manifest;
 
+    /// The catalog's three endpoints, with `openapi` as the service's metadata when given.
     fn routes(openapi: Value, with_metadata: bool) -> ExtensionRoutes {
-        let mut m: Manifest = serde_json::from_value(
-            json!({"manifest_version":1,"name":"Catalog","prefix":"catalog"}),
-        )
+        let metadata = if with_metadata {
+            json!({"openapi": openapi.to_string()})
+        } else {
+            json!({})
+        };
+        let endpoints: Vec<Value> = ["list", "add", "get"]
+            .iter()
+            .map(|n| json!({"name": n, "subject": format!("cirata.extensions.catalog.{n}")}))
+            .collect();
+        let manifest: Manifest = serde_json::from_value(json!({
+            "manifest_version": 1, "name": "Catalog", "prefix": "catalog",
+            "endpoints": [{"service": "catalog", "version": "1.0.0", "metadata": metadata,
+                           "endpoints": endpoints}]
+        }))
         .unwrap();
-        m.endpoints.push(ServiceSpec {
-            service: "catalog".into(),
-            version: "1.0.0".into(),
-            description: String::new(),
-            metadata: if with_metadata {
-                [("openapi".to_owned(), openapi.to_string())].into()
-            } else {
-                Default::default()
-            },
-            endpoints: ["list", "add", "get"]
-                .iter()
-                .map(|n| EndpointSpec {
-                    name: (*n).into(),
-                    subject: format!("cirata.extensions.catalog.{n}"),
-                })
-                .collect(),
-        });
-        ExtensionRoutes::new(compile(&m).unwrap().unwrap()).unwrap()
+        ExtensionRoutes::new(compile(&manifest).unwrap().unwrap()).unwrap()
     }
 
     fn spec() -> Value {

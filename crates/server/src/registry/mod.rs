@@ -18,7 +18,7 @@ use symphony_protocol::subjects;
 
 use crate::auth::Auth;
 use crate::bus::connect::{cluster_size, replicas_for};
-use crate::bus::kv::{ensure_bucket, platform_bucket};
+use crate::bus::kv::{bind_bucket, ensure_bucket, platform_bucket};
 use crate::bus::table::{Changes, Table, Versioned};
 use crate::clock::{elapsed, now_nanos};
 use buckets::BucketOwners;
@@ -110,14 +110,7 @@ impl Registry {
         heartbeat: Duration,
     ) -> anyhow::Result<Registry> {
         let js = jetstream::new(client.clone());
-        let bind = |name: &'static str| {
-            let js = js.clone();
-            async move {
-                js.get_key_value(name).await.map_err(|e| {
-                    anyhow::anyhow!("bucket {name} is missing ({e}); is the server initialised?")
-                })
-            }
-        };
+        let bind = |name: &'static str| bind_bucket(&js, name);
         Ok(Registry {
             records: Table::new(bind(subjects::REGISTRY_BUCKET).await?),
             owners: BucketOwners::new(Table::new(bind(subjects::BUCKET_OWNERS_BUCKET).await?)),

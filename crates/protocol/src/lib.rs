@@ -14,6 +14,7 @@ pub mod private_file;
 pub mod rbac;
 pub mod routes;
 pub mod subjects;
+pub mod time;
 pub mod token;
 
 pub use address::{Address, AddressError};

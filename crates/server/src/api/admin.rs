@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use symphony_protocol::rbac::{Role, validate_role};
+use symphony_protocol::time::now_rfc3339;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::Auth;
@@ -15,7 +16,6 @@ use crate::auth::audit::{AuditEvent, AuditEvent as Event};
 use crate::auth::users::{
     UserRecord, UserView, hash_password, validate_password, validate_username,
 };
-use crate::clock::now_rfc3339;
 use crate::http::{ApiError, Authenticated};
 
 async fn check_roles(auth: &Auth, roles: &[String]) -> Result<(), ApiError> {

@@ -11,13 +11,13 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use symphony_protocol::capability::{Capability, CapabilitySummary};
 use symphony_protocol::messages::{KeyKind, SymphonyInfo};
+use symphony_protocol::time::{now_unix, rfc3339};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId};
 
 use crate::auth::Auth;
 use crate::auth::audit::AuditEvent;
 use crate::auth::issue::Issuer;
 use crate::auth::keys::{KeyRecord, NewKey};
-use crate::clock::{now_unix, rfc3339};
 use crate::http::{ApiError, Authenticated};
 use crate::registry::Registry;
 

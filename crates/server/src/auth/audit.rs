@@ -6,8 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, stream};
 use serde::{Deserialize, Serialize};
 use symphony_protocol::subjects::{AUDIT_STREAM, AUDIT_SUBJECT_PREFIX};
-
-use crate::clock::now_rfc3339;
+use symphony_protocol::time::now_rfc3339;
 
 /// One audited event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -90,13 +90,8 @@ pub async fn error_body(resp: reqwest::Response) -> symphony_protocol::ErrorBody
         .unwrap_or_else(|e| panic!("HTTP {status}: body is not an ErrorBody ({e}): {text}"))
 }
 
-/// The current UTC time (to compare with timestamps in payloads).
-pub fn now_utc() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
-}
-
-/// Parses an RFC 3339 timestamp from a payload.
-pub fn parse_rfc3339(s: &str) -> time::OffsetDateTime {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|e| panic!("{s:?} is not RFC 3339: {e}"))
+/// Unix seconds of an RFC 3339 timestamp from a payload, to compare with
+/// `symphony_protocol::time::now_unix()` (panics if it is not one).
+pub fn parse_rfc3339(s: &str) -> i64 {
+    symphony_protocol::time::parse_rfc3339(s).unwrap_or_else(|| panic!("{s:?} is not RFC 3339"))
 }

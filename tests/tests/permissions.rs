@@ -422,7 +422,7 @@ async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
         .unwrap()
         .exp
         .expect("exp");
-    let now = symphony_tests::now_utc().unix_timestamp();
+    let now = symphony_protocol::time::now_unix();
     assert!(
         (now..=now + 3700).contains(&exp),
         "exp {exp} is about an hour from {now}"

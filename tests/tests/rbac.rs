@@ -498,7 +498,7 @@ async fn browser_credentials_carry_the_roles(w: &World) {
     assert!(creds.inbox_prefix.starts_with("_INBOX_user."), "{creds:?}");
     let expires = symphony_tests::parse_rfc3339(&creds.expires_at);
     assert!(
-        expires > symphony_tests::now_utc(),
+        expires > symphony_protocol::time::now_unix(),
         "browser credentials expire in the future: {creds:?}"
     );
 

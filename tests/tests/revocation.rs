@@ -10,11 +10,12 @@ use serde_json::json;
 use symphony_protocol::ErrorCode;
 use symphony_protocol::messages::{ClusterInfo, ExtensionState, KeyKind};
 use symphony_protocol::subjects;
+use symphony_protocol::time::now_unix;
 use symphony_tests::extension::Extension;
 use symphony_tests::platform::summarize;
 use symphony_tests::users::{ADMIN_PASSWORD, assert_unauthorized, says_revoked, wait_disconnected};
 use symphony_tests::{
-    DEFAULT_DEADLINE, KeyConn, Platform, PlatformOptions, RestReply, bins, eventually, now_utc,
+    DEFAULT_DEADLINE, KeyConn, Platform, PlatformOptions, RestReply, bins, eventually,
     parse_rfc3339,
 };
 
@@ -93,15 +94,15 @@ async fn revoking_a_key_drops_its_running_extension_and_refuses_the_key_everywhe
         ),
         "{listed:?}"
     );
-    let now = now_utc();
+    let now = now_unix();
     let expires = parse_rfc3339(listed.expires_at.as_deref().expect("the key expires"));
-    let days = (expires - now).whole_hours() as f64 / 24.0;
+    let days = ((expires - now) / 3600) as f64 / 24.0;
     assert!((29.0..=30.0).contains(&days), "expires_in 30d: {listed:?}");
     assert_eq!(created.expires_at, listed.expires_at);
     let last_used = parse_rfc3339(listed.last_used.as_deref().expect("the exchange is a use"));
     let created_at = parse_rfc3339(&listed.created_at);
     assert!(
-        created_at <= last_used && last_used <= now_utc(),
+        created_at <= last_used && last_used <= now_unix(),
         "{listed:?}"
     );
 

@@ -15,6 +15,7 @@ pub mod rbac;
 pub mod rest;
 pub mod routes;
 pub mod subjects;
+pub mod time;
 pub mod token;
 
 #[cfg(test)]

@@ -90,89 +90,108 @@ fn endpoint_subject(service: &ServiceSpec, op: &Value) -> Result<String, String>
 
 /// Compiles every service of `manifest` that carries `metadata.openapi`. `Ok(None)`: no REST API.
 pub fn compile(manifest: &Manifest) -> Result<Option<RouteTable>, ErrorBody> {
-    // Only to refuse templates the gateway's router cannot hold (conflicts, bad syntax).
-    let mut router = matchit::Router::new();
-    let mut paths: Vec<(String, BTreeMap<String, Operation>)> = Vec::new();
-    let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut paths = PathTable::new();
     let mut documents = Vec::new();
     for service in &manifest.endpoints {
-        let Some(text) = service.metadata.get("openapi") else {
+        let Some(doc) = openapi_document(service)? else {
             continue;
         };
-        let doc: Value = serde_json::from_str(text).map_err(|e| {
-            invalid(
-                &service.service,
-                format!(
-                    "metadata.openapi is not a JSON OpenAPI document ({e}); YAML is not accepted"
-                ),
-            )
-        })?;
-        let Some(spec_paths) = doc.get("paths").and_then(Value::as_object) else {
-            return Err(invalid(
-                &service.service,
-                "the OpenAPI document has no `paths` object".into(),
-            ));
-        };
-        for (template, item) in spec_paths {
-            if !template.starts_with('/') {
-                return Err(invalid(
-                    &service.service,
-                    format!("path {template:?} must start with /"),
-                ));
-            }
-            let item = item.as_object().ok_or_else(|| {
-                invalid(
-                    &service.service,
-                    format!("path {template:?} is not an object"),
-                )
-            })?;
-            for (method, op) in item.iter().filter(|(k, _)| METHODS.contains(&k.as_str())) {
-                let upper = method.to_ascii_uppercase();
-                let where_ = format!("operation {upper} {template}");
-                let subject = endpoint_subject(service, op)
-                    .map_err(|why| invalid(&service.service, format!("{where_} {why}")))?;
-                let timeout = match op.get("x-symphony-timeout").and_then(parse_timeout) {
-                    None => None,
-                    Some(Ok(d)) => Some(d),
-                    Some(Err(why)) => {
-                        return Err(invalid(
-                            &service.service,
-                            format!("{where_}: x-symphony-timeout {why}"),
-                        ));
-                    }
-                };
-                let idx = match index_of.get(template) {
-                    Some(i) => *i,
-                    None => {
-                        router.insert(template.clone(), paths.len()).map_err(|e| {
-                            invalid(
-                                &service.service,
-                                format!("path {template:?} cannot be routed: {e}"),
-                            )
-                        })?;
-                        index_of.insert(template.clone(), paths.len());
-                        paths.push((template.clone(), BTreeMap::new()));
-                        paths.len() - 1
-                    }
-                };
-                let operation = Operation {
-                    method: upper.clone(),
-                    template: template.clone(),
-                    subject,
-                    timeout,
-                };
-                if paths[idx].1.insert(upper, operation).is_some() {
-                    return Err(invalid(
-                        &service.service,
-                        format!("{where_} is defined twice"),
-                    ));
-                }
-            }
-        }
+        add_document_paths(&mut paths, service, &doc)?;
         documents.push(doc);
     }
+    let direct = direct_routes(manifest);
+    if paths.paths.is_empty() && direct.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RouteTable {
+        prefix: manifest.prefix.clone(),
+        name: manifest.name.clone(),
+        paths: paths.paths,
+        direct,
+        documents,
+    }))
+}
+
+/// The service's `metadata.openapi` document, parsed; `Ok(None)` if it has none.
+fn openapi_document(service: &ServiceSpec) -> Result<Option<Value>, ErrorBody> {
+    let Some(text) = service.metadata.get("openapi") else {
+        return Ok(None);
+    };
+    let doc = serde_json::from_str(text).map_err(|e| {
+        invalid(
+            &service.service,
+            format!("metadata.openapi is not a JSON OpenAPI document ({e}); YAML is not accepted"),
+        )
+    })?;
+    Ok(Some(doc))
+}
+
+/// Adds every operation of one service's OpenAPI document to `paths`.
+fn add_document_paths(
+    paths: &mut PathTable,
+    service: &ServiceSpec,
+    doc: &Value,
+) -> Result<(), ErrorBody> {
+    let Some(spec_paths) = doc.get("paths").and_then(Value::as_object) else {
+        return Err(invalid(
+            &service.service,
+            "the OpenAPI document has no `paths` object".into(),
+        ));
+    };
+    for (template, item) in spec_paths {
+        if !template.starts_with('/') {
+            return Err(invalid(
+                &service.service,
+                format!("path {template:?} must start with /"),
+            ));
+        }
+        let item = item.as_object().ok_or_else(|| {
+            invalid(
+                &service.service,
+                format!("path {template:?} is not an object"),
+            )
+        })?;
+        for (method, op) in item.iter().filter(|(k, _)| METHODS.contains(&k.as_str())) {
+            let operation = operation(service, method, template, op)?;
+            paths.add(service, operation)?;
+        }
+    }
+    Ok(())
+}
+
+/// One OpenAPI operation (`method` of path `template`) as a route: its endpoint and timeout.
+fn operation(
+    service: &ServiceSpec,
+    method: &str,
+    template: &str,
+    op: &Value,
+) -> Result<Operation, ErrorBody> {
+    let upper = method.to_ascii_uppercase();
+    let where_ = format!("operation {upper} {template}");
+    let subject = endpoint_subject(service, op)
+        .map_err(|why| invalid(&service.service, format!("{where_} {why}")))?;
+    let timeout = match op.get("x-symphony-timeout").and_then(parse_timeout) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(why)) => {
+            return Err(invalid(
+                &service.service,
+                format!("{where_}: x-symphony-timeout {why}"),
+            ));
+        }
+    };
+    Ok(Operation {
+        method: upper,
+        template: template.to_owned(),
+        subject,
+        timeout,
+    })
+}
+
+/// The service proxy: every endpoint directly in the extension's group, as `/<endpoint>`.
+fn direct_routes(manifest: &Manifest) -> BTreeMap<String, Operation> {
     let group = format!("cirata.extensions.{}.", manifest.prefix);
-    let direct: BTreeMap<String, Operation> = manifest
+    manifest
         .endpoints
         .iter()
         .flat_map(|s| &s.endpoints)
@@ -189,17 +208,58 @@ pub fn compile(manifest: &Manifest) -> Result<Option<RouteTable>, ErrorBody> {
             };
             Some((name.to_owned(), op))
         })
-        .collect();
-    if paths.is_empty() && direct.is_empty() {
-        return Ok(None);
+        .collect()
+}
+
+/// Path templates in declaration order, each with its operations by method, across all services.
+struct PathTable {
+    /// Only to refuse templates the gateway's router cannot hold (conflicts, bad syntax).
+    router: matchit::Router<usize>,
+    paths: Vec<(String, BTreeMap<String, Operation>)>,
+    index_of: BTreeMap<String, usize>,
+}
+
+impl PathTable {
+    fn new() -> PathTable {
+        PathTable {
+            router: matchit::Router::new(),
+            paths: Vec::new(),
+            index_of: BTreeMap::new(),
+        }
     }
-    Ok(Some(RouteTable {
-        prefix: manifest.prefix.clone(),
-        name: manifest.name.clone(),
-        paths,
-        direct,
-        documents,
-    }))
+
+    /// Adds `operation` under its template (new templates must route); one per method and template.
+    fn add(&mut self, service: &ServiceSpec, operation: Operation) -> Result<(), ErrorBody> {
+        let template = &operation.template;
+        let idx = match self.index_of.get(template) {
+            Some(i) => *i,
+            None => {
+                self.router
+                    .insert(template.clone(), self.paths.len())
+                    .map_err(|e| {
+                        invalid(
+                            &service.service,
+                            format!("path {template:?} cannot be routed: {e}"),
+                        )
+                    })?;
+                self.index_of.insert(template.clone(), self.paths.len());
+                self.paths.push((template.clone(), BTreeMap::new()));
+                self.paths.len() - 1
+            }
+        };
+        let where_ = format!("operation {} {template}", operation.method);
+        if self.paths[idx]
+            .1
+            .insert(operation.method.clone(), operation)
+            .is_some()
+        {
+            return Err(invalid(
+                &service.service,
+                format!("{where_} is defined twice"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

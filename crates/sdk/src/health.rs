@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use symphony_protocol::messages::{InstanceState, InstanceStatus};
+use symphony_protocol::time::now_rfc3339;
 use symphony_protocol::{KeyId, PROTOCOL_VERSION, subjects};
 
 use crate::declare::sdk_info;
@@ -105,15 +106,6 @@ impl Report {
         };
         Report { health, message }
     }
-}
-
-/// Status timestamps: RFC 3339, UTC, to the second (docs/protocol.md §5.6).
-pub(crate) fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn hostname() -> String {
@@ -433,13 +425,6 @@ mod tests {
         assert_send_sync(&handle);
         assert_send(&handle.set(Health::Warning, None));
         assert_send(&handle.publish());
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc_seconds() {
-        let t = now_rfc3339();
-        assert!(t.ends_with('Z'), "{t}");
-        assert_eq!(t.len(), "2026-11-23T10:00:00Z".len(), "{t}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use symphony_protocol::error::decode_reply;
 use symphony_protocol::messages::RegisterReply;
+use symphony_protocol::time::now_rfc3339;
 use symphony_protocol::{KeyId, Manifest, subjects};
 use tokio::sync::watch;
 
@@ -14,7 +15,6 @@ use crate::bootstrap::{self, ProvisionInput, SERVICE_TIMEOUT};
 use crate::credentials::CredentialStore;
 use crate::declare::Declarations;
 use crate::error::{Error, Result};
-use crate::health::now_rfc3339;
 
 /// How long closing waits for the connection to drain.
 const DRAIN_GRACE: Duration = Duration::from_secs(5);

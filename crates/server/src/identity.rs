@@ -14,8 +14,7 @@ use sha2::Sha256;
 use symphony_protocol::KeyId;
 use symphony_protocol::capability::Permissions;
 use symphony_protocol::jwt::{self, Claims, UserNats};
-
-use crate::clock::now_unix;
+use symphony_protocol::time::now_unix;
 
 pub const IDENTITY_FILE: &str = "identity.json";
 

@@ -9,7 +9,7 @@
 //!
 //! | layer | modules | owns |
 //! |---|---|---|
-//! | 0 | `clock`, `error` | wall-clock helpers; the `internal` error mapping |
+//! | 0 | `error` | the `internal` error mapping |
 //! | 1 | `identity` | operator/account keys, account JWTs, the instance's private files |
 //! | 2 | `tls` | TLS files (given or self-signed) for HTTPS and NATS |
 //! | 3 | `bus` | NATS connections, the embedded nats-server, key-value buckets |
@@ -21,14 +21,13 @@
 //! | 9 | `cli` | command-line arguments and the client commands |
 //! | 10 | `serve` | `symphony serve`: wires identity, NATS, registry and HTTP together |
 //!
-//! The protocol crate (`symphony-protocol`) is below all of them.
+//! The protocol crate (`symphony-protocol`, including its `time` helpers) is below all of them.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bus;
 pub mod cli;
-pub mod clock;
 pub mod error;
 pub mod gateway;
 pub mod http;
@@ -41,7 +40,7 @@ pub mod ui;
 
 /// The layers of the module graph, lowest first (see the table above).
 pub const LAYERS: &[&[&str]] = &[
-    &["clock", "error"],
+    &["error"],
     &["identity"],
     &["tls"],
     &["bus"],

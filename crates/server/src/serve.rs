@@ -216,56 +216,14 @@ async fn serve_with_nats(
     tls: Option<TlsFiles>,
 ) -> anyhow::Result<()> {
     let urls = &nats.urls;
-    let ca = nats.tls.as_ref().and_then(|t| t.ca.as_deref());
-    let sys = with_retry(
-        "connecting to NATS (system account)",
-        Duration::from_secs(30),
-        || connect_system(&identity, urls, ca),
-    )
-    .await?;
-    with_retry("pushing account JWTs", Duration::from_secs(30), || {
-        push_accounts(&identity, &sys)
-    })
-    .await?;
-    let client = with_retry("connecting to NATS", Duration::from_secs(30), || {
-        connect_server(&identity, urls, ca)
-    })
-    .await?;
+    let (sys, client) = connect_nats(&identity, nats).await?;
     let settings = RegistrySettings {
         heartbeat: args.heartbeat,
         status_ttl: args.status_ttl.max(args.heartbeat * 2),
         replicas: args.replicas,
         origin: origin.clone(),
     };
-    let replicas = match args.replicas {
-        Some(r) => r,
-        None => replicas_for(cluster_size(&sys).await?),
-    };
-    let auth = with_retry(
-        "creating the identity buckets",
-        Duration::from_secs(60),
-        || {
-            Auth::init(
-                identity.clone(),
-                &client,
-                sys.clone(),
-                replicas,
-                args.session_idle_for_tests.unwrap_or(args.session_idle),
-            )
-        },
-    )
-    .await?;
-    auth.revocations.push().await?;
-    auth.revocations.spawn_follow();
-    let admin_password = std::env::var("SYMPHONY_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty());
-    if let Some(generated) = auth.users.ensure_admin(admin_password).await? {
-        // Printed once, on the first start; never logged.
-        eprintln!(
-            "\nCreated the administrator: user `admin`, password `{generated}` (shown only now)\n"
-        );
-    }
+    let auth = init_auth(args, identity, &client, &sys).await?;
     let registry = with_retry(
         "creating the platform buckets",
         Duration::from_secs(60),
@@ -273,23 +231,7 @@ async fn serve_with_nats(
     )
     .await?;
 
-    let advertised = args
-        .nats_advertise
-        .as_deref()
-        .map(split_urls)
-        .unwrap_or_else(|| urls.clone());
-    let info = SymphonyInfo {
-        name: "Symphony".into(),
-        short_name: "symphony".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        nats_address: advertised.join(","),
-        nats_urls: advertised,
-        websocket_url: (nats.ws_port != 0).then(|| {
-            let scheme = if nats.tls.is_some() { "wss" } else { "ws" };
-            format!("{scheme}://{}:{}", url_host(&args.host), nats.ws_port)
-        }),
-        origin: origin.clone(),
-    };
+    let info = symphony_info(args, nats, &origin);
     let gateway = Gateway::new(
         GatewaySettings {
             body_limit: args.gateway_body_limit,
@@ -310,17 +252,129 @@ async fn serve_with_nats(
         modules: Arc::default(),
     });
 
+    write_ports_file(data_dir, &listener, nats, &origin, &settings)?;
+    tracing::info!(http = %origin, nats = %urls.join(","), websocket = nats.ws_port, "symphony is ready");
+    eprintln!(
+        "symphony ready: http {origin}  nats {}  websocket port {}",
+        urls.join(","),
+        nats.ws_port
+    );
+
+    serve_http(listener, app, tls).await?;
+    services.abort();
+    presence.abort();
+    tracing::info!("symphony stopped");
+    Ok(())
+}
+
+/// Connects to NATS as the system account, pushes the account JWTs, then connects as the server;
+/// returns `(system, server)` connections.
+async fn connect_nats(
+    identity: &Identity,
+    nats: &Nats,
+) -> anyhow::Result<(async_nats::Client, async_nats::Client)> {
+    let urls = &nats.urls;
+    let ca = nats.tls.as_ref().and_then(|t| t.ca.as_deref());
+    let sys = with_retry(
+        "connecting to NATS (system account)",
+        Duration::from_secs(30),
+        || connect_system(identity, urls, ca),
+    )
+    .await?;
+    with_retry("pushing account JWTs", Duration::from_secs(30), || {
+        push_accounts(identity, &sys)
+    })
+    .await?;
+    let client = with_retry("connecting to NATS", Duration::from_secs(30), || {
+        connect_server(identity, urls, ca)
+    })
+    .await?;
+    Ok((sys, client))
+}
+
+/// Creates the identity buckets, publishes and follows the revocations, and creates the
+/// administrator on the first start.
+async fn init_auth(
+    args: &ServeArgs,
+    identity: Arc<Identity>,
+    client: &async_nats::Client,
+    sys: &async_nats::Client,
+) -> anyhow::Result<Auth> {
+    let replicas = match args.replicas {
+        Some(r) => r,
+        None => replicas_for(cluster_size(sys).await?),
+    };
+    let auth = with_retry(
+        "creating the identity buckets",
+        Duration::from_secs(60),
+        || {
+            Auth::init(
+                identity.clone(),
+                client,
+                sys.clone(),
+                replicas,
+                args.session_idle_for_tests.unwrap_or(args.session_idle),
+            )
+        },
+    )
+    .await?;
+    auth.revocations.push().await?;
+    auth.revocations.spawn_follow();
+    let admin_password = std::env::var("SYMPHONY_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if let Some(generated) = auth.users.ensure_admin(admin_password).await? {
+        // Printed once, on the first start; never logged.
+        eprintln!(
+            "\nCreated the administrator: user `admin`, password `{generated}` (shown only now)\n"
+        );
+    }
+    Ok(auth)
+}
+
+/// What `/api/v1/symphonyinfo` tells clients: the NATS URLs to advertise, the WebSocket URL and
+/// the origin.
+fn symphony_info(args: &ServeArgs, nats: &Nats, origin: &str) -> SymphonyInfo {
+    let advertised = args
+        .nats_advertise
+        .as_deref()
+        .map(split_urls)
+        .unwrap_or_else(|| nats.urls.clone());
+    SymphonyInfo {
+        name: "Symphony".into(),
+        short_name: "symphony".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        nats_address: advertised.join(","),
+        nats_urls: advertised,
+        websocket_url: (nats.ws_port != 0).then(|| {
+            let scheme = if nats.tls.is_some() { "wss" } else { "ws" };
+            format!("{scheme}://{}:{}", url_host(&args.host), nats.ws_port)
+        }),
+        origin: origin.to_owned(),
+    }
+}
+
+/// Writes `<data-dir>/ports.json`, which the CLI and tests read to find the running server.
+fn write_ports_file(
+    data_dir: &Path,
+    listener: &tokio::net::TcpListener,
+    nats: &Nats,
+    origin: &str,
+    settings: &RegistrySettings,
+) -> anyhow::Result<()> {
+    let urls = &nats.urls;
     let http_port = listener.local_addr()?.port();
     let nats_port = urls
         .first()
         .and_then(|u| u.rsplit(':').next())
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
+    let ca = nats.tls.as_ref().and_then(|t| t.ca.as_deref());
     let ports = PortsFile {
         http: http_port,
         nats: nats_port,
         websocket: nats.ws_port,
-        http_url: origin.clone(),
+        http_url: origin.to_owned(),
         nats_url: urls.join(","),
         pid: std::process::id(),
         tls_ca: ca.map(|p| p.display().to_string()),
@@ -330,13 +384,15 @@ async fn serve_with_nats(
         &data_dir.join(PORTS_FILE),
         &serde_json::to_vec_pretty(&ports)?,
     )?;
-    tracing::info!(http = %origin, nats = %urls.join(","), websocket = nats.ws_port, "symphony is ready");
-    eprintln!(
-        "symphony ready: http {origin}  nats {}  websocket port {}",
-        urls.join(","),
-        nats.ws_port
-    );
+    Ok(())
+}
 
+/// Serves `app` on `listener`, over plain HTTP or TLS, until SIGTERM or SIGINT.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<TlsFiles>,
+) -> anyhow::Result<()> {
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => {
@@ -363,9 +419,6 @@ async fn serve_with_nats(
                 .await?;
         }
     }
-    services.abort();
-    presence.abort();
-    tracing::info!("symphony stopped");
     Ok(())
 }
 

@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use symphony_protocol::rbac::{Role, validate_role};
 use symphony_protocol::rest::{CreateUser, UpdateUser, UserView};
+use symphony_protocol::time::now_rfc3339;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::Auth;
 use crate::auth::audit::{AuditAction, AuditEvent, event};
 use crate::auth::users::{UserRecord, hash_password, validate_password, validate_username};
-use crate::clock::now_rfc3339;
 use crate::http::{ApiError, Authenticated};
 
 async fn check_roles(auth: &Auth, roles: &[String]) -> Result<(), ApiError> {

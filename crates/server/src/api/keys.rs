@@ -11,13 +11,13 @@ use axum::http::StatusCode;
 use symphony_protocol::capability::CapabilitySummary;
 use symphony_protocol::messages::{KeyKind, SymphonyInfo};
 use symphony_protocol::rest::{CapabilityInput, CreateKey, CreatedKey, KeyView, UpdateKey};
+use symphony_protocol::time::{now_unix, rfc3339};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId};
 
 use crate::auth::Auth;
 use crate::auth::audit::{AuditAction, event};
 use crate::auth::issue::Issuer;
 use crate::auth::keys::{KeyRecord, NewKey};
-use crate::clock::{now_unix, rfc3339};
 use crate::http::{ApiError, Authenticated};
 use crate::registry::Registry;
 

@@ -13,13 +13,13 @@ use nkeys::KeyPair;
 use serde_json::json;
 use symphony_protocol::messages::SymphonyInfo;
 use symphony_protocol::rest::{LoginReply, LoginRequest, UserToken};
+use symphony_protocol::time::{now_unix, rfc3339};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::Auth;
 use crate::auth::audit::{AuditAction, event};
 use crate::auth::policy::Caller;
 use crate::auth::users::{dummy_hash, verify_password};
-use crate::clock::{now_unix, rfc3339};
 use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 
 /// Lifetime of browser NATS credentials; the UI renews them before they expire.

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use symphony_protocol::subjects::{AUDIT_STREAM, AUDIT_SUBJECT_PREFIX};
-
-use crate::clock::now_rfc3339;
+use symphony_protocol::time::now_rfc3339;
 
 pub use symphony_protocol::rest::{AuditAction, AuditEvent};
 

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use symphony_protocol::capability::{self, Capability, CapabilitySummary, Permissions};
 use symphony_protocol::messages::{ApiKey, KeyKind};
+use symphony_protocol::time::{now_rfc3339, now_unix, rfc3339};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, Token, subjects};
 
 use crate::bus::table::{Table, Versioned};
-use crate::clock::{now_rfc3339, now_unix, rfc3339};
 use crate::identity::Identity;
 
 /// What `symphony_keys` stores under a key id. The token secret is only a hash.

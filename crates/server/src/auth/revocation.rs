@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_nats::Client;
 use async_nats::jetstream::kv;
 use futures::StreamExt;
+use symphony_protocol::time::now_unix;
 
 use crate::bus::connect::push_account_jwt;
-use crate::clock::now_unix;
 use crate::identity::Identity;
 
 /// The `symphony_revocations` bucket: user public key → unix time of revocation.

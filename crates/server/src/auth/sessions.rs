@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use serde::{Deserialize, Serialize};
+use symphony_protocol::time::now_unix;
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, Token};
 
 use crate::bus::table::Table;
-use crate::clock::now_unix;
 
 /// A session. The token's secret is stored only as a hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

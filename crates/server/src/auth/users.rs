@@ -7,10 +7,10 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use symphony_protocol::rbac::ADMIN_ROLE;
 use symphony_protocol::rest::UserView;
+use symphony_protocol::time::now_rfc3339;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::bus::table::Table;
-use crate::clock::now_rfc3339;
 
 /// A user. `password_hash` is empty for users from an external identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

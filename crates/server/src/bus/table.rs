@@ -31,9 +31,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use symphony_protocol::time::{elapsed, now_nanos};
 use tokio::sync::watch;
-
-use crate::clock::{elapsed, now_nanos};
 
 /// While a watcher still owes history, how long it may stay silent before the watch is begun
 /// again (the history it announced may have expired before delivery).

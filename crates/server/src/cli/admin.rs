@@ -8,13 +8,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use symphony_protocol::capability::Capability;
 use symphony_protocol::messages::{ExtensionState, KeyKind, PortsFile};
+use symphony_protocol::time::now_unix;
 
 use super::{ExtensionListArgs, KeyCreateArgs, TokenCreateArgs};
 use crate::auth::Auth;
 use crate::auth::issue::Issuer;
 use crate::auth::keys::NewKey;
 use crate::bus::connect::{connect_server, connect_system};
-use crate::clock::now_unix;
 use crate::identity::Identity;
 use crate::registry::Registry;
 

@@ -194,7 +194,7 @@ impl CredentialStore {
             storage,
             token: (storage == Storage::File).then(|| cred.token.clone()),
             ca_file: cred.ca_file.clone(),
-            saved_at: crate::clock::now_rfc3339(),
+            saved_at: symphony_protocol::time::now_rfc3339(),
         });
         index.default = Some(cred.name.clone());
         self.write_index(&index)?;

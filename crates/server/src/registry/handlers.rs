@@ -10,6 +10,7 @@ use symphony_protocol::messages::{
     RegistryRecord,
 };
 use symphony_protocol::names::{validate_bucket, validate_prefix};
+use symphony_protocol::time::{now_rfc3339, now_unix};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, PROTOCOL_VERSION, subjects};
 
 use super::Registry;
@@ -17,7 +18,6 @@ use crate::auth::issue::Issuer;
 use crate::auth::keys::{KeyRecord, NewKey};
 use crate::bus::connect::cluster_size;
 use crate::bus::kv::ensure_bucket;
-use crate::clock::{now_rfc3339, now_unix};
 use crate::error::internal;
 
 fn bad_request(message: impl Into<String>) -> ErrorBody {

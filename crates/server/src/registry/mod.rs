@@ -15,12 +15,12 @@ use symphony_protocol::messages::{
     ExtensionView, InstanceStatus, ObservedInstance, RegistryRecord,
 };
 use symphony_protocol::subjects;
+use symphony_protocol::time::{elapsed, now_nanos};
 
 use crate::auth::Auth;
 use crate::bus::connect::{cluster_size, replicas_for};
 use crate::bus::kv::{bind_bucket, ensure_bucket, platform_bucket};
 use crate::bus::table::{Changes, Table, Versioned};
-use crate::clock::{elapsed, now_nanos};
 use buckets::BucketOwners;
 
 /// Settings the registry hands to extensions.

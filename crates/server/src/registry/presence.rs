@@ -27,10 +27,10 @@ use symphony_protocol::KeyId;
 use symphony_protocol::messages::{InstanceState, InstanceStatus};
 use symphony_protocol::names::validate_prefix;
 use symphony_protocol::subjects;
+use symphony_protocol::time::now_rfc3339;
 
 use super::Registry;
 use crate::bus::connect::cluster_size;
-use crate::clock::now_rfc3339;
 
 /// How long the server waits for the nats-servers' connection lists (it stops earlier once every
 /// server of the cluster answered, or one lists the instance).

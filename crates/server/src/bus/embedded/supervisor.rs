@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
@@ -196,10 +196,7 @@ fn spawn_child(spec: &ChildSpec, shared: &Shared) -> std::io::Result<Child> {
         .create(true)
         .append(true)
         .open(&spec.log_path)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = symphony_protocol::time::now_unix();
     writeln!(
         log,
         "=== symphony: starting {} -c {} (unix time {now}) ===",

@@ -12,7 +12,7 @@
 //! | 0 | `error` | the `internal` error mapping |
 //! | 1 | `identity` | operator/account keys, account JWTs, the instance's private files |
 //! | 2 | `tls` | TLS files (given or self-signed) for HTTPS and NATS |
-//! | 3 | `bus` | NATS connections, the embedded nats-server, key-value buckets |
+//! | 3 | `bus` | NATS connections, the embedded nats-server, buckets, typed tables with mirrors |
 //! | 4 | `auth` | keys, users, roles, sessions, policy, revocation, audit |
 //! | 5 | `registry` | provisioning, registration, buckets, status, presence |
 //! | 6 | `http` | the HTTP vocabulary: `ApiError`, caller extractors, ETags, middleware |
@@ -22,6 +22,12 @@
 //! | 10 | `serve` | `symphony serve`: wires identity, NATS, registry and HTTP together |
 //!
 //! The protocol crate (`symphony-protocol`, including its `time` helpers) is below all of them.
+//!
+//! `http` has two roles in the architecture's sketch (protocol ← … ← gateway ← http ← serve): the
+//! shared HTTP vocabulary and the assembly. Feature routers need the vocabulary (errors, who is
+//! calling) and the assembly needs the features, so the two are split: the vocabulary is `http`,
+//! below every feature router, and the assembly is `app`, above them. Routers are generic over
+//! the state and take sub-states through `FromRef`, so no feature knows `AppState`.
 
 pub mod api;
 pub mod app;

@@ -342,8 +342,11 @@ profile() {
     perf report -i "$T/$prefix.data" --stdio --no-children -g none --sort comm,symbol \
         --percent-limit 0.3 >"$T/$prefix-symbols.txt" 2>/dev/null
     # Files, not pipes into head: head closing early would kill perf with SIGPIPE under pipefail.
-    grep -v '^$' "$T/$prefix-by-dso.txt" | sed -n 1,60p >"$OUT/$prefix-by-dso.txt"
-    grep -v '^$' "$T/$prefix-symbols.txt" | sed -n 1,150p >"$OUT/$prefix-symbols.txt"
+    # perf pads the symbol column to its longest name and appends empty IPC columns (`-  -`): both go.
+    local trim='s/[[:space:]]+(-[[:space:]]+-|IPC[[:space:]]+\[IPC Coverage\])[[:space:]]*$//'
+    trim+='; s/\.{80,}[ .]*$/..../; s/[[:space:]]+$//'
+    grep -v '^$' "$T/$prefix-by-dso.txt" | sed -E "$trim" | sed -n 1,60p >"$OUT/$prefix-by-dso.txt"
+    grep -v '^$' "$T/$prefix-symbols.txt" | sed -E "$trim" | sed -n 1,150p >"$OUT/$prefix-symbols.txt"
 }
 if [[ "$PROFILE" == 1 ]]; then
     profile gateway "$CLIENT_TOKEN" perf

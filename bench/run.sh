@@ -3,12 +3,15 @@
 # nats-server), the Rust SDK echo extension, an HTTP echo upstream behind nginx, then measures in one run,
 # one scenario after the other (1 KiB JSON body, 16 connections):
 #   raw_nats         nats-load → NATS → echo-ext                         (the floor)
-#   gateway          wrk → symphony REST gateway → NATS → echo-ext            (API-key bearer)
-#   gateway_session  the same, as a signed-in user (`POST /api/v1/login` as admin, session-token bearer)
+#   gateway          wrk → symphony REST gateway → NATS → echo-ext       (API key as bearer)
+#   gateway_session  the same as a signed-in user                        (session token of admin's login)
 #   nginx            wrk → nginx → http-echo                             (what a user would deploy instead)
 # and two breakdown scenarios that isolate the gateway's fixed costs:
 #   symphony_ping    wrk GET /api/v1/ping                                (HTTP stack only)
 #   gateway_auth     wrk GET /api/v1/extension/nope/echo                 (HTTP + bearer-token check, 404)
+# then gateway and gateway_session again in alternating rounds (BENCH_PAIRS, default 4, of
+# BENCH_PAIR_DURATION, default 5s, each; 0 skips them): a signed-in user vs API key ratio that background
+# load moves less than one back-to-back pair.
 # It samples RSS of every server process while each scenario runs, keeps the raw outputs in
 # bench/results/ and writes bench/REPORT.md (bench/report.py).
 #
@@ -325,6 +328,36 @@ run_wrk symphony_ping "$HTTP_URL/api/v1/ping" BENCH_METHOD=GET
 # (`Connection: close`), and wrk would measure reconnects instead of the token check.
 run_wrk gateway_auth "$HTTP_URL/api/v1/extension/nope/echo" BENCH_TOKEN="$CLIENT_TOKEN" BENCH_METHOD=GET
 
+# gateway vs gateway_session again, in BENCH_PAIRS rounds of BENCH_PAIR_DURATION each, alternating which
+# goes first (key, session; session, key; …): other work on the shared cores comes and goes within
+# seconds and can move one 10 s scenario by ±30 %, so one back-to-back pair cannot settle a 5 % goal.
+# Raw outputs in results/pairs/ (`<round>-<scenario>.json`, `cpu-…`, `loadgen-cpu-…` as above).
+PAIRS="${BENCH_PAIRS:-4}"
+PAIR_DURATION="${BENCH_PAIR_DURATION:-5s}"
+pair_slice() {
+    local name="$1" token="$2"
+    cpu_snapshot >"$OUT/pairs/cpu-$name-begin.tsv"
+    timed "$OUT/pairs/loadgen-cpu-$name.txt" env BENCH_SIZE="$SIZE" BENCH_TOKEN="$token" wrk \
+        -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$PAIR_DURATION" --latency -s bench/post.lua "$GATEWAY_URL" \
+        >"$OUT/pairs/wrk-$name.txt"
+    cpu_snapshot >"$OUT/pairs/cpu-$name-end.tsv"
+    grep '^JSON ' "$OUT/pairs/wrk-$name.txt" | sed 's/^JSON //' >"$OUT/pairs/$name.json"
+}
+if ((PAIRS > 0)); then
+    log "pairs: $PAIRS rounds of gateway and gateway_session, $PAIR_DURATION each, alternating order"
+    mkdir -p "$OUT/pairs"
+    for ((round = 1; round <= PAIRS; round++)); do
+        if ((round % 2)); then
+            pair_slice "$round-gateway" "$CLIENT_TOKEN"
+            pair_slice "$round-gateway_session" "$SESSION_TOKEN"
+        else
+            pair_slice "$round-gateway_session" "$SESSION_TOKEN"
+            pair_slice "$round-gateway" "$CLIENT_TOKEN"
+        fi
+    done
+    session_is_user || die "the session ended during the pairs: their numbers are not a signed-in user's"
+fi
+
 # profile LABEL TOKEN PREFIX: perf record of symphony and nats-server under 10 s of gateway load with
 # bearer TOKEN; flat profiles into $OUT/PREFIX-by-dso.txt and $OUT/PREFIX-symbols.txt.
 profile() {
@@ -369,6 +402,8 @@ fi
     echo "git=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
     echo "duration=$DURATION"
     echo "warmup=$WARMUP"
+    echo "pairs=$PAIRS"
+    echo "pair_duration=$PAIR_DURATION"
     echo "connections=$CONNECTIONS"
     echo "wrk_threads=$WRK_THREADS"
     echo "payload_bytes=$SIZE"

@@ -13,18 +13,23 @@ from collections import defaultdict
 
 TARGET_P50_MS = 0.3
 TARGET_P99_MS = 1.0
+# Issue 10: a signed-in user's gateway call is no slower than an API key's.
+TARGET_SESSION_RPS_RATIO = 0.95  # gateway_session req/s ÷ gateway req/s, at least
+TARGET_SESSION_CPU_RATIO = 1.05  # symphony CPU µs/request gateway_session ÷ gateway, at most
 
 # Which processes serve each scenario: (proxy / server side, the echo handler behind it).
 STACKS = {
     "raw_nats": (["nats-server"], ["echo-ext"]),
     "gateway": (["symphony", "nats-server"], ["echo-ext"]),
+    "gateway_session": (["symphony", "nats-server"], ["echo-ext"]),
     "nginx": (["nginx-master", "nginx-worker"], ["http-echo"]),
     "symphony_ping": (["symphony"], []),
     "gateway_auth": (["symphony", "nats-server"], []),
 }
 LABELS = {
     "raw_nats": "raw NATS request/reply → echo-ext (floor)",
-    "gateway": "HTTP → Symphony gateway → NATS → echo-ext",
+    "gateway": "HTTP → Symphony gateway → NATS → echo-ext (API key)",
+    "gateway_session": "HTTP → Symphony gateway → NATS → echo-ext (signed-in user)",
     "nginx": "HTTP → nginx → http-echo",
     "symphony_ping": "HTTP → symphony `GET /api/v1/ping` (HTTP stack only)",
     "gateway_auth": "HTTP `GET` → gateway: token check, then 404 (no forward)",
@@ -121,6 +126,60 @@ def cpu_seconds(results, name, hz):
     return dict(used)
 
 
+def cpu_us_per_request(cpu, runs, name, role):
+    """CPU µs per request of one role in a scenario, or None when the scenario did not run."""
+    r = runs.get(name)
+    if not r or not cpu.get(name) or not r["requests"]:
+        return None
+    return cpu[name].get(role, 0.0) / r["requests"] * 1e6
+
+
+def median(values):
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def session_pairs(results, hz):
+    """The alternating gateway / gateway_session rounds (results/pairs/): one dict per complete round."""
+    pairs_dir = os.path.join(results, "pairs")
+    rounds = []
+    n = 1
+    while os.path.exists(os.path.join(pairs_dir, f"{n}-gateway.json")):
+        names = {"key": f"{n}-gateway", "session": f"{n}-gateway_session"}
+        runs = {k: load(pairs_dir, v) for k, v in names.items()}
+        cpus = {names[k]: cpu_seconds(pairs_dir, v, hz) for k, v in names.items()}
+        by_name = {names[k]: r for k, r in runs.items()}
+        if not all(runs.values()):
+            break
+        key_cpu = cpu_us_per_request(cpus, by_name, names["key"], "symphony")
+        ses_cpu = cpu_us_per_request(cpus, by_name, names["session"], "symphony")
+        rounds.append({
+            "round": n,
+            "first": "gateway" if n % 2 else "gateway_session",
+            "key": runs["key"],
+            "session": runs["session"],
+            "key_cpu": key_cpu,
+            "session_cpu": ses_cpu,
+            "rps_ratio": runs["session"]["rps"] / runs["key"]["rps"],
+            "cpu_ratio": ses_cpu / key_cpu,
+            "errors": runs["key"]["errors"] + runs["session"]["errors"],
+        })
+        n += 1
+    return rounds
+
+
+def nats_ratio(results, hz, n):
+    """nats-server CPU µs/request gateway_session ÷ gateway in round n: the same work for both, so a
+    ratio away from 1 is background load, not the credential."""
+    pairs_dir = os.path.join(results, "pairs")
+    names = [f"{n}-gateway_session", f"{n}-gateway"]
+    runs = {name: load(pairs_dir, name) for name in names}
+    cpus = {name: cpu_seconds(pairs_dir, name, hz) for name in names}
+    a, b = (cpu_us_per_request(cpus, runs, name, "nats-server") for name in names)
+    return a / b if b else float("nan")
+
+
 def mib(kib):
     return f"{kib / 1024:.1f}"
 
@@ -140,6 +199,7 @@ def main():
     runs = {name: load(results, name) for name in STACKS}
     rss = {name: peak_rss_kib(results, name) for name in STACKS}
     cpu = {name: cpu_seconds(results, name, hz) for name in STACKS}
+    pairs = session_pairs(results, hz)
     raw, gw, ngx = runs["raw_nats"], runs["gateway"], runs["nginx"]
     if not (raw and gw and ngx):
         sys.exit("report: raw_nats, gateway and nginx results are required")
@@ -188,7 +248,10 @@ def main():
     )
     w(
         "- **Symphony:** release build, embedded nats-server, defaults (tokio multi-thread runtime), "
-        "`echo-ext` built with the Rust SDK, client key with capability `pub:extensions.echo.echo`."
+        "`echo-ext` built with the Rust SDK, client key with capability `pub:extensions.echo.echo`. "
+        "**gateway_session** sends the same requests with the session token of user `admin` (role "
+        "`symphony-admin`) from `POST /api/v1/login` as `Authorization: Bearer`; bench/run.sh checks with "
+        "`GET /api/v1/userinfo` that it still authenticates a signed-in user after the run."
     )
     w("")
 
@@ -199,8 +262,10 @@ def main():
         "| handler RSS MiB |"
     )
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name in ("raw_nats", "gateway", "nginx"):
+    for name in ("raw_nats", "gateway", "gateway_session", "nginx"):
         r = runs[name]
+        if not r:
+            continue
         proxy_roles, handler_roles = STACKS[name]
         w(
             f"| {LABELS[name]} | {r['rps']:,.0f} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | "
@@ -210,7 +275,7 @@ def main():
     w("")
     w(
         "RSS is the peak sampled every 0.5 s while the scenario ran (`ps -o rss`). Proxy/server: raw NATS = "
-        "nats-server; gateway = symphony + its nats-server child; nginx = master + workers. Handler: "
+        "nats-server; gateway (both) = symphony + its nats-server child; nginx = master + workers. Handler: "
         "echo-ext (Rust SDK) or http-echo."
     )
     w("")
@@ -250,7 +315,116 @@ def main():
         f"| gateway req/s ≥ nginx → upstream | {gw['rps']:,.0f} vs {ngx['rps']:,.0f} "
         f"({gw['rps'] / ngx['rps']:.2f}×) | {ok(gw['rps'] >= ngx['rps'])} |"
     )
+    ses = runs["gateway_session"]
+    gw_cpu = cpu_us_per_request(cpu, runs, "gateway", "symphony")
+    ses_cpu = cpu_us_per_request(cpu, runs, "gateway_session", "symphony")
+    session_goal = None
+    if ses and gw_cpu and ses_cpu is not None:
+        rps_ratio = ses["rps"] / gw["rps"]
+        cpu_ratio = ses_cpu / gw_cpu
+        # A failing token would answer 401s fast: the goal counts only when every request succeeded.
+        clean = ses["errors"] == 0 and gw["errors"] == 0
+        session_goal = rps_ratio >= TARGET_SESSION_RPS_RATIO and cpu_ratio <= TARGET_SESSION_CPU_RATIO and clean
+        w(
+            f"| signed-in user no slower than an API key: req/s ratio ≥ {TARGET_SESSION_RPS_RATIO} and "
+            f"CPU ratio ≤ {TARGET_SESSION_CPU_RATIO} (gateway_session ÷ gateway) | req/s {rps_ratio:.3f}×, "
+            f"symphony CPU {cpu_ratio:.3f}×{'' if clean else ', with errors'} | {ok(session_goal)} |"
+        )
+    pairs_goal = None
+    if pairs:
+        pairs_rps = median([p["rps_ratio"] for p in pairs])
+        pairs_cpu = median([p["cpu_ratio"] for p in pairs])
+        pairs_clean = all(p["errors"] == 0 for p in pairs)
+        pairs_goal = (
+            pairs_rps >= TARGET_SESSION_RPS_RATIO and pairs_cpu <= TARGET_SESSION_CPU_RATIO and pairs_clean
+        )
+        w(
+            f"| the same, median over {len(pairs)} alternating rounds of {env.get('pair_duration', '?')} "
+            f"each | req/s {pairs_rps:.3f}×, symphony CPU {pairs_cpu:.3f}×"
+            f"{'' if pairs_clean else ', with errors'} | {ok(pairs_goal)} |"
+        )
     w("")
+    if session_goal is not None:
+        w("### Signed-in user vs API key (issue 10)")
+        w("")
+        w(
+            "The same gateway request (echo, 1 KiB body, 16 connections) authenticated by an API key "
+            "(`gateway`) and by a signed-in user's session token (`gateway_session`), measured one right "
+            "after the other in this run. A session call reads the session, the user and the roles from "
+            "in-memory mirrors of their buckets."
+        )
+        w("")
+        w("| metric | gateway (API key) | gateway_session (signed-in user) | session ÷ key | goal | |")
+        w("|---|---:|---:|---:|---|---|")
+        w(
+            f"| req/s | {gw['rps']:,.0f} | {ses['rps']:,.0f} | {rps_ratio:.3f}× | "
+            f"≥ {TARGET_SESSION_RPS_RATIO}× | {ok(rps_ratio >= TARGET_SESSION_RPS_RATIO)} |"
+        )
+        w(
+            f"| symphony CPU µs/request | {gw_cpu:.1f} | {ses_cpu:.1f} | {cpu_ratio:.3f}× | "
+            f"≤ {TARGET_SESSION_CPU_RATIO}× | {ok(cpu_ratio <= TARGET_SESSION_CPU_RATIO)} |"
+        )
+        w(
+            f"| errors (incl. non-2xx) | {gw['errors']} | {ses['errors']} | | 0 | {ok(clean)} |"
+        )
+        for label, key in (("p50 ms", "p50_ms"), ("p99 ms", "p99_ms")):
+            w(f"| {label} | {gw[key]:.3f} | {ses[key]:.3f} | {ses[key] / gw[key]:.2f}× | | |")
+        for role in ("nats-server", "echo-ext", "load generator"):
+            a = cpu_us_per_request(cpu, runs, "gateway", role)
+            b = cpu_us_per_request(cpu, runs, "gateway_session", role)
+            if a and b is not None:
+                w(f"| {role} CPU µs/request | {a:.1f} | {b:.1f} | {b / a:.2f}× | | |")
+        w("")
+        w(
+            f"Other work on the shared cores moves a whole {env['duration']} scenario: when it does, "
+            "nats-server, echo-ext "
+            "and wrk, which do the same work for both credentials, change their CPU per request as much as "
+            "symphony does. So the run is repeated as alternating rounds right after the scenarios:"
+        )
+        w("")
+        if pairs:
+            w(
+                "| round | order | gateway req/s | gateway_session req/s | req/s ratio | symphony µs/req key "
+                "| symphony µs/req session | CPU ratio | nats-server CPU ratio | CPU ratio ÷ nats-server's "
+                "| errors |"
+            )
+            w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            corrected = []
+            for p in pairs:
+                second = "gateway_session" if p["first"] == "gateway" else "gateway"
+                nats = nats_ratio(results, hz, p["round"])
+                corrected.append(p["cpu_ratio"] / nats)
+                w(
+                    f"| {p['round']} | {p['first']}, {second} | {p['key']['rps']:,.0f} | "
+                    f"{p['session']['rps']:,.0f} | {p['rps_ratio']:.2f}× | {p['key_cpu']:.1f} | "
+                    f"{p['session_cpu']:.1f} | {p['cpu_ratio']:.2f}× | {nats:.2f}× | "
+                    f"{corrected[-1]:.2f}× | {p['errors']} |"
+                )
+            w(
+                f"| **median** | | | | **{pairs_rps:.3f}×** | | | **{pairs_cpu:.3f}×** | | "
+                f"**{median(corrected):.3f}×** | |"
+            )
+            w("")
+            w(
+                "nats-server handles the same messages for both credentials, so its ratio shows how much the "
+                "machine alone moved a round; the last ratio column divides that out (an estimate, not a goal)."
+            )
+            w("")
+            w(
+                f"Verdict: side-by-side run {ok(session_goal)} (req/s {rps_ratio:.3f}×, CPU {cpu_ratio:.3f}×); "
+                f"alternating rounds {ok(pairs_goal)} (median req/s {pairs_rps:.3f}×, CPU {pairs_cpu:.3f}×; "
+                f"{median(corrected):.3f}× with nats-server's ratio divided out). On these shared cores a "
+                "verdict within a few percent of a bound can flip from run to run; bench/analysis.md reads it "
+                "across runs and with a profile."
+            )
+        else:
+            w("(No alternating rounds in this run: `BENCH_PAIRS=0`.)")
+            w("")
+            w(
+                f"Verdict: the signed-in user is {'**no slower**' if session_goal else '**slower**'} than an "
+                f"API key in this run ({ok(session_goal)})."
+            )
+        w("")
 
     w("## Where the time goes")
     w("")
@@ -302,13 +476,20 @@ def main():
             f"| {LABELS['gateway']} | {gw['rps']:,.0f} | {gw['p50_ms']:.3f} | {gw['p99_ms']:.3f} | "
             "token check + route + NATS request to echo-ext |"
         )
+        if ses:
+            w(
+                f"| {LABELS['gateway_session']} | {ses['rps']:,.0f} | {ses['p50_ms']:.3f} | "
+                f"{ses['p99_ms']:.3f} | session token check (session, user, roles from memory) + route + "
+                "NATS request to echo-ext |"
+            )
         w("")
     analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
     if os.path.exists(analysis):
         with open(analysis) as f:
             w(f.read().rstrip("\n"))
         w("")
-    perf = [p for p in ("perf-by-dso.txt", "perf-symbols.txt") if os.path.exists(os.path.join(results, p))]
+    perf = [p for p in ("perf-by-dso.txt", "perf-symbols.txt", "perf-session-by-dso.txt",
+                        "perf-session-symbols.txt") if os.path.exists(os.path.join(results, p))]
     if perf:
         w("Profile of the latest `BENCH_PROFILE=1` run: " + ", ".join(f"`bench/results/{p}`" for p in perf) + ".")
         w("")
@@ -318,7 +499,9 @@ def main():
         "`bench/results/`: `raw_nats.json` (nats-load), `wrk-<scenario>.txt` (wrk's report with its "
         "`JSON` line) and `<scenario>.json`, `rss-<scenario>.tsv` (time, process, pid, RSS KiB), "
         "`cpu-<scenario>-{begin,end}.tsv` (utime/stime ticks), `loadgen-cpu-<scenario>.txt`, `env.txt`, "
-        "`nginx.conf`."
+        "`nginx.conf`; with `BENCH_PROFILE=1` also `perf-*.txt` (gateway load) and `perf-session-*.txt` "
+        "(gateway_session load); `pairs/` the alternating gateway / gateway_session rounds (same files, "
+        "named `<round>-<scenario>`)."
     )
     print("\n".join(out))
 

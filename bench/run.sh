@@ -3,17 +3,23 @@
 # nats-server), the Rust SDK echo extension, an HTTP echo upstream behind nginx, then measures in one run,
 # one scenario after the other (1 KiB JSON body, 16 connections):
 #   raw_nats         nats-load → NATS → echo-ext                         (the floor)
-#   gateway          wrk → symphony REST gateway → NATS → echo-ext
+#   gateway          wrk → symphony REST gateway → NATS → echo-ext       (API key as bearer)
+#   gateway_session  the same as a signed-in user                        (session token of admin's login)
 #   nginx            wrk → nginx → http-echo                             (what a user would deploy instead)
 # and two breakdown scenarios that isolate the gateway's fixed costs:
 #   symphony_ping    wrk GET /api/v1/ping                                (HTTP stack only)
 #   gateway_auth     wrk GET /api/v1/extension/nope/echo                 (HTTP + bearer-token check, 404)
+# then gateway and gateway_session again in alternating rounds (BENCH_PAIRS, default 4, of
+# BENCH_PAIR_DURATION, default 5s, each; 0 skips them): a signed-in user vs API key ratio that background
+# load moves less than one back-to-back pair.
 # It samples RSS of every server process while each scenario runs, keeps the raw outputs in
 # bench/results/ and writes bench/REPORT.md (bench/report.py).
 #
 # Environment: BENCH_DURATION (default 15s), BENCH_WARMUP (default 3s), BENCH_PROFILE=1 (also record a
-# `perf` profile of symphony and nats-server under gateway load into bench/results/perf-*.txt),
-# BENCH_NO_BUILD=1 (skip `cargo build --release`, use what target/release holds).
+# `perf` profile of symphony and nats-server under gateway load into bench/results/perf-*.txt, and under
+# gateway_session load into bench/results/perf-session-*.txt), BENCH_NO_BUILD=1 (skip
+# `cargo build --release`, use what the release directory holds). Binaries are taken from
+# $CARGO_TARGET_DIR/release when CARGO_TARGET_DIR is set, else target/release.
 # Every process it starts is stopped on exit, also on failure or Ctrl-C.
 #
 # The web UI benchmark (shell and extension page with 0 vs 50 extensions, JSX transpile) is separate:
@@ -57,7 +63,7 @@ if [[ "$PROFILE" == 1 ]] && ! command -v perf >/dev/null 2>&1; then
 fi
 
 if [[ "${BENCH_NO_BUILD:-0}" == 1 ]]; then
-    log "BENCH_NO_BUILD=1: using the binaries already in target/release"
+    log "BENCH_NO_BUILD=1: using the binaries already in ${CARGO_TARGET_DIR:-target}/release"
 else
     log "cargo build --release -p symphony-server -p symphony-bench"
     cargo build --release -p symphony-server -p symphony-bench
@@ -65,7 +71,10 @@ fi
 scripts/bootstrap.sh >&2
 SYMPHONY_NATS_SERVER="$(cat .venv/nats-server-path)"
 export SYMPHONY_NATS_SERVER
-BIN="$ROOT/target/release"
+# Where cargo put them: CARGO_TARGET_DIR (relative to the workspace root, as cargo reads it) or target/.
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+[[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
+BIN="$TARGET_DIR/release"
 SYMPHONY="$BIN/symphony"
 
 # CPU busy % of the whole machine over 3 s before anything starts: other work on the cores skews results.
@@ -143,7 +152,10 @@ wait_until() {
 
 # --- Symphony, the echo extension, a client key ------------------------------------------------------
 DATA="$T/data"
-start symphony "$SYMPHONY" serve --data-dir "$DATA" --http 0 --nats-port 0 --ws-port 0
+# The password of user `admin` (created on this first start), for the gateway_session scenario's login.
+ADMIN_PASSWORD="${SYMPHONY_ADMIN_PASSWORD:-bench-$(python3 -c 'import secrets; print(secrets.token_hex(12))')}"
+start symphony env SYMPHONY_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+    "$SYMPHONY" serve --data-dir "$DATA" --http 0 --nats-port 0 --ws-port 0
 SYMPHONY_PID=$STARTED
 wait_until 60 "symphony to write ports.json" test -s "$DATA/ports.json"
 HTTP_URL="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["http_url"])' "$DATA/ports.json")"
@@ -159,12 +171,33 @@ ECHO_PID=$STARTED
 CLIENT_TOKEN="$("$SYMPHONY" key create --data-dir "$DATA" --name bench-client \
     --capability pub:extensions.echo.echo)"
 GATEWAY_URL="$HTTP_URL/api/v1/extension/echo/echo"
+# gateway_answers [TOKEN]: whether the gateway answers the echo call 200 (default: the API key).
 gateway_answers() {
-    [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $CLIENT_TOKEN" \
+    [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer ${1:-$CLIENT_TOKEN}" \
         -H 'Content-Type: application/json' --data '{"ping":true}' "$GATEWAY_URL")" == 200 ]]
 }
 wait_until 60 "POST $GATEWAY_URL to answer 200" gateway_answers
 log "gateway answers at $GATEWAY_URL"
+
+# A signed-in user: the session token of `POST /api/v1/login` (reply `{"token": …, "roles": …}`), sent
+# as `Authorization: Bearer` like the API key. Its idle timeout (default 30 min) restarts on every use.
+SESSION_TOKEN="$(python3 - "$HTTP_URL/api/v1/login" "$ADMIN_PASSWORD" <<'PY'
+import json, sys, urllib.request
+url, password = sys.argv[1], sys.argv[2]
+body = json.dumps({"username": "admin", "password": password}).encode()
+req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(req, timeout=30) as reply:
+    print(json.load(reply)["token"])
+PY
+)" || die "POST /api/v1/login as admin failed (SYMPHONY_ADMIN_PASSWORD must be admin's password)"
+# session_is_user: the token still authenticates a signed-in user (not expired, not an API key).
+session_is_user() {
+    curl -fsS -H "Authorization: Bearer $SESSION_TOKEN" "$HTTP_URL/api/v1/userinfo" |
+        python3 -c 'import json, sys; sys.exit(json.load(sys.stdin).get("kind") != "user")'
+}
+session_is_user || die "the login's token does not authenticate a signed-in user"
+gateway_answers "$SESSION_TOKEN" || die "the gateway does not answer 200 to the signed-in admin"
+log "signed in as admin: the gateway answers the session token too"
 
 # --- http-echo behind nginx --------------------------------------------------------------------------
 UPSTREAM_PORT="$(free_port)"
@@ -286,28 +319,71 @@ SYMPHONY_TOKEN="$CLIENT_TOKEN" timed "$OUT/loadgen-cpu-raw_nats.txt" "$BIN/nats-
 end_sampling raw_nats
 
 run_wrk gateway "$GATEWAY_URL" BENCH_TOKEN="$CLIENT_TOKEN"
+# Right after gateway, so both see the same background load as far as possible.
+run_wrk gateway_session "$GATEWAY_URL" BENCH_TOKEN="$SESSION_TOKEN"
+session_is_user || die "the session ended during gateway_session: its numbers are not a signed-in user's"
 run_wrk nginx "$NGINX_URL"
 run_wrk symphony_ping "$HTTP_URL/api/v1/ping" BENCH_METHOD=GET
 # GET without a body: a 404 to a request whose body was never read would close the connection
 # (`Connection: close`), and wrk would measure reconnects instead of the token check.
 run_wrk gateway_auth "$HTTP_URL/api/v1/extension/nope/echo" BENCH_TOKEN="$CLIENT_TOKEN" BENCH_METHOD=GET
 
-if [[ "$PROFILE" == 1 ]]; then
-    log "profile: perf record of symphony and nats-server under 10 s of gateway load"
-    BENCH_TOKEN="$CLIENT_TOKEN" BENCH_SIZE="$SIZE" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d12s \
+# gateway vs gateway_session again, in BENCH_PAIRS rounds of BENCH_PAIR_DURATION each, alternating which
+# goes first (key, session; session, key; …): other work on the shared cores comes and goes within
+# seconds and can move one 10 s scenario by ±30 %, so one back-to-back pair cannot settle a 5 % goal.
+# Raw outputs in results/pairs/ (`<round>-<scenario>.json`, `cpu-…`, `loadgen-cpu-…` as above).
+PAIRS="${BENCH_PAIRS:-4}"
+PAIR_DURATION="${BENCH_PAIR_DURATION:-5s}"
+pair_slice() {
+    local name="$1" token="$2"
+    cpu_snapshot >"$OUT/pairs/cpu-$name-begin.tsv"
+    timed "$OUT/pairs/loadgen-cpu-$name.txt" env BENCH_SIZE="$SIZE" BENCH_TOKEN="$token" wrk \
+        -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$PAIR_DURATION" --latency -s bench/post.lua "$GATEWAY_URL" \
+        >"$OUT/pairs/wrk-$name.txt"
+    cpu_snapshot >"$OUT/pairs/cpu-$name-end.tsv"
+    grep '^JSON ' "$OUT/pairs/wrk-$name.txt" | sed 's/^JSON //' >"$OUT/pairs/$name.json"
+}
+if ((PAIRS > 0)); then
+    log "pairs: $PAIRS rounds of gateway and gateway_session, $PAIR_DURATION each, alternating order"
+    mkdir -p "$OUT/pairs"
+    for ((round = 1; round <= PAIRS; round++)); do
+        if ((round % 2)); then
+            pair_slice "$round-gateway" "$CLIENT_TOKEN"
+            pair_slice "$round-gateway_session" "$SESSION_TOKEN"
+        else
+            pair_slice "$round-gateway_session" "$SESSION_TOKEN"
+            pair_slice "$round-gateway" "$CLIENT_TOKEN"
+        fi
+    done
+    session_is_user || die "the session ended during the pairs: their numbers are not a signed-in user's"
+fi
+
+# profile LABEL TOKEN PREFIX: perf record of symphony and nats-server under 10 s of gateway load with
+# bearer TOKEN; flat profiles into $OUT/PREFIX-by-dso.txt and $OUT/PREFIX-symbols.txt.
+profile() {
+    local label="$1" token="$2" prefix="$3"
+    log "profile: perf record of symphony and nats-server under 10 s of $label load"
+    BENCH_TOKEN="$token" BENCH_SIZE="$SIZE" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d12s \
         -s bench/post.lua "$GATEWAY_URL" >/dev/null &
     WRK_PID=$!
     PIDS+=("$WRK_PID")
     sleep 1
-    perf record -q -F 1999 -g -p "$SYMPHONY_PID,$NATS_PID" -o "$T/perf.data" -- sleep 10 2>/dev/null
+    perf record -q -F 1999 -g -p "$SYMPHONY_PID,$NATS_PID" -o "$T/$prefix.data" -- sleep 10 2>/dev/null
     wait "$WRK_PID" || true
-    perf report -i "$T/perf.data" --stdio --no-children -g none --sort comm,dso \
-        >"$T/perf-by-dso.txt" 2>/dev/null
-    perf report -i "$T/perf.data" --stdio --no-children -g none --sort comm,symbol \
-        --percent-limit 0.3 >"$T/perf-symbols.txt" 2>/dev/null
+    perf report -i "$T/$prefix.data" --stdio --no-children -g none --sort comm,dso \
+        >"$T/$prefix-by-dso.txt" 2>/dev/null
+    perf report -i "$T/$prefix.data" --stdio --no-children -g none --sort comm,symbol \
+        --percent-limit 0.3 >"$T/$prefix-symbols.txt" 2>/dev/null
     # Files, not pipes into head: head closing early would kill perf with SIGPIPE under pipefail.
-    grep -v '^$' "$T/perf-by-dso.txt" | sed -n 1,60p >"$OUT/perf-by-dso.txt"
-    grep -v '^$' "$T/perf-symbols.txt" | sed -n 1,150p >"$OUT/perf-symbols.txt"
+    # perf pads the symbol column to its longest name and appends empty IPC columns (`-  -`): both go.
+    local trim='s/[[:space:]]+(-[[:space:]]+-|IPC[[:space:]]+\[IPC Coverage\])[[:space:]]*$//'
+    trim+='; s/\.{80,}[ .]*$/..../; s/[[:space:]]+$//'
+    grep -v '^$' "$T/$prefix-by-dso.txt" | sed -E "$trim" | sed -n 1,60p >"$OUT/$prefix-by-dso.txt"
+    grep -v '^$' "$T/$prefix-symbols.txt" | sed -E "$trim" | sed -n 1,150p >"$OUT/$prefix-symbols.txt"
+}
+if [[ "$PROFILE" == 1 ]]; then
+    profile gateway "$CLIENT_TOKEN" perf
+    profile gateway_session "$SESSION_TOKEN" perf-session
 fi
 
 # --- environment and report --------------------------------------------------------------------------
@@ -326,6 +402,8 @@ fi
     echo "git=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
     echo "duration=$DURATION"
     echo "warmup=$WARMUP"
+    echo "pairs=$PAIRS"
+    echo "pair_duration=$PAIR_DURATION"
     echo "connections=$CONNECTIONS"
     echo "wrk_threads=$WRK_THREADS"
     echo "payload_bytes=$SIZE"

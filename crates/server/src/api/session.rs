@@ -49,7 +49,6 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let auth = auth;
     let address = peer.ip().to_string();
     if let Err((body, wait)) = auth.throttle.check(&req.username, &address).await {
         let mut response = ApiError(body.with_hint(format!("wait {wait} s"))).into_response();
@@ -109,7 +108,7 @@ pub async fn logout(
         )
         .into());
     };
-    let auth = auth;
+
     auth.sessions.end(&session.id).await?;
     // Browser credentials live USER_TOKEN_LIFETIME at most; their revocations are pruned after that.
     let until = now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64 + 60;
@@ -164,7 +163,7 @@ pub async fn usertoken(
         )
         .into());
     };
-    let auth = auth;
+
     let nkey = KeyPair::new_user();
     let inbox = format!("_INBOX_user.{}", session.id);
     let permissions = grants.browser_permissions(&inbox);
@@ -173,7 +172,7 @@ pub async fn usertoken(
     let jwt = auth
         .identity
         .user_jwt(&nkey, &jti, &user.username, Some(exp), &permissions)?;
-    let mut session = session;
+    let mut session = (*session).clone();
     session.browser_nkeys.push(nkey.public_key());
     let keep = session.browser_nkeys.len().saturating_sub(16);
     session.browser_nkeys.drain(..keep);

@@ -1,6 +1,8 @@
 //! API keys and registration keys: records in `symphony_keys`, token verification, the API-key
 //! exchange, and the NATS permissions each key gets.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use symphony_protocol::capability::{self, Capability, CapabilitySummary, Permissions};
 use symphony_protocol::messages::{ApiKey, KeyKind};
@@ -177,8 +179,13 @@ impl KeyStore {
     /// A record for authentication: from the mirror when it holds it (bearer checks then need no
     /// NATS round trip; a revocation or use reaches it within milliseconds), else from NATS (a key
     /// another process created a moment ago).
-    pub async fn lookup(&self, id: &KeyId) -> anyhow::Result<Option<(KeyRecord, u64)>> {
-        Ok(self.table.read_or_fetch(id.as_str()).await?.map(record_of))
+    /// Shared with the mirror: a request copies no record.
+    pub async fn lookup(&self, id: &KeyId) -> anyhow::Result<Option<(Arc<KeyRecord>, u64)>> {
+        Ok(self
+            .table
+            .read_or_fetch(id.as_str())
+            .await?
+            .map(|entry| (entry.value, entry.revision)))
     }
 
     /// Whether the mirror holds a key with this id (no NATS round trip).
@@ -303,7 +310,7 @@ impl KeyStore {
     }
 
     /// Verifies a bearer token: well formed, known, secret matches, usable.
-    pub async fn verify(&self, bearer: &str) -> Result<(KeyRecord, u64), ErrorBody> {
+    pub async fn verify(&self, bearer: &str) -> Result<(Arc<KeyRecord>, u64), ErrorBody> {
         let token = Token::parse(bearer).map_err(|_| invalid_token())?;
         let (record, revision) = self
             .lookup(&token.key_id)

@@ -1,6 +1,8 @@
 //! Who is calling and what they may do: the one place that decides. API keys are bounded by their
 //! capabilities (exactly what nats-server enforces); users by the union of their roles.
 
+use std::sync::Arc;
+
 use symphony_protocol::capability::Capability;
 use symphony_protocol::messages::KeyKind;
 use symphony_protocol::rbac::Grants;
@@ -16,11 +18,12 @@ pub const CLI_OWNER: &str = "cli";
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub enum Caller {
-    Key(KeyRecord),
+    Key(Arc<KeyRecord>),
     User {
-        user: UserRecord,
+        /// Shared with the mirror: a signed-in request copies neither record.
+        user: Arc<UserRecord>,
         grants: Grants,
-        session: SessionRecord,
+        session: Arc<SessionRecord>,
     },
 }
 
@@ -60,7 +63,7 @@ impl Caller {
     /// The signed-in user, for user-only operations (keys, browser credentials).
     pub fn require_user(&self) -> Result<(&UserRecord, &Grants), ErrorBody> {
         match self {
-            Caller::User { user, grants, .. } => Ok((user, grants)),
+            Caller::User { user, grants, .. } => Ok((user.as_ref(), grants)),
             Caller::Key(_) => Err(ErrorBody::new(
                 ErrorCode::WrongTokenKind,
                 "this needs a signed-in user, not an API key",

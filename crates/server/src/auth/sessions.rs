@@ -3,6 +3,7 @@
 //! A session may have short-lived child tokens (the browser's HTTP bearer, `GET /api/v1/usertoken`):
 //! each has its own expiry and is valid only while its parent session is.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
@@ -140,11 +141,16 @@ impl SessionStore {
 
     /// From memory when mirrored; a session another replica just started is read from NATS.
     pub async fn get(&self, id: &KeyId) -> anyhow::Result<Option<SessionRecord>> {
+        Ok(self.get_shared(id).await?.map(|s| (*s).clone()))
+    }
+
+    /// [`SessionStore::get`] without a copy (every signed-in request reads one).
+    async fn get_shared(&self, id: &KeyId) -> anyhow::Result<Option<Arc<SessionRecord>>> {
         Ok(self
             .table
             .read_or_fetch(id.as_str())
             .await?
-            .map(|s| (*s.value).clone()))
+            .map(|s| s.value))
     }
 
     /// Whether the mirror holds a session (or child token) with this id (no NATS round trip).
@@ -159,8 +165,8 @@ impl SessionStore {
 
     /// Verifies a session token; `Ok(None)` when no session has this id (it may be an API key). A
     /// child token answers with its parent session: it acts as that session, and keeps it alive.
-    pub async fn verify(&self, token: &Token) -> Result<Option<SessionRecord>, ErrorBody> {
-        let Some(record) = self.get(&token.key_id).await.map_err(unreadable)? else {
+    pub async fn verify(&self, token: &Token) -> Result<Option<Arc<SessionRecord>>, ErrorBody> {
+        let Some(record) = self.get_shared(&token.key_id).await.map_err(unreadable)? else {
             return Ok(None);
         };
         if !token.matches_hash(&record.secret_hash) {
@@ -177,7 +183,7 @@ impl SessionStore {
             let _ = self.table.purge(record.id.as_str()).await;
             return Err(child_expired());
         }
-        match self.get(parent_id).await.map_err(unreadable)? {
+        match self.get_shared(parent_id).await.map_err(unreadable)? {
             Some(parent) => self.still_live(parent).await.map(Some),
             None => {
                 let _ = self.table.purge(record.id.as_str()).await;
@@ -188,13 +194,20 @@ impl SessionStore {
 
     /// Ends a session idle for too long; else records the use (at most every [`TOUCH_EVERY_SECS`]),
     /// rewriting its live children too so the bucket's max age does not drop them while it lives.
-    async fn still_live(&self, mut record: SessionRecord) -> Result<SessionRecord, ErrorBody> {
+    async fn still_live(
+        &self,
+        record: Arc<SessionRecord>,
+    ) -> Result<Arc<SessionRecord>, ErrorBody> {
         let now = now_unix();
         if now - record.last_seen > record.idle_timeout_secs as i64 {
             let _ = self.end(&record.id).await;
             return Err(expired());
         }
-        if now - record.last_seen >= TOUCH_EVERY_SECS {
+        if now - record.last_seen < TOUCH_EVERY_SECS {
+            return Ok(record);
+        }
+        let mut record = (*record).clone();
+        {
             record.last_seen = now;
             let _ = self.put(&record).await;
             for child in record.children.iter().filter(|c| c.expires_at > now) {
@@ -206,7 +219,7 @@ impl SessionStore {
                 }
             }
         }
-        Ok(record)
+        Ok(Arc::new(record))
     }
 
     /// Ends a session and its child tokens.

@@ -1,6 +1,8 @@
 //! Local users: argon2id password hashes in `symphony_users`, the first administrator, and the user
 //! record an OIDC provider can fill in later (`source`, roles from a groups claim).
 
+use std::sync::Arc;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
@@ -119,11 +121,12 @@ impl UserStore {
 
     /// From memory when mirrored; a user another replica just created is read from NATS.
     pub async fn get(&self, username: &str) -> anyhow::Result<Option<UserRecord>> {
-        Ok(self
-            .table
-            .read_or_fetch(username)
-            .await?
-            .map(|u| (*u.value).clone()))
+        Ok(self.get_shared(username).await?.map(|u| (*u).clone()))
+    }
+
+    /// [`UserStore::get`] without a copy (every signed-in request reads one).
+    pub async fn get_shared(&self, username: &str) -> anyhow::Result<Option<Arc<UserRecord>>> {
+        Ok(self.table.read_or_fetch(username).await?.map(|u| u.value))
     }
 
     /// Creates a user; `Ok(false)` when the name is taken.

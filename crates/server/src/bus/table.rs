@@ -131,15 +131,12 @@ impl<T> State<T> {
         !self.max_age.is_zero() && elapsed(now, stored) >= self.max_age
     }
 
-    fn live(&self, key: &str, slot: &Slot<T>, now: i128) -> Option<(String, Versioned<T>)> {
+    fn live(&self, slot: &Slot<T>, now: i128) -> Option<Versioned<T>> {
         let value = slot.value.clone()?;
-        (!self.expired(now, slot.stored)).then(|| {
-            let entry = Versioned {
-                value,
-                revision: slot.revision,
-                stored: slot.stored,
-            };
-            (key.to_owned(), entry)
+        (!self.expired(now, slot.stored)).then_some(Versioned {
+            value,
+            revision: slot.revision,
+            stored: slot.stored,
         })
     }
 }
@@ -255,8 +252,7 @@ impl<T> Mirror<T> {
             state
                 .entries
                 .get(key)
-                .and_then(|slot| state.live(key, slot, now))
-                .map(|(_, v)| v)
+                .and_then(|slot| state.live(slot, now))
         })
     }
 
@@ -267,7 +263,7 @@ impl<T> Mirror<T> {
             state
                 .entries
                 .iter()
-                .filter_map(|(key, slot)| state.live(key, slot, now))
+                .filter_map(|(key, slot)| Some((key.clone(), state.live(slot, now)?)))
                 .collect()
         })
     }

@@ -64,7 +64,7 @@ fn credential(parts: &Parts) -> Result<String, ApiError> {
 }
 
 /// A caller holding a valid key token of any kind (the API-key exchange).
-pub struct AnyKey(pub KeyRecord);
+pub struct AnyKey(pub Arc<KeyRecord>);
 
 impl<S> FromRequestParts<S> for AnyKey
 where
@@ -125,7 +125,7 @@ where
         let session = auth.sessions.verify(&token).await?.ok_or_else(invalid)?;
         let user = auth
             .users
-            .get(&session.username)
+            .get_shared(&session.username)
             .await?
             .filter(|u| !u.disabled)
             .ok_or_else(|| {

@@ -13,7 +13,9 @@ use crate::auth::Auth;
 use crate::bus::connect::{
     cluster_size, connect_server, connect_system, push_accounts, replicas_for,
 };
-use crate::bus::embedded::{NatsConfig, Supervisor, find_nats_server, free_port, render_config};
+use crate::bus::embedded::{
+    NatsConfig, PortTaken, Supervisor, find_nats_server, free_port, render_config,
+};
 use crate::cli::ServeArgs;
 use crate::cli::admin::PORTS_FILE;
 use crate::gateway::{Gateway, GatewaySettings};
@@ -66,6 +68,9 @@ pub fn nats_config(identity: &Identity, mut cfg: NatsConfig) -> anyhow::Result<S
     Ok(render_config(&cfg))
 }
 
+/// How often fresh ports are tried when ports chosen here were taken before nats-server bound them.
+const PORT_ATTEMPTS: usize = 3;
+
 async fn start_embedded(
     args: &ServeArgs,
     identity: &Identity,
@@ -75,8 +80,67 @@ async fn start_embedded(
     let binary = find_nats_server(args.nats_server.as_deref())?;
     let nats_dir = data_dir.join("nats");
     ensure_private_dir(&nats_dir)?;
-    let client_port = port_or_free(&args.host, args.nats_port)?;
-    let ws_port = port_or_free(&args.host, args.ws_port)?;
+    // A port found free here can be taken (by any process) before nats-server binds it. Ports
+    // chosen here are then chosen again; ports the operator gave are not.
+    let chosen_here = args.nats_port == 0 || args.ws_port == 0;
+    let mut attempt = 1;
+    let (supervisor, client_port, ws_port) = loop {
+        let client_port = port_or_free(&args.host, args.nats_port)?;
+        let ws_port = port_or_free(&args.host, args.ws_port)?;
+        let supervisor = spawn_nats(
+            args,
+            identity,
+            &binary,
+            &nats_dir,
+            client_port,
+            ws_port,
+            &tls,
+        )
+        .await?;
+        match supervisor
+            .wait_ready(&args.host, client_port, Duration::from_secs(30))
+            .await
+        {
+            Ok(()) => break (supervisor, client_port, ws_port),
+            Err(e) if chosen_here && attempt < PORT_ATTEMPTS && e.is::<PortTaken>() => {
+                tracing::warn!(error = %e, attempt, "a chosen port was taken; choosing again");
+                supervisor.stop().await;
+                attempt += 1;
+            }
+            Err(e) => {
+                supervisor.stop().await;
+                return Err(e);
+            }
+        }
+    };
+    tracing::info!(
+        binary = %binary.display(),
+        pid = supervisor.pid().unwrap_or_default(),
+        log = %supervisor.log_path().display(),
+        port = client_port,
+        websocket = ws_port,
+        "embedded nats-server ready"
+    );
+    let host = url_host(&args.host);
+    let scheme = if tls.is_some() { "tls" } else { "nats" };
+    Ok(Nats {
+        urls: vec![format!("{scheme}://{host}:{client_port}")],
+        ws_port,
+        supervisor: Some(supervisor),
+        tls,
+    })
+}
+
+/// Writes the config for these ports and starts nats-server under a supervisor.
+async fn spawn_nats(
+    args: &ServeArgs,
+    identity: &Identity,
+    binary: &Path,
+    nats_dir: &Path,
+    client_port: u16,
+    ws_port: u16,
+    tls: &Option<TlsFiles>,
+) -> anyhow::Result<Supervisor> {
     let config = nats_config(
         identity,
         NatsConfig {
@@ -95,32 +159,13 @@ async fn start_embedded(
     )?;
     let config_path = nats_dir.join("nats-server.conf");
     write_private_file(&config_path, config.as_bytes())?;
-    let supervisor = Supervisor::start(
-        binary.clone(),
+    Supervisor::start(
+        binary.to_path_buf(),
         config_path,
         nats_dir.join("nats-server.log"),
         nats_dir.join("nats-server.pid"),
     )
-    .await?;
-    supervisor
-        .wait_ready(&args.host, client_port, Duration::from_secs(30))
-        .await?;
-    tracing::info!(
-        binary = %binary.display(),
-        pid = supervisor.pid().unwrap_or_default(),
-        log = %supervisor.log_path().display(),
-        port = client_port,
-        websocket = ws_port,
-        "embedded nats-server ready"
-    );
-    let host = url_host(&args.host);
-    let scheme = if tls.is_some() { "tls" } else { "nats" };
-    Ok(Nats {
-        urls: vec![format!("{scheme}://{host}:{client_port}")],
-        ws_port,
-        supervisor: Some(supervisor),
-        tls,
-    })
+    .await
 }
 
 fn url_host(host: &str) -> String {

@@ -22,4 +22,4 @@ mod supervisor;
 pub use config::{ClusterConfig, NatsConfig, render_config};
 pub use discovery::find_nats_server;
 pub use ports::free_port;
-pub use supervisor::Supervisor;
+pub use supervisor::{PortTaken, Supervisor};

@@ -85,8 +85,28 @@ struct Shared {
 pub struct Supervisor {
     shared: Arc<Shared>,
     log_path: PathBuf,
+    /// Length of the log when this supervisor started: what comes after is this run's.
+    log_start: u64,
     stop_tx: watch::Sender<bool>,
     task: JoinHandle<()>,
+}
+
+/// nats-server could not listen: another process holds one of its ports.
+#[derive(Debug, thiserror::Error)]
+#[error("nats-server cannot listen: {line}")]
+pub struct PortTaken {
+    /// nats-server's own log line.
+    pub line: String,
+}
+
+/// The first line of `log_path` after byte `from` saying a port is taken, if any.
+fn port_taken(log_path: &Path, from: u64) -> Option<String> {
+    let text = std::fs::read(log_path).ok()?;
+    let from = usize::try_from(from).unwrap_or(usize::MAX).min(text.len());
+    String::from_utf8_lossy(&text[from..])
+        .lines()
+        .find(|l| l.contains("address already in use"))
+        .map(|l| l.trim().to_owned())
 }
 
 impl Supervisor {
@@ -105,6 +125,7 @@ impl Supervisor {
                     .with_context(|| format!("could not create directory {}", dir.display()))?;
             }
         }
+        let log_start = std::fs::metadata(&log_path).map_or(0, |m| m.len());
         let spec = ChildSpec {
             binary,
             config_path,
@@ -126,6 +147,7 @@ impl Supervisor {
         Ok(Supervisor {
             shared,
             log_path,
+            log_start,
             stop_tx,
             task,
         })
@@ -163,6 +185,10 @@ impl Supervisor {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(e)) => last_error = e.to_string(),
                 Err(_) => last_error = format!("no INFO line within {attempt:?}"),
+            }
+            // A taken port never frees itself for this run: say so now, typed, not after `timeout`.
+            if let Some(line) = port_taken(&self.log_path, self.log_start) {
+                return Err(PortTaken { line }.into());
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -434,6 +460,56 @@ mod tests {
     fn process_exists(pid: u32) -> bool {
         // SAFETY: signal 0 only checks whether the process exists; no signal is sent.
         unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+    }
+
+    /// A port another process holds is reported as `PortTaken` (not after the whole wait), and
+    /// only this run's log counts: an old line about a taken port does not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_taken_port_is_reported_as_such() {
+        let binary = match find_nats_server(None) {
+            Ok(binary) => binary,
+            Err(e) => {
+                eprintln!("skipping: {e}");
+                return;
+            }
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = holder.local_addr().unwrap().port();
+        let config_path = tmp.path().join("nats.conf");
+        std::fs::write(
+            &config_path,
+            format!(
+                "listen: {}\njetstream {{ store_dir: {} }}\n",
+                quote(&host_port("127.0.0.1", port)),
+                quote_path(&tmp.path().join("js"))
+            ),
+        )
+        .unwrap();
+        let log_path = tmp.path().join("nats.log");
+        std::fs::write(&log_path, "an earlier run: bind: address already in use\n").unwrap();
+        assert_eq!(
+            port_taken(&log_path, 0).as_deref(),
+            Some("an earlier run: bind: address already in use")
+        );
+        let start = std::fs::metadata(&log_path).unwrap().len();
+        assert_eq!(
+            port_taken(&log_path, start),
+            None,
+            "an earlier run's line does not count"
+        );
+
+        let sup = Supervisor::start(binary, config_path, log_path, tmp.path().join("nats.pid"))
+            .await
+            .unwrap();
+        let err = sup
+            .wait_ready("127.0.0.1", port, Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        let taken = err.downcast_ref::<PortTaken>().expect("a PortTaken error");
+        assert!(taken.line.contains(&port.to_string()), "{}", taken.line);
+        sup.stop().await;
+        drop(holder);
     }
 
     /// Start → ready → SIGKILL → restarted and ready again → stop leaves no process.

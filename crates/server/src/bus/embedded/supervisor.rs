@@ -462,30 +462,39 @@ mod tests {
         unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
     }
 
-    /// A port another process holds is reported as `PortTaken` (not after the whole wait), and
-    /// only this run's log counts: an old line about a taken port does not.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_taken_port_is_reported_as_such() {
-        let binary = match find_nats_server(None) {
-            Ok(binary) => binary,
-            Err(e) => {
-                eprintln!("skipping: {e}");
-                return;
-            }
-        };
-        let tmp = tempfile::tempdir().unwrap();
-        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = holder.local_addr().unwrap().port();
-        let config_path = tmp.path().join("nats.conf");
+    /// The nats-server binary, or `None` (the test is skipped) when there is none.
+    fn nats_binary() -> Option<PathBuf> {
+        find_nats_server(None)
+            .inspect_err(|e| eprintln!("skipping: {e}"))
+            .ok()
+    }
+
+    /// A minimal config in `dir` listening on 127.0.0.1:`port`, with JetStream.
+    fn write_config(dir: &Path, port: u16) -> PathBuf {
+        let config_path = dir.join("nats.conf");
         std::fs::write(
             &config_path,
             format!(
                 "listen: {}\njetstream {{ store_dir: {} }}\n",
                 quote(&host_port("127.0.0.1", port)),
-                quote_path(&tmp.path().join("js"))
+                quote_path(&dir.join("js"))
             ),
         )
         .unwrap();
+        config_path
+    }
+
+    /// A port another process holds is reported as `PortTaken` (not after the whole wait), and
+    /// only this run's log counts: an old line about a taken port does not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_taken_port_is_reported_as_such() {
+        let Some(binary) = nats_binary() else {
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = holder.local_addr().unwrap().port();
+        let config_path = write_config(tmp.path(), port);
         let log_path = tmp.path().join("nats.log");
         std::fs::write(&log_path, "an earlier run: bind: address already in use\n").unwrap();
         assert_eq!(
@@ -515,25 +524,12 @@ mod tests {
     /// Start → ready → SIGKILL → restarted and ready again → stop leaves no process.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn supervisor_restarts_a_killed_server_and_stops_it() {
-        let binary = match find_nats_server(None) {
-            Ok(binary) => binary,
-            Err(e) => {
-                eprintln!("skipping: {e}");
-                return;
-            }
+        let Some(binary) = nats_binary() else {
+            return;
         };
         let tmp = tempfile::tempdir().unwrap();
         let port = free_port("127.0.0.1").unwrap();
-        let config_path = tmp.path().join("nats.conf");
-        std::fs::write(
-            &config_path,
-            format!(
-                "listen: {}\njetstream {{ store_dir: {} }}\n",
-                quote(&host_port("127.0.0.1", port)),
-                quote_path(&tmp.path().join("js"))
-            ),
-        )
-        .unwrap();
+        let config_path = write_config(tmp.path(), port);
         let log_path = tmp.path().join("logs/nats.log");
         let pid_path = tmp.path().join("nats.pid");
         let generous = Duration::from_secs(60);

@@ -18,7 +18,6 @@ use crate::{api, gateway, http, libraries, ui};
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
-    pub auth: Arc<Auth>,
     pub gateway: Gateway,
     pub info: Arc<SymphonyInfo>,
     pub pypi_upstream: PypiUpstream,
@@ -39,12 +38,18 @@ macro_rules! parts {
 
 parts!(
     registry: Arc<Registry>,
-    auth: Arc<Auth>,
     gateway: Gateway,
     info: Arc<SymphonyInfo>,
     pypi_upstream: PypiUpstream,
     modules: Arc<TranspileCache>,
 );
+
+/// The identity stores are the registry's own.
+impl FromRef<AppState> for Arc<Auth> {
+    fn from_ref(state: &AppState) -> Self {
+        state.registry.auth.clone()
+    }
+}
 
 /// Every route of the server: the platform API, the gateway, the SDK downloads and the UI shell,
 /// with the shell (or the JSON 404) as the fallback.

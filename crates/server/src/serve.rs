@@ -268,7 +268,7 @@ async fn serve_with_nats(
         replicas: args.replicas,
         origin: origin.clone(),
     };
-    let auth = init_auth(args, identity, &client, &sys).await?;
+    let auth = Arc::new(init_auth(args, identity, &client, &sys).await?);
     let registry = with_retry(
         "creating the platform buckets",
         Duration::from_secs(60),
@@ -289,7 +289,6 @@ async fn serve_with_nats(
     let services = tokio::spawn(registry.clone().serve());
     let presence = tokio::spawn(registry.clone().follow_disconnects());
     let app = app::router(AppState {
-        auth: Arc::new(registry.auth.clone()),
         registry: Arc::new(registry),
         gateway,
         info: Arc::new(info),

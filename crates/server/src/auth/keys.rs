@@ -188,9 +188,11 @@ impl KeyStore {
             .map(|entry| (entry.value, entry.revision)))
     }
 
-    /// Whether the mirror holds a key with this id (no NATS round trip).
-    pub fn is_cached(&self, id: &KeyId) -> bool {
-        self.table.cached(id.as_str()).is_some()
+    /// The record if the mirror holds it (no NATS round trip; `None` says nothing about NATS).
+    pub fn cached(&self, id: &KeyId) -> Option<(Arc<KeyRecord>, u64)> {
+        self.table
+            .cached(id.as_str())
+            .map(|entry| (entry.value, entry.revision))
     }
 
     /// The record and its revision (for compare-and-swap).
@@ -319,11 +321,16 @@ impl KeyStore {
                 ErrorBody::new(ErrorCode::NatsUnavailable, format!("cannot read keys: {e}"))
             })?
             .ok_or_else(invalid_token)?;
+        Self::check(&token, &record)?;
+        Ok((record, revision))
+    }
+
+    /// Whether `token` is `record`'s (its secret matches) and the key is usable now.
+    pub fn check(token: &Token, record: &KeyRecord) -> Result<(), ErrorBody> {
         if !token.matches_hash(&record.secret_hash) {
             return Err(invalid_token());
         }
-        record.check_usable(now_unix())?;
-        Ok((record, revision))
+        record.check_usable(now_unix())
     }
 }
 

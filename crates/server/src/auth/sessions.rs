@@ -224,7 +224,7 @@ impl SessionStore {
 
     /// Ends a session and its child tokens.
     pub async fn end(&self, id: &KeyId) -> anyhow::Result<()> {
-        if let Some(record) = self.get(id).await? {
+        if let Some(record) = self.get_shared(id).await? {
             for child in &record.children {
                 self.table.purge(child.id.as_str()).await?;
             }

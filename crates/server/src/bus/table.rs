@@ -325,16 +325,6 @@ where
         self
     }
 
-    /// The bucket itself.
-    pub fn store(&self) -> &kv::Store {
-        &self.kv
-    }
-
-    /// Whether reads are answered from memory right now.
-    pub fn is_mirrored(&self) -> bool {
-        self.mirror.as_ref().is_some_and(|m| m.is_ready())
-    }
-
     /// The value of `key` from the KV itself (for compare-and-swap and ownership checks).
     pub async fn get(&self, key: &str) -> anyhow::Result<Option<Versioned<T>>> {
         let Some(entry) = self.kv.entry(key).await? else {

@@ -41,7 +41,7 @@ async fn open_registry(data_dir: &Path) -> anyhow::Result<Registry> {
     let ca = ports.tls_ca.as_deref().map(Path::new);
     let sys = connect_system(&identity, &urls, ca).await?;
     let client = connect_server(&identity, &urls, ca).await?;
-    let auth = Auth::open(identity, &client, sys.clone()).await?;
+    let auth = Arc::new(Auth::open(identity, &client, sys.clone()).await?);
     let heartbeat = Duration::from_secs(ports.heartbeat_secs.unwrap_or(30).max(1));
     Registry::open(auth, client, sys, ports.http_url, heartbeat).await
 }

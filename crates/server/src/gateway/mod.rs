@@ -57,27 +57,29 @@ struct Table {
     live: HashSet<String>,
 }
 
-/// Shared gateway state; cheap to clone.
+/// Shared gateway state; one `Arc`, so the per-request clone of the app state stays cheap.
 #[derive(Clone)]
-pub struct Gateway {
-    table: Arc<RwLock<Table>>,
-    pub settings: Arc<GatewaySettings>,
+pub struct Gateway(Arc<Shared>);
+
+struct Shared {
+    table: RwLock<Table>,
+    settings: GatewaySettings,
     /// The connection requests are forwarded on.
     client: Client,
 }
 
 impl Gateway {
     pub fn new(settings: GatewaySettings, client: Client) -> Self {
-        Gateway {
-            table: Arc::default(),
-            settings: Arc::new(settings),
+        Gateway(Arc::new(Shared {
+            table: RwLock::default(),
+            settings,
             client,
-        }
+        }))
     }
 
     /// Routes of `prefix` if it has them and at least one live instance.
     pub fn routes_for(&self, prefix: &str) -> Option<Arc<ExtensionRoutes>> {
-        let table = self.table.read().expect("gateway table lock");
+        let table = self.0.table.read().expect("gateway table lock");
         table
             .live
             .contains(prefix)
@@ -87,7 +89,7 @@ impl Gateway {
 
     /// Routes of every live extension, sorted by prefix.
     pub fn all_routes(&self) -> Vec<Arc<ExtensionRoutes>> {
-        let table = self.table.read().expect("gateway table lock");
+        let table = self.0.table.read().expect("gateway table lock");
         let mut all: Vec<_> = table
             .routes
             .values()
@@ -117,18 +119,18 @@ impl Gateway {
             match registry.live_prefixes().await {
                 Ok(live) => {
                     tracing::trace!(?live, "live extensions");
-                    self.table.write().expect("gateway table lock").live = live;
+                    self.0.table.write().expect("gateway table lock").live = live;
                 }
                 Err(e) => tracing::debug!(error = %e, "cannot read extension status"),
             }
             let wait = registry
                 .next_expiry()
-                .map_or(self.settings.sweep_interval, |d| {
-                    d.min(self.settings.sweep_interval)
+                .map_or(self.0.settings.sweep_interval, |d| {
+                    d.min(self.0.settings.sweep_interval)
                 });
             if let Ok(Err(_)) = tokio::time::timeout(wait, changes.changed()).await {
                 // The registry is gone (never while the process serves); keep to the interval.
-                tokio::time::sleep(self.settings.sweep_interval).await;
+                tokio::time::sleep(self.0.settings.sweep_interval).await;
             }
         }
     }
@@ -158,7 +160,7 @@ impl Gateway {
             compiled.insert(prefix.clone(), (record.revision, routes));
         }
         compiled.retain(|prefix, _| seen.contains(prefix));
-        let mut table = self.table.write().expect("gateway table lock");
+        let mut table = self.0.table.write().expect("gateway table lock");
         table.routes = compiled
             .iter()
             .filter_map(|(prefix, (_, routes))| Some((prefix.clone(), routes.clone()?)))

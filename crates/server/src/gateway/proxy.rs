@@ -81,7 +81,7 @@ pub async fn proxy(
         Err(method_not_allowed) => return Ok(method_not_allowed),
     };
     caller.may_call(prefix, &operation.subject)?;
-    let limit = gateway.settings.body_limit;
+    let limit = gateway.0.settings.body_limit;
     let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError(
             ErrorBody::new(
@@ -102,7 +102,7 @@ pub async fn proxy(
     };
     let timeout = operation
         .timeout
-        .unwrap_or(gateway.settings.default_timeout);
+        .unwrap_or(gateway.0.settings.default_timeout);
     let reply = send(
         &gateway,
         prefix,
@@ -213,6 +213,7 @@ async fn send(
         .headers(headers)
         .timeout(Some(timeout));
     gateway
+        .0
         .client
         .send_request(subject.to_owned(), request)
         .await

@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use symphony_protocol::{ErrorBody, ErrorCode};
+use symphony_protocol::ErrorBody;
+
+use crate::error::internal;
 
 /// An error on the HTTP boundary.
 #[derive(Debug)]
@@ -17,11 +19,7 @@ impl From<ErrorBody> for ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
-        tracing::error!(error = %format!("{e:#}"), "internal error");
-        ApiError(ErrorBody::new(
-            ErrorCode::Internal,
-            "internal error; see the server log",
-        ))
+        ApiError(internal(format!("{e:#}")))
     }
 }
 

@@ -10,7 +10,7 @@ use symphony_protocol::{ErrorBody, ErrorCode, Token};
 
 use super::error::ApiError;
 use crate::auth::Auth;
-use crate::auth::keys::KeyRecord;
+use crate::auth::keys::{KeyRecord, KeyStore};
 use crate::auth::policy::Caller;
 
 /// Name of the browser session cookie.
@@ -99,16 +99,13 @@ where
         // Which kind of credential: from memory when a mirror holds it; only a bearer neither
         // mirror knows (new in another process, or invalid) costs a NATS read here.
         let id = &token.key_id;
-        let is_key = auth.keys.is_cached(id)
-            || (!auth.sessions.is_cached(id)
-                && auth
-                    .keys
-                    .lookup(id)
-                    .await
-                    .map_err(ApiError::from)?
-                    .is_some());
-        if is_key {
-            let (record, revision) = auth.keys.verify(&raw).await?;
+        let key = match auth.keys.cached(id) {
+            Some(found) => Some(found),
+            None if auth.sessions.is_cached(id) => None,
+            None => auth.keys.lookup(id).await.map_err(ApiError::from)?,
+        };
+        if let Some((record, revision)) = key {
+            KeyStore::check(&token, &record)?;
             if record.kind != KeyKind::ApiKey {
                 return Err(ErrorBody::new(
                     ErrorCode::WrongTokenKind,

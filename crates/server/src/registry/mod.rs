@@ -37,7 +37,7 @@ pub struct RegistrySettings {
 /// Shared registry state; cheap to clone.
 #[derive(Clone)]
 pub struct Registry {
-    pub auth: Auth,
+    pub auth: Arc<Auth>,
     pub settings: RegistrySettings,
     client: Client,
     js: jetstream::Context,
@@ -54,7 +54,7 @@ pub struct Registry {
 impl Registry {
     /// Creates (or updates) the platform buckets and returns the registry.
     pub async fn init(
-        auth: Auth,
+        auth: Arc<Auth>,
         client: Client,
         sys: Client,
         settings: RegistrySettings,
@@ -103,7 +103,7 @@ impl Registry {
 
     /// Binds the buckets of a running server without changing them (CLI use).
     pub async fn open(
-        auth: Auth,
+        auth: Arc<Auth>,
         client: Client,
         sys: Client,
         origin: String,

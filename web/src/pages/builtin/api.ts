@@ -1,6 +1,7 @@
 // Requests and reply types of the built-in "Platform" pages (docs/protocol.md §5.2, §8, §9). The shared
 // `api<T>()` helper sends the session cookie and turns error replies into `ApiError` (code, message, hint).
 import { api } from "../../api";
+// The payload types come from the Rust contract (crates/protocol/src/rest.rs), generated.
 import type {
   CreatedKey,
   CreateKey as CreateKeyRequest,
@@ -9,13 +10,10 @@ import type {
   UpdateUser as UpdateUserRequest,
   UserView,
 } from "../../generated/contract";
+export type { CapabilitySummary, KeyKind } from "../../generated/contract";
+export type { CreatedKey, CreateKeyRequest, CreateUserRequest, KeyView, UpdateUserRequest, UserView };
 
 // ---- API keys and registration tokens (§9.3). ----
-
-// The payload types come from the Rust contract (crates/protocol/src/rest.rs), generated.
-export type { CapabilitySummary, CreatedKey, KeyKind, KeyView, UserView } from "../../generated/contract";
-export type { CreateKey as CreateKeyRequest } from "../../generated/contract";
-export type { CreateUser as CreateUserRequest, UpdateUser as UpdateUserRequest } from "../../generated/contract";
 
 export const listKeys = () => api<KeyView[]>("/api/v1/keys");
 export const createKey = (req: CreateKeyRequest) =>

@@ -151,13 +151,21 @@ impl Identity {
         Ok(jwt::encode(&claims, &self.operator)?)
     }
 
-    /// The nkey of a key id: HMAC-SHA256(secret, key id) used as the raw ed25519 seed.
-    pub fn user_keypair(&self, key: &KeyId) -> anyhow::Result<KeyPair> {
+    /// 32 bytes derived from the instance secret for `purpose`: HMAC-SHA256(secret, purpose).
+    /// Replicas sharing `identity.json` derive the same bytes; nothing derived is stored.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key_derivation_secret).expect("any key length");
-        mac.update(key.as_str().as_bytes());
-        let raw: [u8; 32] = mac.finalize().into_bytes().into();
-        Ok(KeyPair::new_from_raw(KeyPairType::User, raw)?)
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The nkey of a key id: HMAC-SHA256(secret, key id) used as the raw ed25519 seed.
+    pub fn user_keypair(&self, key: &KeyId) -> anyhow::Result<KeyPair> {
+        Ok(KeyPair::new_from_raw(
+            KeyPairType::User,
+            self.derive(key.as_str()),
+        )?)
     }
 
     /// Signs a user JWT in the application account. `exp` is unix seconds.

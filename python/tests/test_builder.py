@@ -151,7 +151,7 @@ def test_buckets_are_named_after_the_prefix() -> None:
         "max_history_per_key": 10,
         "max_bucket_size": 1 << 30,
     }
-    for bad in ["other_items", "catalogitems", "catalog_", "catalog_a.b", "", "catalog_a b", "catalog_" + "x" * 60]:
+    for bad in ["catalog_a.b", "", "catalog_a b", "symphony_x", "catalog_" + "x" * 60]:
         with pytest.raises(InvalidBucketError):
             e.add_bucket(bad, "")
     with pytest.raises(InvalidBucketError, match="over 64"):

@@ -141,9 +141,9 @@ def _manifest(m: Mapping[str, Any]) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[Any], Any]] = {
     "constant": _constant,
     "prefix": validation.validate_prefix,
-    "bucket": lambda i: validation.validate_bucket_name(i["prefix"], i["bucket"]),
+    "bucket": lambda i: validation.validate_bucket_name(i["bucket"]),
     "bucket_spec": lambda i: (
-        validation.validate_bucket_name(i["prefix"], i["name"]),
+        validation.validate_bucket_name(i["name"]),
         validation.validate_bucket_limits(i["name"], i["ttl"], i["max_history_per_key"], i["max_bucket_size"]),
     ),
     "capability": lambda i: validation.validate_capability(i["kind"], i["subject"], i["own_prefix"]),

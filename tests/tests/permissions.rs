@@ -358,7 +358,7 @@ async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
         .iter()
         .map(|c| Capability::parse_cli(c).unwrap())
         .collect();
-    let expected = api_key_permissions(&key.id, Some("jwtp"), &parsed, &["jwtp_data".to_owned()]);
+    let expected = api_key_permissions(&key.id, Some("jwtp"), &parsed);
     let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
     assert_eq!(set(&claims.nats.publish.allow), set(&expected.pub_allow));
     assert_eq!(set(&claims.nats.subscribe.allow), set(&expected.sub_allow));

@@ -285,7 +285,7 @@ async fn bad_manifests_get_typed_registry_errors() {
 }
 
 #[tokio::test]
-async fn prefixes_and_buckets_belong_to_the_extension_that_registered_them_first() {
+async fn prefixes_belong_to_the_first_extension_and_bucket_names_never_collide() {
     let platform = Platform::start(PlatformOptions::fast()).await;
     let key_for = |name: &'static str| {
         let platform = &platform;
@@ -317,7 +317,8 @@ async fn prefixes_and_buckets_belong_to_the_extension_that_registered_them_first
     let code = register_code(&beta, manifest::minimal("Beta", "owned")).await;
     assert_eq!(code, ErrorCode::PrefixOwned);
 
-    // Prefix "owned_data" may name a bucket "owned_data", but "owned" has it already.
+    // Prefix "owned_data" may name a bucket "owned_data" too: each extension account has its own
+    // JetStream, so the two buckets are different buckets.
     let squatter_token = platform
         .key_create_with(&[
             "--capability",
@@ -329,12 +330,25 @@ async fn prefixes_and_buckets_belong_to_the_extension_that_registered_them_first
         ])
         .await;
     let squatter = platform.connect_as(&squatter_token).await;
-    let code = register_code(
-        &squatter,
-        manifest::with_buckets("Squatter", "owned_data", &["owned_data"]),
-    )
-    .await;
-    assert_eq!(code, ErrorCode::BucketOwned);
+    let _: RegisterReply = squatter
+        .request_json(
+            &subjects::register(squatter.key_id()),
+            &manifest::with_buckets("Squatter", "owned_data", &["owned_data"]),
+        )
+        .await
+        .expect("another extension's bucket of the same name is its own");
+    let bucket = |conn: &symphony_tests::KeyConn| {
+        let js = async_nats::jetstream::new(conn.client.clone());
+        async move { js.get_key_value("owned_data").await.expect("bind own bucket") }
+    };
+    let (mine, theirs) = (bucket(&alpha).await, bucket(&squatter).await);
+    mine.put("k", "alpha".into()).await.unwrap();
+    theirs.put("k", "squatter".into()).await.unwrap();
+    assert_eq!(mine.get("k").await.unwrap().as_deref(), Some(&b"alpha"[..]));
+    assert_eq!(
+        theirs.get("k").await.unwrap().as_deref(),
+        Some(&b"squatter"[..])
+    );
 
     // Another instance of the same extension shares the prefix.
     let alpha2 = key_for("Alpha").await;

@@ -126,9 +126,34 @@ impl Capability {
         Ok(())
     }
 
-    /// The two subjects the capability grants: `extensions.…` and `cirata.extensions.…`.
-    pub fn granted_subjects(&self) -> [String; 2] {
-        [self.subject.clone(), format!("cirata.{}", self.subject)]
+    /// The subjects the capability grants a key bound to `own_prefix` (or to none) in its account
+    /// (docs/protocol.md §4): on its own prefix both spellings (`extensions.…`, its events, and
+    /// `cirata.extensions.…`, its services); on another extension a `pub` only calls its services
+    /// and a `sub` only receives its events: nobody but the extension answers its requests.
+    pub fn granted_subjects(&self, own_prefix: Option<&str>) -> Vec<String> {
+        let service = format!("cirata.{}", self.subject);
+        if own_prefix.is_some() && self.target_prefix() == own_prefix {
+            return vec![self.subject.clone(), service];
+        }
+        match self.kind {
+            CapabilityKind::Pub => vec![service],
+            CapabilityKind::Sub => vec![self.subject.clone()],
+        }
+    }
+
+    /// The import this capability needs in the account of a key bound to `own_prefix`: another
+    /// extension's service (`pub`) or events (`sub`), as `(prefix, subject)`. `None` on the own
+    /// prefix.
+    pub fn foreign_import(&self, own_prefix: &str) -> Option<(String, String)> {
+        let target = self.target_prefix()?;
+        if target == own_prefix || self.has_wildcard() {
+            return None;
+        }
+        let subject = match self.kind {
+            CapabilityKind::Pub => format!("cirata.{}", self.subject),
+            CapabilityKind::Sub => self.subject.clone(),
+        };
+        Some((target.to_owned(), subject))
     }
 }
 
@@ -172,58 +197,46 @@ impl Permissions {
     }
 }
 
-/// The JetStream/KV subjects a key needs for one of its own buckets, and nothing more.
-pub fn bucket_subjects(bucket: &str) -> Vec<String> {
-    let stream = format!("KV_{bucket}");
-    vec![
-        format!("$JS.API.STREAM.INFO.{stream}"),
-        format!("$KV.{bucket}.>"),
-        format!("$JS.API.DIRECT.GET.{stream}.>"),
-        format!("$JS.API.STREAM.MSG.GET.{stream}"),
-        format!("$JS.API.CONSUMER.CREATE.{stream}"),
-        format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
-        format!("$JS.API.CONSUMER.INFO.{stream}.*"),
-        format!("$JS.FC.{stream}.>"),
-    ]
-}
+/// What a key bound to a prefix may publish of its own account's JetStream: all of it. The account
+/// is the extension's alone and its limits bound it (docs/protocol.md §3.1).
+pub const JETSTREAM_SUBJECTS: &[&str] = &["$JS.API.>", "$KV.>", "$O.>", "$JS.ACK.>", "$JS.FC.>"];
 
-/// Permissions of an `api_key`: declared capabilities plus narrow infrastructure subjects.
+/// Permissions of an `api_key`: declared capabilities plus narrow infrastructure subjects. A key
+/// bound to `prefix` lives in that extension's account (its subjects, its JetStream, its status and
+/// registration); a key without one lives in the clients account and only calls and listens.
 pub fn api_key_permissions(
     key: &KeyId,
     prefix: Option<&str>,
     capabilities: &[Capability],
-    buckets: &[String],
 ) -> Permissions {
     let mut p = Permissions {
-        allow_responses: true,
+        allow_responses: prefix.is_some(),
         ..Permissions::default()
     };
     p.push(
         CapabilityKind::Sub,
         format!("{}.>", subjects::api_key_inbox(prefix, key)),
     );
-    p.push(CapabilityKind::Sub, "$SRV.>".to_owned());
     p.push(
         CapabilityKind::Sub,
         subjects::SYMPHONY_ENFORCEMENT.to_owned(),
     );
     p.push(CapabilityKind::Pub, subjects::CLUSTER_INFO.to_owned());
     if let Some(prefix) = prefix {
+        p.push(CapabilityKind::Sub, "$SRV.>".to_owned());
         p.push(
             CapabilityKind::Sub,
             format!("{}.>", subjects::instance_prefix(prefix, key)),
         );
         p.push(CapabilityKind::Pub, subjects::register(key));
         p.push(CapabilityKind::Pub, subjects::status_subject(prefix, key));
-    }
-    for cap in capabilities {
-        for subject in cap.granted_subjects() {
-            p.push(cap.kind, subject);
+        for subject in JETSTREAM_SUBJECTS {
+            p.push(CapabilityKind::Pub, (*subject).to_owned());
         }
     }
-    for bucket in buckets {
-        for subject in bucket_subjects(bucket) {
-            p.push(CapabilityKind::Pub, subject);
+    for cap in capabilities {
+        for subject in cap.granted_subjects(prefix) {
+            p.push(cap.kind, subject);
         }
     }
     p
@@ -356,34 +369,34 @@ mod tests {
     }
 
     #[test]
-    fn api_key_permissions_are_narrow() {
+    fn an_extension_key_reaches_its_own_account_and_imports_nothing_it_did_not_declare() {
         let key = KeyId::generate();
         let caps = [
             cap(CapabilityKind::Sub, "extensions.catalog.list"),
             cap(CapabilityKind::Pub, "extensions.other.mcp"),
+            cap(CapabilityKind::Sub, "extensions.other.events"),
         ];
-        let p = api_key_permissions(&key, Some("catalog"), &caps, &["catalog_items".to_owned()]);
+        let p = api_key_permissions(&key, Some("catalog"), &caps);
         assert!(p.allow_responses);
-        assert!(p.sub_allow.contains(&"extensions.catalog.list".to_owned()));
-        assert!(
-            p.sub_allow
-                .contains(&"cirata.extensions.catalog.list".to_owned())
-        );
-        assert!(
-            p.pub_allow
-                .contains(&"cirata.extensions.other.mcp".to_owned())
-        );
+        for own in ["extensions.catalog.list", "cirata.extensions.catalog.list"] {
+            assert!(p.sub_allow.contains(&own.to_owned()), "{own}");
+        }
+        // Another extension: call its service, hear its events; never answer it or fake events.
+        assert!(p.pub_allow.contains(&"cirata.extensions.other.mcp".to_owned()));
+        assert!(!p.pub_allow.contains(&"extensions.other.mcp".to_owned()));
+        assert!(p.sub_allow.contains(&"extensions.other.events".to_owned()));
+        assert!(!p.sub_allow.contains(&"cirata.extensions.other.events".to_owned()));
         assert!(p.sub_allow.contains(&format!("_INBOX_catalog.{key}.>")));
         assert!(
             p.pub_allow
                 .contains(&format!("$KV.symphony_status.catalog.{key}"))
         );
-        assert!(p.pub_allow.contains(&"$KV.catalog_items.>".to_owned()));
+        assert!(p.pub_allow.contains(&"$JS.API.>".to_owned()));
         assert!(
             p.pub_allow
                 .contains(&format!("cirata.services.registry.register.{key}"))
         );
-        for forbidden in ["_INBOX.>", "$JS.API.>", "$KV.>", ">"] {
+        for forbidden in ["_INBOX.>", ">", "cirata.services.>", "cirata.extensions.>"] {
             assert!(
                 !p.pub_allow
                     .iter()
@@ -392,11 +405,36 @@ mod tests {
                 "{forbidden}"
             );
         }
-        assert!(
-            !p.pub_allow
-                .iter()
-                .any(|s| s.contains("symphony_keys") || s.contains("registry.provision"))
+        assert!(!p.pub_allow.iter().any(|s| s.contains("registry.provision")));
+        assert_eq!(
+            caps[1].foreign_import("catalog"),
+            Some(("other".into(), "cirata.extensions.other.mcp".into()))
         );
+        assert_eq!(
+            caps[2].foreign_import("catalog"),
+            Some(("other".into(), "extensions.other.events".into()))
+        );
+        assert_eq!(caps[0].foreign_import("catalog"), None);
+    }
+
+    #[test]
+    fn a_key_without_prefix_only_calls_and_listens() {
+        let key = KeyId::generate();
+        let caps = [
+            cap(CapabilityKind::Sub, "extensions.catalog.list"),
+            cap(CapabilityKind::Pub, "extensions.catalog.add"),
+        ];
+        let p = api_key_permissions(&key, None, &caps);
+        assert!(!p.allow_responses);
+        assert_eq!(
+            p.pub_allow,
+            vec![
+                subjects::CLUSTER_INFO.to_owned(),
+                "cirata.extensions.catalog.add".to_owned()
+            ]
+        );
+        assert!(!p.sub_allow.iter().any(|s| s.starts_with("cirata.extensions")));
+        assert!(!p.pub_allow.iter().any(|s| s.starts_with('$')));
     }
 
     #[test]
@@ -411,7 +449,6 @@ mod tests {
             &KeyId::generate(),
             None,
             &[cap(CapabilityKind::Pub, "extensions.catalog.list")],
-            &[],
         );
         assert!(p.allows_publish("cirata.extensions.catalog.list"));
         assert!(!p.allows_publish("cirata.extensions.catalog.add"));

@@ -34,7 +34,6 @@ error_codes! {
     InvalidCapability => "invalid_capability",
     CapabilityForbidden => "capability_forbidden",
     InvalidBucket => "invalid_bucket",
-    BucketOwned => "bucket_owned",
     UnsupportedManifestVersion => "unsupported_manifest_version",
     InvalidManifest => "invalid_manifest",
     ManifestTooLarge => "manifest_too_large",
@@ -46,6 +45,7 @@ error_codes! {
     NatsUnavailable => "nats_unavailable",
     HandlerFailed => "handler_failed",
     InvalidOpenapi => "invalid_openapi",
+    InvalidEndpoint => "invalid_endpoint",
     RouteNotFound => "route_not_found",
     MethodNotAllowed => "method_not_allowed",
     BodyTooLarge => "body_too_large",
@@ -83,7 +83,7 @@ impl ErrorCode {
             JsxSyntaxError => 422,
             MethodNotAllowed => 405,
             BodyTooLarge => 413,
-            PrefixOwned | BucketOwned => 409,
+            PrefixOwned => 409,
             ManifestTooLarge => 413,
             InvalidPrefix
             | InvalidCapability
@@ -93,6 +93,7 @@ impl ErrorCode {
             | InvalidRequest
             | InvalidAddress
             | InvalidOpenapi
+            | InvalidEndpoint
             | InvalidPath => 400,
             NotReady | NatsUnavailable | NoResponders => 503,
             GatewayTimeout => 504,

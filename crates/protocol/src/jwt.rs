@@ -66,9 +66,19 @@ pub struct AccountLimits {
 }
 
 impl AccountLimits {
-    /// No limits, JetStream enabled.
+    /// No limits; JetStream enabled (unlimited) or disabled.
     pub fn unlimited(jetstream: bool) -> Self {
         let js = if jetstream { -1 } else { 0 };
+        AccountLimits::with_jetstream(JetStreamLimits {
+            mem_storage: js,
+            disk_storage: js,
+            streams: js,
+            consumer: js,
+        })
+    }
+
+    /// No connection or message limits, and these JetStream limits (all zero: JetStream disabled).
+    pub fn with_jetstream(js: JetStreamLimits) -> Self {
         AccountLimits {
             subs: -1,
             data: -1,
@@ -78,11 +88,120 @@ impl AccountLimits {
             wildcards: true,
             conn: -1,
             leaf: -1,
-            mem_storage: js,
-            disk_storage: js,
-            streams: js,
-            consumer: js,
+            mem_storage: js.mem_storage,
+            disk_storage: js.disk_storage,
+            streams: js.streams,
+            consumer: js.consumer,
         }
+    }
+}
+
+/// An account's JetStream limits (bytes, counts; -1 is unlimited, all 0 disables JetStream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct JetStreamLimits {
+    pub disk_storage: i64,
+    pub mem_storage: i64,
+    pub streams: i64,
+    pub consumer: i64,
+}
+
+/// Whether an export or import is a service (request/reply) or a stream (messages one way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportKind {
+    Service,
+    Stream,
+}
+
+/// `nats.exports[]` of an account JWT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    pub subject: String,
+    #[serde(rename = "type")]
+    pub kind: ExportKind,
+    /// Private: only accounts holding an activation token the exporter issued may import it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub token_req: bool,
+    /// `Singleton` for services (one reply per request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<String>,
+}
+
+impl Export {
+    pub fn service(subject: impl Into<String>, private: bool) -> Self {
+        Export {
+            name: String::new(),
+            subject: subject.into(),
+            kind: ExportKind::Service,
+            token_req: private,
+            response_type: Some("Singleton".into()),
+        }
+    }
+
+    pub fn stream(subject: impl Into<String>, private: bool) -> Self {
+        Export {
+            name: String::new(),
+            subject: subject.into(),
+            kind: ExportKind::Stream,
+            token_req: private,
+            response_type: None,
+        }
+    }
+}
+
+/// `nats.imports[]` of an account JWT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Import {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The exporter's subject.
+    pub subject: String,
+    /// The exporting account's public key.
+    pub account: String,
+    /// The activation JWT the exporter issued to this account (private exports).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token: String,
+    /// Where the import appears in this account, when it differs from `subject`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub local_subject: String,
+    #[serde(rename = "type")]
+    pub kind: ExportKind,
+    /// Services only: the exporter learns the requesting user (the `Nats-Request-Info` header).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub share: bool,
+}
+
+/// The `nats` member of an activation JWT: the exporter (`iss`) lets the importer (`sub`) import
+/// `subject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationNats {
+    pub subject: String,
+    pub kind: ExportKind,
+    #[serde(rename = "type")]
+    pub claim_type: String,
+    pub version: u8,
+}
+
+pub type ActivationClaims = Claims<ActivationNats>;
+
+/// An activation token's claims: `exporter` lets account `importer` import `subject`.
+pub fn activation_claims(importer: &str, subject: &str, kind: ExportKind, iat: i64) -> ActivationClaims {
+    Claims {
+        jti: String::new(),
+        iat,
+        iss: String::new(),
+        sub: importer.to_owned(),
+        name: subject.to_owned(),
+        exp: None,
+        nats: ActivationNats {
+            subject: subject.to_owned(),
+            kind,
+            claim_type: "activation".into(),
+            version: 2,
+        },
     }
 }
 
@@ -97,6 +216,10 @@ pub struct AccountNats {
     /// User public key → unix time: users issued at or before it are refused.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub revocations: BTreeMap<String, i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<Export>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<Import>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -199,13 +322,13 @@ pub fn operator_claims(operator: &KeyPair, system_account: &str, iat: i64) -> Op
     }
 }
 
+/// An account's claims, signed by `operator`; exports, imports, signing keys and revocations are
+/// set by the caller.
 pub fn account_claims(
     operator: &KeyPair,
     account_public: &str,
     name: &str,
-    signing_keys: Vec<String>,
-    jetstream: bool,
-    revocations: BTreeMap<String, i64>,
+    limits: AccountLimits,
     iat: i64,
 ) -> AccountClaims {
     Claims {
@@ -218,9 +341,11 @@ pub fn account_claims(
         nats: AccountNats {
             kind: "account".into(),
             version: 2,
-            limits: AccountLimits::unlimited(jetstream),
-            signing_keys,
-            revocations,
+            limits,
+            signing_keys: vec![],
+            revocations: BTreeMap::new(),
+            exports: vec![],
+            imports: vec![],
         },
     }
 }
@@ -351,16 +476,37 @@ mod tests {
         let back: OperatorClaims = decode(&jwt).unwrap();
         assert_eq!(back.nats.version, 2);
         assert!(!back.jti.is_empty());
-        let a = account_claims(
-            &op,
-            &acct.public_key(),
-            "APP",
-            vec!["Asign".into()],
-            true,
-            BTreeMap::new(),
-            5,
-        );
+        let mut a = account_claims(&op, &acct.public_key(), "APP", AccountLimits::unlimited(true), 5);
+        a.nats.signing_keys = vec!["Asign".into()];
+        a.nats.exports = vec![Export::service("svc.>", true), Export::stream("ev.>", false)];
+        a.nats.imports = vec![Import {
+            name: String::new(),
+            subject: "x.>".into(),
+            account: "AOTHER".into(),
+            token: "t".into(),
+            local_subject: "y.>".into(),
+            kind: ExportKind::Service,
+            share: true,
+        }];
         let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(
+            v["nats"]["exports"],
+            serde_json::json!([
+                {"subject": "svc.>", "type": "service", "token_req": true, "response_type": "Singleton"},
+                {"subject": "ev.>", "type": "stream"}
+            ])
+        );
+        assert_eq!(
+            v["nats"]["imports"][0],
+            serde_json::json!({"subject": "x.>", "account": "AOTHER", "token": "t",
+                "local_subject": "y.>", "type": "service", "share": true})
+        );
+        let act = encode(&activation_claims(&acct.public_key(), "svc.a", ExportKind::Service, 5), &op).unwrap();
+        let back: ActivationClaims = decode(&act).unwrap();
+        assert_eq!(back.nats.claim_type, "activation");
+        assert_eq!(back.sub, acct.public_key());
+        let off = serde_json::to_value(AccountLimits::unlimited(false)).unwrap();
+        assert_eq!(off["disk_storage"], 0);
         assert_eq!(v["nats"]["limits"]["conn"], -1);
         assert_eq!(v["nats"]["limits"]["disk_storage"], -1);
         assert_eq!(v["nats"]["signing_keys"][0], "Asign");

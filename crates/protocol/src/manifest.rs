@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::capability::{Capability, CapabilityKind};
 use crate::error::{ErrorBody, ErrorCode};
-use crate::names::{validate_bucket, validate_prefix};
+use crate::names::{is_literal_token, validate_bucket, validate_prefix};
 
 /// Largest accepted encoded manifest.
 pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
@@ -212,8 +212,8 @@ pub fn validate_service_name(name: &str) -> Result<(), ErrorBody> {
 }
 
 /// Checks a bucket declaration.
-pub fn validate_bucket_spec(prefix: &str, b: &BucketSpec) -> Result<(), ErrorBody> {
-    validate_bucket(prefix, &b.name)?;
+pub fn validate_bucket_spec(b: &BucketSpec) -> Result<(), ErrorBody> {
+    validate_bucket(&b.name)?;
     if b.max_history_per_key > MAX_HISTORY {
         return Err(ErrorBody::new(
             ErrorCode::InvalidBucket,
@@ -330,7 +330,7 @@ impl Manifest {
         }
         let mut names = HashSet::new();
         for b in &self.buckets {
-            validate_bucket_spec(p, b)?;
+            validate_bucket_spec(b)?;
             if !names.insert(b.name.as_str()) {
                 return Err(ErrorBody::new(
                     ErrorCode::InvalidBucket,
@@ -338,8 +338,25 @@ impl Manifest {
                 ));
             }
         }
+        let own = format!("{}.", crate::subjects::extension_group(p));
         for s in &self.endpoints {
             validate_service_name(&s.service)?;
+            for e in &s.endpoints {
+                let suffix = e.subject.strip_prefix(&own).unwrap_or_default();
+                if suffix.is_empty() || !suffix.split('.').all(is_literal_token) {
+                    return Err(ErrorBody::new(
+                        ErrorCode::InvalidEndpoint,
+                        format!(
+                            "endpoint {:?} of service {:?}: subject {:?} is not under {own}",
+                            e.name, s.service, e.subject
+                        ),
+                    )
+                    .with_hint(format!(
+                        "an extension's endpoints are its own subjects: add them to the group {}",
+                        crate::subjects::extension_group(p)
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -407,8 +424,24 @@ mod tests {
         v["capabilities"][0]["subject"] = json!("nope");
         assert_eq!(code_of(v), ErrorCode::InvalidCapability);
         let mut v = base();
-        v["buckets"][0]["name"] = json!("other_items");
+        v["buckets"][0]["name"] = json!("symphony_items");
         assert_eq!(code_of(v), ErrorCode::InvalidBucket);
+        for subject in [
+            "$JS.API.STREAM.DELETE.KV_symphony_keys",
+            "cirata.extensions.other.list",
+            "cirata.extensions.catalog",
+            "cirata.extensions.catalog.*",
+            "cirata.extensions.catalogx.list",
+        ] {
+            let mut v = base();
+            v["endpoints"] = json!([{"service": "catalog", "version": "1.0.0",
+                "endpoints": [{"name": "evil", "subject": subject}]}]);
+            assert_eq!(code_of(v), ErrorCode::InvalidEndpoint, "{subject}");
+        }
+        let mut v = base();
+        v["endpoints"] = json!([{"service": "catalog", "version": "1.0.0",
+            "endpoints": [{"name": "list", "subject": "cirata.extensions.catalog.list"}]}]);
+        assert!(Manifest::parse(&serde_json::to_vec(&v).unwrap()).is_ok());
         let mut v = base();
         v["routes"][0]["uri"] = json!("ui://catalog/missing");
         assert_eq!(code_of(v), ErrorCode::InvalidManifest);

@@ -26,24 +26,24 @@ pub fn validate_prefix(prefix: &str) -> Result<(), ErrorBody> {
     ))
 }
 
-/// A bucket is named `<prefix>` or `<prefix>_<name>` with `[A-Za-z0-9_-]`, at most 64 characters.
-pub fn validate_bucket(prefix: &str, bucket: &str) -> Result<(), ErrorBody> {
+/// A bucket name: `[A-Za-z0-9_-]`, 1-64 characters, not `symphony_…`. Each extension has its
+/// own account and JetStream, so names of different extensions never collide; `symphony_…` stays
+/// reserved because `$KV.symphony_status.…` is where an instance reports its status.
+pub fn validate_bucket(bucket: &str) -> Result<(), ErrorBody> {
     let charset_ok = !bucket.is_empty()
         && bucket
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let owned = bucket == prefix
-        || bucket
-            .strip_prefix(prefix)
-            .is_some_and(|r| r.len() > 1 && r.starts_with('_'));
     let reserved = bucket.starts_with(RESERVED_BUCKET_PREFIX);
-    if charset_ok && owned && !reserved && bucket.len() <= MAX_BUCKET_LEN {
+    if charset_ok && !reserved && bucket.len() <= MAX_BUCKET_LEN {
         return Ok(());
     }
-    Err(ErrorBody::new(ErrorCode::InvalidBucket, format!("invalid bucket name {bucket:?} for prefix {prefix:?}"))
-        .with_hint(format!(
-            "name buckets `{prefix}` or `{prefix}_<name>` using letters, digits, _ and - (at most {MAX_BUCKET_LEN} characters)"
-        )))
+    Err(
+        ErrorBody::new(ErrorCode::InvalidBucket, format!("invalid bucket name {bucket:?}"))
+            .with_hint(format!(
+                "use letters, digits, _ and - (at most {MAX_BUCKET_LEN} characters); names starting {RESERVED_BUCKET_PREFIX} are reserved"
+            )),
+    )
 }
 
 /// A literal NATS subject token: non-empty, no whitespace, no `.`, no wildcard characters.
@@ -89,23 +89,15 @@ mod tests {
 
     #[test]
     fn buckets() {
-        for ok in ["catalog", "catalog_items", "catalog_Items-2"] {
-            assert!(validate_bucket("catalog", ok).is_ok(), "{ok}");
+        for ok in ["catalog", "catalog_items", "other_items", "runtime_data", "A-2"] {
+            assert!(validate_bucket(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "other_items",
-            "catalogitems",
-            "catalog_",
-            "catalog_a.b",
-            "",
-            "catalog_a b",
-        ] {
+        for bad in ["catalog_a.b", "", "catalog_a b", "a*", "symphony_keys"] {
             assert_eq!(
-                validate_bucket("catalog", bad).unwrap_err().code,
+                validate_bucket(bad).unwrap_err().code,
                 ErrorCode::InvalidBucket,
                 "{bad}"
             );
         }
-        assert!(validate_bucket("symphony", "symphony_keys").is_err());
     }
 }

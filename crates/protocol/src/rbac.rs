@@ -208,19 +208,15 @@ impl Grants {
                 .any(|p| crate::capability::subject_matches(p, cap_subject))
     }
 
-    /// NATS permissions of a browser session: the role patterns in both spellings plus its own inbox.
+    /// NATS permissions of a browser session (clients account): call the services its roles may
+    /// publish to (`cirata.<pattern>`), hear the events they may subscribe to (`<pattern>`), and its
+    /// own inbox. Never an extension's service subjects: only the extension answers its requests.
     pub fn browser_permissions(&self, inbox_prefix: &str) -> Permissions {
-        let both = |patterns: &[String]| -> Vec<String> {
-            patterns
-                .iter()
-                .flat_map(|p| [p.clone(), format!("cirata.{p}")])
-                .collect()
-        };
-        let mut sub_allow = both(&self.subscribe);
+        let mut sub_allow = self.subscribe.clone();
         sub_allow.push(format!("{inbox_prefix}.>"));
         sub_allow.push(crate::subjects::SYMPHONY_ENFORCEMENT.to_owned());
         Permissions {
-            pub_allow: both(&self.publish),
+            pub_allow: self.publish.iter().map(|p| format!("cirata.{p}")).collect(),
             sub_allow,
             allow_responses: false,
         }
@@ -302,6 +298,10 @@ mod tests {
                 .contains(&"cirata.extensions.catalog.list".to_owned())
         );
         assert!(p.sub_allow.contains(&"_INBOX_user.s1.>".to_owned()));
+        assert!(!p.pub_allow.contains(&"extensions.catalog.list".to_owned()));
+        let admin = Grants::of([&role(ADMIN_ROLE)]).browser_permissions("_INBOX_user.s2");
+        assert!(admin.sub_allow.contains(&"extensions.>".to_owned()));
+        assert!(!admin.sub_allow.iter().any(|s| s.starts_with("cirata.extensions")));
         let mut bad = custom.clone();
         bad.name = "bad name".into();
         assert!(validate_role(&bad).is_err());

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::capability::{Capability, CapabilitySummary};
 use crate::error::ErrorBody;
+use crate::jwt::JetStreamLimits;
 use crate::messages::KeyKind;
 use crate::token::KeyId;
 
@@ -21,6 +22,37 @@ pub fn is_server_path(path: &str) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     })
 }
+
+/// The JetStream limits an extension account gets unless an administrator changes them: enough for
+/// any extension's own data, not enough for one extension to fill the disk (docs/protocol.md §3.1).
+pub const DEFAULT_EXTENSION_LIMITS: JetStreamLimits = JetStreamLimits {
+    disk_storage: 1 << 30,
+    mem_storage: 64 << 20,
+    streams: 100,
+    consumer: 1000,
+};
+
+/// An extension prefix's NATS account as the platform records it (`symphony_accounts`, by prefix):
+/// who owns the prefix and the account's JetStream limits. `GET /api/v1/extensions/{prefix}/account`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ExtensionAccount {
+    pub prefix: String,
+    /// The account's public key (`A…`).
+    #[serde(default)]
+    pub account: String,
+    /// The user who owns the prefix (empty: the bootstrap CLI, an administrator).
+    #[serde(default)]
+    pub owner: String,
+    /// Who created it: `<user>`, `key:<registration key id>` or `cli`.
+    #[serde(default)]
+    pub created_by: String,
+    pub created_at: String,
+    pub limits: JetStreamLimits,
+}
+
+/// `PUT /api/v1/extensions/{prefix}/limits`: the new JetStream limits (bytes, counts; -1 unlimited).
+pub type UpdateLimits = JetStreamLimits;
 
 /// A capability in a request: the JSON form or the CLI form `pub:extensions.x.y`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,16 +15,49 @@ pub const REGISTRY_REGISTER_PREFIX: &str = "cirata.services.registry.register";
 /// Platform buckets.
 pub const KEYS_BUCKET: &str = "symphony_keys";
 pub const REGISTRY_BUCKET: &str = "symphony_registry";
-pub const BUCKET_OWNERS_BUCKET: &str = "symphony_buckets";
 pub const STATUS_BUCKET: &str = "symphony_status";
 pub const USERS_BUCKET: &str = "symphony_users";
 pub const ROLES_BUCKET: &str = "symphony_roles";
 pub const SESSIONS_BUCKET: &str = "symphony_sessions";
 pub const REVOCATIONS_BUCKET: &str = "symphony_revocations";
+/// Extension accounts by prefix: owner and JetStream limits.
+pub const ACCOUNTS_BUCKET: &str = "symphony_accounts";
 pub const LOGIN_FAILURES_BUCKET: &str = "symphony_login_failures";
 /// The audit stream and its subjects (`symphony.audit.<action>`).
 pub const AUDIT_STREAM: &str = "SYMPHONY_AUDIT";
 pub const AUDIT_SUBJECT_PREFIX: &str = "symphony.audit";
+
+/// Accounts (docs/protocol.md §3.1): what the platform account exports to every other account.
+/// Status writes of all extensions, each importing only its own `<prefix>.>` part.
+pub const STATUS_EXPORT: &str = "$KV.symphony_status.>";
+/// The server's inbox prefix on its connections in extension accounts (managing their JetStream).
+pub const SERVER_INBOX: &str = "_INBOX_symphony";
+/// The gateway's inbox prefix (its own user in the clients account).
+pub const GATEWAY_INBOX: &str = "_INBOX_gateway";
+/// Reply subjects a request carries after crossing a service import.
+pub const IMPORT_REPLY_PREFIX: &str = "_R_.";
+
+/// The part of [`STATUS_EXPORT`] an extension account imports.
+pub fn status_import(prefix: &str) -> String {
+    format!("$KV.{STATUS_BUCKET}.{prefix}.>")
+}
+
+/// An extension's services (requests to its endpoints), exported from its account.
+pub fn extension_services(prefix: &str) -> String {
+    format!("cirata.extensions.{prefix}.>")
+}
+
+/// An extension's events, exported from its account as a stream.
+pub fn extension_events(prefix: &str) -> String {
+    format!("extensions.{prefix}.>")
+}
+
+/// Whether a reply subject is one a platform service may answer: an inbox, or the reply a
+/// service import made up for a request from another account. Anything else is a caller trying
+/// to make the server publish to a subject of its choosing.
+pub fn is_reply_subject(subject: &str) -> bool {
+    subject.starts_with(IMPORT_REPLY_PREFIX) || subject.starts_with("_INBOX")
+}
 
 pub fn provision(key: &KeyId) -> String {
     format!("{REGISTRY_PROVISION_PREFIX}.{key}")

@@ -7,9 +7,10 @@ use std::path::Path;
 use ts_rs::TS;
 
 use crate::capability::{AllowList, Capability, CapabilityKind, CapabilitySummary};
+use crate::jwt::JetStreamLimits;
 use crate::messages::KeyKind;
 use crate::rest::{
-    AuditAction, AuditEvent, CapabilityInput, CreateKey, CreateUser, CreatedKey, KeyView,
+    AuditAction, AuditEvent, CapabilityInput, CreateKey, CreateUser, CreatedKey, ExtensionAccount, KeyView,
     LoginReply, LoginRequest, SERVER_PREFIXES, UpdateKey, UpdateUser, UserToken, UserView,
 };
 
@@ -43,6 +44,8 @@ fn contract() -> String {
         declaration::<UpdateUser>(),
         declaration::<AuditAction>(),
         declaration::<AuditEvent>(),
+        declaration::<JetStreamLimits>(),
+        declaration::<ExtensionAccount>(),
     ] {
         out.push_str(&decl);
         out.push('\n');

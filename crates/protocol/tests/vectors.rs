@@ -142,14 +142,10 @@ fn run(kind: &str, input: &Value) -> Option<Outcome> {
     Some(match kind {
         "constant" => Outcome::Ok(constant(input.as_str()?)?),
         "prefix" => check(validate_prefix(input.as_str()?)),
-        "bucket" => check(validate_bucket(
-            str_of(input, "prefix"),
-            str_of(input, "bucket"),
-        )),
-        "bucket_spec" => check(manifest::validate_bucket_spec(
-            str_of(input, "prefix"),
-            &from_input::<BucketSpec>(input),
-        )),
+        "bucket" => check(validate_bucket(str_of(input, "bucket"))),
+        "bucket_spec" => check(manifest::validate_bucket_spec(&from_input::<
+            BucketSpec,
+        >(input))),
         "capability" => check(
             str_of(input, "kind")
                 .parse::<CapabilityKind>()

@@ -1,7 +1,6 @@
 //! The instance's cryptographic identity: operator, accounts, signing key and the key-derivation
 //! secret, persisted in `<data-dir>/identity.json` (mode 0600) and shared by replicas.
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use symphony_protocol::KeyId;
 use symphony_protocol::capability::Permissions;
-use symphony_protocol::jwt::{self, Claims, UserNats};
+use symphony_protocol::jwt::{self, AccountLimits, Claims, UserNats};
 use symphony_protocol::time::now_unix;
 
 pub const IDENTITY_FILE: &str = "identity.json";
@@ -32,9 +31,35 @@ struct IdentityFile {
 pub struct Identity {
     pub operator: KeyPair,
     pub system_account: KeyPair,
-    pub account: KeyPair,
-    pub account_signing: KeyPair,
+    /// The platform account: the server's own connection and the platform's state.
+    pub platform: KeyPair,
+    /// Signs the platform account's users. Derived (not the `account_signing_seed` of
+    /// `identity.json`, which signed every user before accounts per extension): user JWTs issued
+    /// before that change are refused by nats-server.
+    platform_signing: KeyPair,
     key_derivation_secret: [u8; 32],
+}
+
+/// The NATS account a user lives in (docs/protocol.md §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Account {
+    /// The server and the platform's state; nobody else.
+    Platform,
+    /// Callers: browser users, API keys without a prefix, registration keys, the gateway.
+    Clients,
+    /// One extension prefix: its instances and its JetStream.
+    Extension(String),
+}
+
+impl Account {
+    /// The account JWT's `name`.
+    pub fn name(&self) -> String {
+        match self {
+            Account::Platform => "SYMPHONY".into(),
+            Account::Clients => "SYMPHONY_CLIENTS".into(),
+            Account::Extension(prefix) => format!("ext_{prefix}"),
+        }
+    }
 }
 
 /// Creates `dir` (mode 0700) if needed.
@@ -106,11 +131,17 @@ impl Identity {
         let load = |seed: &str, what: &str| {
             KeyPair::from_seed(seed).with_context(|| format!("identity {what} is malformed"))
         };
+        // The stored signing seed is still checked, so a damaged file is reported, but no longer used.
+        load(&file.account_signing_seed, "account_signing_seed")?;
+        let platform_signing = KeyPair::new_from_raw(
+            KeyPairType::Account,
+            derive(&secret, "account:platform:signing"),
+        )?;
         Ok(Identity {
             operator: load(&file.operator_seed, "operator_seed")?,
             system_account: load(&file.system_account_seed, "system_account_seed")?,
-            account: load(&file.account_seed, "account_seed")?,
-            account_signing: load(&file.account_signing_seed, "account_signing_seed")?,
+            platform: load(&file.account_seed, "account_seed")?,
+            platform_signing,
             key_derivation_secret: secret,
         })
     }
@@ -129,23 +160,7 @@ impl Identity {
             &self.operator,
             &self.system_account.public_key(),
             "SYS",
-            vec![],
-            false,
-            BTreeMap::new(),
-            now_unix(),
-        );
-        Ok(jwt::encode(&claims, &self.operator)?)
-    }
-
-    /// The application account JWT with the given revocations.
-    pub fn account_jwt(&self, revocations: BTreeMap<String, i64>) -> anyhow::Result<String> {
-        let claims = jwt::account_claims(
-            &self.operator,
-            &self.account.public_key(),
-            "SYMPHONY",
-            vec![self.account_signing.public_key()],
-            true,
-            revocations,
+            AccountLimits::unlimited(false),
             now_unix(),
         );
         Ok(jwt::encode(&claims, &self.operator)?)
@@ -154,10 +169,37 @@ impl Identity {
     /// 32 bytes derived from the instance secret for `purpose`: HMAC-SHA256(secret, purpose).
     /// Replicas sharing `identity.json` derive the same bytes; nothing derived is stored.
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.key_derivation_secret).expect("any key length");
-        mac.update(purpose.as_bytes());
-        mac.finalize().into_bytes().into()
+        derive(&self.key_derivation_secret, purpose)
+    }
+
+    /// The key pair of `account`. Clients and extension accounts are derived from the instance
+    /// secret (`account:clients`, `account:ext:<prefix>`), so every replica has them.
+    pub fn account_key(&self, account: &Account) -> anyhow::Result<KeyPair> {
+        let purpose = match account {
+            Account::Platform => return Ok(KeyPair::from_seed(&self.platform.seed()?)?),
+            Account::Clients => "account:clients".to_owned(),
+            Account::Extension(prefix) => format!("account:ext:{prefix}"),
+        };
+        Ok(KeyPair::new_from_raw(
+            KeyPairType::Account,
+            self.derive(&purpose),
+        )?)
+    }
+
+    /// The public key of `account`.
+    pub fn account_public(&self, account: &Account) -> String {
+        match account {
+            Account::Platform => self.platform.public_key(),
+            other => self
+                .account_key(other)
+                .map(|k| k.public_key())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The key that signs the platform account's users (listed in its `signing_keys`).
+    pub fn platform_signing_public(&self) -> String {
+        self.platform_signing.public_key()
     }
 
     /// The nkey of a key id: HMAC-SHA256(secret, key id) used as the raw ed25519 seed.
@@ -168,23 +210,29 @@ impl Identity {
         )?)
     }
 
-    /// Signs a user JWT in the application account. `exp` is unix seconds.
+    /// Signs a user JWT in `account`. `exp` is unix seconds. Platform users are signed by the
+    /// platform's signing key, the others by their account's own key.
     pub fn user_jwt(
         &self,
+        account: &Account,
         user: &KeyPair,
         jti: &str,
         name: &str,
         exp: Option<i64>,
         permissions: &Permissions,
     ) -> anyhow::Result<String> {
-        let nats = UserNats::with_permissions(Some(&self.account.public_key()), permissions);
-        sign_user(user, jti, name, exp, nats, &self.account_signing)
+        if *account == Account::Platform {
+            let nats = UserNats::with_permissions(Some(&self.platform.public_key()), permissions);
+            return sign_user(user, jti, name, exp, nats, &self.platform_signing);
+        }
+        let nats = UserNats::with_permissions(None, permissions);
+        sign_user(user, jti, name, exp, nats, &self.account_key(account)?)
     }
 
-    /// JWT and seed of the server's own user: every subject of the application account.
+    /// JWT and seed of the server's own user: every subject of the platform account.
     pub fn server_credentials(&self) -> anyhow::Result<(String, KeyPair)> {
         let user = KeyPair::new_user();
-        let nats = UserNats::unrestricted(Some(&self.account.public_key()));
+        let nats = UserNats::unrestricted(Some(&self.platform.public_key()));
         Ok((
             sign_user(
                 &user,
@@ -192,10 +240,55 @@ impl Identity {
                 "symphony-server",
                 None,
                 nats,
-                &self.account_signing,
+                &self.platform_signing,
             )?,
             user,
         ))
+    }
+
+    /// JWT and seed of the gateway's user: the clients account, calling extension services only.
+    pub fn gateway_credentials(&self) -> anyhow::Result<(String, KeyPair)> {
+        let user = KeyPair::new_user();
+        let permissions = Permissions {
+            pub_allow: vec!["cirata.extensions.>".into()],
+            sub_allow: vec![format!(
+                "{}.>",
+                symphony_protocol::subjects::GATEWAY_INBOX
+            )],
+            allow_responses: false,
+        };
+        let jwt = self.user_jwt(
+            &Account::Clients,
+            &user,
+            "",
+            "symphony-gateway",
+            None,
+            &permissions,
+        )?;
+        Ok((jwt, user))
+    }
+
+    /// JWT and seed of the server's user in an extension account: its JetStream API (creating the
+    /// declared buckets, reading usage) and its own inbox, nothing else. Short-lived.
+    pub fn extension_admin_credentials(&self, prefix: &str) -> anyhow::Result<(String, KeyPair)> {
+        let user = KeyPair::new_user();
+        let permissions = Permissions {
+            pub_allow: vec!["$JS.API.>".into()],
+            sub_allow: vec![format!(
+                "{}.>",
+                symphony_protocol::subjects::SERVER_INBOX
+            )],
+            allow_responses: false,
+        };
+        let jwt = self.user_jwt(
+            &Account::Extension(prefix.to_owned()),
+            &user,
+            "",
+            "symphony-server",
+            Some(now_unix() + 300),
+            &permissions,
+        )?;
+        Ok((jwt, user))
     }
 
     /// JWT and seed of a system-account user (pushes account JWTs, asks for cluster size).
@@ -214,6 +307,12 @@ impl Identity {
             user,
         ))
     }
+}
+
+fn derive(secret: &[u8; 32], purpose: &str) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 /// Signs the user JWT of `user` with `signer` (an account key or one of its signing keys).
@@ -253,10 +352,11 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let b = Identity::load_or_create(dir.path()).unwrap();
         assert_eq!(a.operator.public_key(), b.operator.public_key());
-        assert_eq!(
-            a.account_signing.public_key(),
-            b.account_signing.public_key()
-        );
+        assert_eq!(a.platform_signing_public(), b.platform_signing_public());
+        let ext = Account::Extension("catalog".into());
+        assert_eq!(a.account_public(&ext), b.account_public(&ext));
+        assert_ne!(a.account_public(&ext), a.account_public(&Account::Clients));
+        assert!(a.account_public(&ext).starts_with('A'));
     }
 
     #[test]
@@ -277,18 +377,25 @@ mod tests {
     }
 
     #[test]
-    fn user_jwt_is_signed_by_the_signing_key_for_the_account() {
+    fn user_jwts_are_signed_for_their_account() {
         let dir = tempfile::tempdir().unwrap();
         let id = Identity::load_or_create(dir.path()).unwrap();
         let key = KeyId::generate();
         let user = id.user_keypair(&key).unwrap();
         let jwt = id
-            .user_jwt(&user, key.as_str(), "x", None, &Permissions::default())
+            .user_jwt(&Account::Platform, &user, key.as_str(), "x", None, &Permissions::default())
             .unwrap();
         let claims: jwt::UserClaims = jwt::decode(&jwt).unwrap();
-        assert_eq!(claims.iss, id.account_signing.public_key());
-        assert_eq!(claims.nats.issuer_account, id.account.public_key());
+        assert_eq!(claims.iss, id.platform_signing_public());
+        assert_eq!(claims.nats.issuer_account, id.platform.public_key());
         assert_eq!(claims.jti, key.as_str());
+        let ext = Account::Extension("catalog".into());
+        let jwt = id
+            .user_jwt(&ext, &user, key.as_str(), "x", None, &Permissions::default())
+            .unwrap();
+        let claims: jwt::UserClaims = jwt::decode(&jwt).unwrap();
+        assert_eq!(claims.iss, id.account_public(&ext));
+        assert!(claims.nats.issuer_account.is_empty());
     }
 
     #[test]

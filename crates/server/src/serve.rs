@@ -11,7 +11,7 @@ use symphony_protocol::messages::{PortsFile, SymphonyInfo};
 use crate::app::{self, AppState};
 use crate::auth::Auth;
 use crate::bus::connect::{
-    cluster_size, connect_server, connect_system, push_accounts, replicas_for,
+    cluster_size, connect_gateway, connect_server, connect_system, replicas_for,
 };
 use crate::bus::embedded::{
     NatsConfig, PortTaken, Supervisor, find_nats_server, free_port, render_config,
@@ -47,8 +47,8 @@ fn port_or_free(host: &str, port: u16) -> anyhow::Result<u16> {
 pub fn nats_config(identity: &Identity, mut cfg: NatsConfig) -> anyhow::Result<String> {
     cfg.operator_jwt = identity.operator_jwt()?;
     cfg.system_account = identity.system_account.public_key();
-    // Seed the resolver so the accounts exist before the first push. Never overwrite: the stored
-    // application account carries the revocations.
+    // Seed the resolver so the system and platform accounts exist before the first push. Never
+    // overwrite: the server pushes the complete accounts when it starts.
     ensure_private_dir(&cfg.resolver_dir)?;
     for (account, jwt) in [
         (
@@ -56,8 +56,8 @@ pub fn nats_config(identity: &Identity, mut cfg: NatsConfig) -> anyhow::Result<S
             identity.system_account_jwt()?,
         ),
         (
-            identity.account.public_key(),
-            identity.account_jwt(Default::default())?,
+            identity.platform.public_key(),
+            crate::auth::accounts::bootstrap_platform_jwt(identity)?,
         ),
     ] {
         let path = cfg.resolver_dir.join(format!("{account}.jwt"));
@@ -261,13 +261,17 @@ async fn serve_with_nats(
     tls: Option<TlsFiles>,
 ) -> anyhow::Result<()> {
     let urls = &nats.urls;
+    let ca = nats.tls.as_ref().and_then(|t| t.ca.as_deref());
     let (sys, client) = connect_nats(&identity, nats).await?;
     let settings = RegistrySettings {
         heartbeat: args.heartbeat,
         status_ttl: args.status_ttl.max(args.heartbeat * 2),
         replicas: args.replicas,
         origin: origin.clone(),
+        nats_urls: urls.clone(),
+        nats_ca: ca.map(Path::to_path_buf),
     };
+    refuse_legacy_buckets(&client).await?;
     let auth = Arc::new(init_auth(args, identity, &client, &sys).await?);
     let registry = with_retry(
         "creating the platform buckets",
@@ -277,13 +281,19 @@ async fn serve_with_nats(
     .await?;
 
     let info = symphony_info(args, nats, &origin);
+    let gateway_client = with_retry(
+        "connecting the gateway to NATS",
+        Duration::from_secs(30),
+        || connect_gateway(&auth.identity, urls, ca),
+    )
+    .await?;
     let gateway = Gateway::new(
         GatewaySettings {
             body_limit: args.gateway_body_limit,
             default_timeout: args.gateway_timeout,
             sweep_interval: args.heartbeat.min(Duration::from_secs(5)),
         },
-        client.clone(),
+        gateway_client,
     );
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
@@ -326,7 +336,7 @@ async fn connect_nats(
     )
     .await?;
     with_retry("pushing account JWTs", Duration::from_secs(30), || {
-        push_accounts(identity, &sys)
+        crate::auth::accounts::push_bootstrap(identity, &sys)
     })
     .await?;
     let client = with_retry("connecting to NATS", Duration::from_secs(30), || {
@@ -334,6 +344,31 @@ async fn connect_nats(
     })
     .await?;
     Ok((sys, client))
+}
+
+/// Refuses a data dir made before accounts per extension (docs/protocol.md §3.1): its extension
+/// buckets live in the platform account, where no extension reaches them any more. Nothing is
+/// changed or deleted; the message says what to do.
+async fn refuse_legacy_buckets(client: &async_nats::Client) -> anyhow::Result<()> {
+    use futures::TryStreamExt as _;
+    let js = async_nats::jetstream::new(client.clone());
+    let names: Vec<String> = js.stream_names().try_collect().await?;
+    let legacy: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("KV_"))
+        .filter(|b| !b.starts_with(symphony_protocol::names::RESERVED_BUCKET_PREFIX))
+        .collect();
+    if legacy.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "this data dir was made by a Symphony before each extension got its own NATS account: the \
+         extension buckets {} live in the platform account, where no extension can reach them now. \
+         Nothing was changed. To keep their data, read it out with the Symphony version that made \
+         the data dir; then start with a new --data-dir (or delete those buckets) and register the \
+         extensions again",
+        legacy.join(", ")
+    )
 }
 
 /// Creates the identity buckets, publishes and follows the revocations, and creates the
@@ -362,8 +397,8 @@ async fn init_auth(
         },
     )
     .await?;
-    auth.revocations.push().await?;
-    auth.revocations.spawn_follow();
+    auth.sync_accounts().await?;
+    auth.spawn_follow_accounts(&auth.account_changes);
     let admin_password = std::env::var("SYMPHONY_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());

@@ -134,7 +134,7 @@ class Extension:
         """Declares a key-value bucket named `<prefix>` or `<prefix>_<name>`; Symphony creates or updates it at
         registration. `ttl` in seconds (0 = no expiry), `max_history_per_key` 0-64 (0 = server default 1),
         `max_bucket_size` in bytes (0 = unlimited)."""
-        validate_bucket_name(self.prefix, name)
+        validate_bucket_name(name)
         validate_bucket_limits(name, ttl, max_history_per_key, max_bucket_size)
         if any(b["name"] == name for b in self._buckets):
             raise InvalidBucketError(f"bucket {name!r} is declared twice")

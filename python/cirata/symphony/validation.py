@@ -65,16 +65,15 @@ def validate_name(name: str) -> None:
         raise InvalidManifestError(f"extension name {name!r} must be 1-{MAX_NAME_LEN} characters")
 
 
-def validate_bucket_name(prefix: str, bucket: str) -> None:
-    """`<prefix>` or `<prefix>_<name>` with `[A-Za-z0-9_-]`, at most 64 characters, not `symphony_…`."""
+def validate_bucket_name(bucket: str) -> None:
+    """`[A-Za-z0-9_-]`, 1-64 characters, not `symphony_…`: each extension has its own JetStream."""
     charset_ok = isinstance(bucket, str) and bool(BUCKET_CHARS_RE.fullmatch(bucket))
-    owned = charset_ok and (bucket == prefix or (bucket.startswith(prefix + "_") and len(bucket) > len(prefix) + 1))
-    if owned and not bucket.startswith(RESERVED_BUCKET_PREFIX) and len(bucket) <= MAX_BUCKET_LEN:
+    if charset_ok and not bucket.startswith(RESERVED_BUCKET_PREFIX) and len(bucket) <= MAX_BUCKET_LEN:
         return
     raise InvalidBucketError(
-        f"invalid bucket name {bucket!r} for prefix {prefix!r}",
-        hint=f"name buckets `{prefix}` or `{prefix}_<name>` using letters, digits, _ and - "
-        f"(at most {MAX_BUCKET_LEN} characters)",
+        f"invalid bucket name {bucket!r}",
+        hint=f"use letters, digits, _ and - (at most {MAX_BUCKET_LEN} characters); "
+        f"names starting {RESERVED_BUCKET_PREFIX} are reserved",
     )
 
 

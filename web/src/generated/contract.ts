@@ -65,5 +65,21 @@ actor: string, target: string,
  */
 address: string, detail: string, };
 
+export type JetStreamLimits = { disk_storage: bigint, mem_storage: bigint, streams: bigint, consumer: bigint, };
+
+export type ExtensionAccount = { prefix: string, 
+/**
+ * The account's public key (`A…`).
+ */
+account: string, 
+/**
+ * The user who owns the prefix (empty: the bootstrap CLI, an administrator).
+ */
+owner: string, 
+/**
+ * Who created it: `<user>`, `key:<registration key id>` or `cli`.
+ */
+created_by: string, created_at: string, limits: JetStreamLimits, };
+
 /** Paths the server answers itself: never the shell's routes (`rest::SERVER_PREFIXES`). */
 export const SERVER_PREFIXES = ["/api", "/help/access", "/pypi", "/downloads", "/vendor"] as const;

@@ -237,11 +237,12 @@ impl Declarations {
         Ok(())
     }
 
-    /// A key-value bucket `<prefix>` or `<prefix>_<name>` within the contract's limits; each name once.
+    /// A key-value bucket (any valid name: it lives in the extension's own account) within the
+    /// contract's limits; each name once.
     pub(crate) fn add_bucket(&mut self, bucket: BucketConfig) -> Result<()> {
         self.check_valid()?;
         let spec = bucket.to_spec().map_err(Error::Invalid)?;
-        manifest::validate_bucket_spec(&self.prefix, &spec).map_err(Error::Invalid)?;
+        manifest::validate_bucket_spec(&spec).map_err(Error::Invalid)?;
         if self.buckets.iter().any(|b| b.name == spec.name) {
             return Err(Error::Invalid(ErrorBody::new(
                 ErrorCode::InvalidBucket,

@@ -79,10 +79,10 @@ fn capabilities_are_checked_against_the_own_prefix() {
 }
 
 #[test]
-fn a_bucket_is_ours_within_limits_and_declared_once() {
+fn a_bucket_is_named_within_limits_and_declared_once() {
     let mut d = catalog();
     assert_eq!(
-        code(d.add_bucket(bucket("other_items", 0)).unwrap_err()),
+        code(d.add_bucket(bucket("symphony_items", 0)).unwrap_err()),
         ErrorCode::InvalidBucket
     );
     assert_eq!(
@@ -94,7 +94,8 @@ fn a_bucket_is_ours_within_limits_and_declared_once() {
     assert!(twice.to_string().contains("declared twice"), "{twice}");
     assert_eq!(code(twice), ErrorCode::InvalidBucket);
     d.add_bucket("catalog".into()).unwrap();
-    assert_eq!(d.manifest(Vec::new()).buckets.len(), 2);
+    d.add_bucket("runtime_data".into()).unwrap();
+    assert_eq!(d.manifest(Vec::new()).buckets.len(), 3);
 }
 
 #[test]

@@ -325,7 +325,7 @@ impl Extension {
     /// # fn main() -> cirata_symphony::Result<()> {
     /// let mut ext = Extension::new("Catalog", "catalog");
     /// ext.add_bucket(BucketConfig::new("catalog_items").description("Catalog item storage"))?;
-    /// assert!(ext.add_bucket("other_items").is_err());
+    /// assert!(ext.add_bucket("symphony_items").is_err()); // reserved for the platform
     /// # Ok(()) }
     /// ```
     pub fn add_bucket(&mut self, bucket: impl Into<BucketConfig>) -> Result<&mut Self> {

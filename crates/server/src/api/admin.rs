@@ -145,9 +145,7 @@ pub async fn delete_user(
     {
         key.revoked = true;
         auth.keys.put(&key).await?;
-        auth.revocations
-            .revoke(&auth.identity.user_keypair(&key.id)?.public_key())
-            .await?;
+        auth.revoke_key_user(&key).await?;
         revoked += 1;
     }
     let event = event(AuditAction::UserDeleted, &caller.actor(), &username)

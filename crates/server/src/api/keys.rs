@@ -74,7 +74,7 @@ pub async fn create(
     let new = NewKey {
         kind,
         name: req.name.clone(),
-        prefix: if req.registration { None } else { req.prefix },
+        prefix: req.prefix,
         capabilities: if req.registration {
             vec![]
         } else {
@@ -166,6 +166,8 @@ pub async fn update(
         record.capabilities = caps;
     }
     auth.keys.put(&record).await?;
+    // Capabilities on other extensions are imports of the key's account.
+    auth.sync_accounts().await?;
     auth.audit
         .record(event(
             AuditAction::KeyUpdated,
@@ -186,8 +188,7 @@ pub async fn revoke(
     let auth = auth;
     record.revoked = true;
     auth.keys.put(&record).await?;
-    let nkey = auth.identity.user_keypair(&record.id)?;
-    auth.revocations.revoke(&nkey.public_key()).await?;
+    auth.revoke_key_user(&record).await?;
     auth.audit
         .record(event(
             AuditAction::KeyRevoked,

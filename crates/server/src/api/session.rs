@@ -21,6 +21,7 @@ use crate::auth::audit::{AuditAction, event};
 use crate::auth::policy::Caller;
 use crate::auth::users::{dummy_hash, verify_password};
 use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
+use crate::identity::Account;
 
 /// Lifetime of browser NATS credentials; the UI renews them before they expire.
 pub const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -113,8 +114,11 @@ pub async fn logout(
     // Browser credentials live USER_TOKEN_LIFETIME at most; their revocations are pruned after that.
     let until = now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64 + 60;
     for nkey in &session.browser_nkeys {
-        auth.revocations.revoke_until(nkey, until).await?;
+        auth.revocations
+            .revoke_until(&auth.identity, &Account::Clients, nkey, until)
+            .await?;
     }
+    auth.sync_accounts().await?;
     auth.audit
         .record(event(AuditAction::Logout, &user.username, ""))
         .await;
@@ -171,7 +175,14 @@ pub async fn usertoken(
     let jti = format!("user-{}", session.id);
     let jwt = auth
         .identity
-        .user_jwt(&nkey, &jti, &user.username, Some(exp), &permissions)?;
+        .user_jwt(
+            &Account::Clients,
+            &nkey,
+            &jti,
+            &user.username,
+            Some(exp),
+            &permissions,
+        )?;
     let mut session = (*session).clone();
     session.browser_nkeys.push(nkey.public_key());
     let keep = session.browser_nkeys.len().saturating_sub(16);

@@ -1,8 +1,11 @@
-//! The one way a key comes to exist: validate → bound by the issuer's roles → create → consume
-//! the registration token (provisioning) → audit. The REST API, provisioning over NATS and the
-//! bootstrap CLI all call [`Auth::issue`].
+//! The one way a key comes to exist: validate → bound by the issuer's roles → the prefix's account
+//! (recorded for the first key of a prefix; for a later one the issuer must be entitled to it) →
+//! create → consume the registration token (provisioning) → push the accounts → audit. The REST
+//! API, provisioning over NATS and the bootstrap CLI all call [`Auth::issue`].
 
+use symphony_protocol::messages::KeyKind;
 use symphony_protocol::rbac::Grants;
+use symphony_protocol::rest::ExtensionAccount;
 use symphony_protocol::{ErrorBody, ErrorCode, Token};
 
 use super::Auth;
@@ -47,6 +50,29 @@ impl Issuer<'_> {
     }
 }
 
+/// Whether `issuer` may add a key to the existing extension account `account`. A user's roles
+/// already had to cover the whole prefix (`check_bounded`), the CLI is an administrator, and a
+/// registration token acts for its owner: it provisions the prefix it is bound to, or one its
+/// owner owns. The refusal does not say who owns the prefix.
+fn may_join(issuer: &Issuer<'_>, account: &ExtensionAccount) -> Result<(), ErrorBody> {
+    let Issuer::Registration { token, .. } = issuer else {
+        return Ok(());
+    };
+    if token.prefix.as_deref() == Some(account.prefix.as_str()) || token.owner == account.owner {
+        return Ok(());
+    }
+    Err(ErrorBody::new(
+        ErrorCode::PrefixOwned,
+        format!("prefix {:?} belongs to another owner", account.prefix),
+    )
+    .with_hint(format!(
+        "to add an instance of that extension, use a registration token bound to it \
+         (`symphony token create --registration --prefix {}`, made by its owner or an administrator); \
+         otherwise choose another prefix",
+        account.prefix
+    )))
+}
+
 impl Auth {
     /// Issues `new` on behalf of `issuer` and returns the key with its token (the only time the
     /// token exists in clear).
@@ -64,7 +90,21 @@ impl Auth {
         };
         check_bounded(grants.as_ref(), new.prefix.as_deref(), &new.capabilities)?;
         let (created_by, owner) = issuer.recorded_as();
-        let detail = new.prefix.as_ref().map(|p| format!("prefix {p}"));
+        let mut detail = new.prefix.as_ref().map(|p| format!("prefix {p}"));
+        if let (KeyKind::ApiKey, Some(prefix)) = (new.kind, new.prefix.as_deref()) {
+            let (account, created) = self
+                .ensure_extension_account(prefix, &owner, &issuer.actor())
+                .await?;
+            if !created {
+                may_join(&issuer, &account)?;
+                if account.owner != owner {
+                    detail = Some(format!(
+                        "prefix {prefix} (owned by {})",
+                        if account.owner.is_empty() { CLI_OWNER } else { &account.owner }
+                    ));
+                }
+            }
+        }
         let (record, token) = self
             .keys
             .create(new, created_by, owner, origin)
@@ -75,11 +115,16 @@ impl Auth {
                 self.consume_for(token, *revision, &record).await?;
                 AuditAction::Provisioned
             }
-            _ if record.kind == symphony_protocol::messages::KeyKind::Registration => {
+            _ if record.kind == KeyKind::Registration => {
                 AuditAction::RegistrationTokenCreated
             }
             _ => AuditAction::KeyCreated,
         };
+        // The key's account (and its imports) exist on nats-server before anyone holds the token.
+        if let Err(e) = self.sync_accounts().await {
+            let _ = self.keys.delete(&record.id).await;
+            return Err(internal(e));
+        }
         let mut issued = event(action, &issuer.actor(), &format!("key:{}", record.id));
         if let Some(detail) = detail {
             issued = issued.detail(detail);

@@ -10,7 +10,7 @@ use symphony_protocol::time::{now_rfc3339, now_unix, rfc3339};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, Token, subjects};
 
 use crate::bus::table::{Table, Versioned};
-use crate::identity::Identity;
+use crate::identity::{Account, Identity};
 
 /// What `symphony_keys` stores under a key id. The token secret is only a hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,8 @@ pub struct KeyRecord {
     pub secret_hash: String,
     #[serde(default)]
     pub capabilities: Vec<Capability>,
+    /// The buckets the extension declared when the key was provisioned (informational: a key bound
+    /// to a prefix reaches its extension account's whole JetStream).
     #[serde(default)]
     pub buckets: Vec<String>,
     pub created_at: String,
@@ -66,14 +68,14 @@ impl NewKey {
             cap.validate_for(self.prefix.as_deref())?;
         }
         for bucket in &self.buckets {
-            let prefix = self.prefix.as_deref().ok_or_else(|| {
-                ErrorBody::new(
+            if self.prefix.is_none() {
+                return Err(ErrorBody::new(
                     ErrorCode::InvalidBucket,
                     format!("bucket {bucket:?} needs a key bound to a prefix"),
                 )
-                .with_hint("pass --prefix")
-            })?;
-            symphony_protocol::names::validate_bucket(prefix, bucket)?;
+                .with_hint("pass --prefix"));
+            }
+            symphony_protocol::names::validate_bucket(bucket)?;
         }
         Ok(())
     }
@@ -119,8 +121,16 @@ impl KeyRecord {
                 &self.id,
                 self.prefix.as_deref(),
                 &self.capabilities,
-                &self.buckets,
             ),
+        }
+    }
+
+    /// The NATS account the key's user lives in: its extension's for an API key bound to a
+    /// prefix, else the clients account (registration keys included: they only provision).
+    pub fn account(&self) -> Account {
+        match (self.kind, &self.prefix) {
+            (KeyKind::ApiKey, Some(prefix)) => Account::Extension(prefix.clone()),
+            _ => Account::Clients,
         }
     }
 
@@ -135,6 +145,7 @@ impl KeyRecord {
     pub fn to_api_key(&self, identity: &Identity, nats_urls: &[String]) -> anyhow::Result<ApiKey> {
         let user = identity.user_keypair(&self.id)?;
         let jwt = identity.user_jwt(
+            &self.account(),
             &user,
             self.id.as_str(),
             &self.name,

@@ -1,6 +1,7 @@
 //! Identity: the instance keys, API keys and registration keys, users, roles, sessions, revocation and
 //! the audit trail. `policy` is the one place that decides what a caller may do.
 
+pub mod accounts;
 pub mod audit;
 pub mod issue;
 pub mod keys;
@@ -22,6 +23,7 @@ use crate::bus::kv::{bind_bucket, ensure_bucket, platform_bucket};
 use crate::bus::table::{Changes, Table};
 use crate::error::internal;
 use crate::identity::Identity;
+use accounts::Accounts;
 use audit::Audit;
 use keys::KeyStore;
 use revocation::Revocations;
@@ -39,7 +41,11 @@ pub struct Auth {
     pub sessions: SessionStore,
     pub throttle: Throttle,
     pub revocations: Revocations,
+    pub accounts: Accounts,
     pub audit: Audit,
+    /// Changes of the tables the NATS accounts are made from (keys, users, roles, accounts,
+    /// revocations).
+    pub account_changes: Changes,
 }
 
 impl Auth {
@@ -74,17 +80,25 @@ impl Auth {
             Duration::from_secs(15 * 60),
         )
         .await?;
-        // One change feed for the identity tables (nobody waits on it yet; each table needs one).
-        let changes = Changes::default();
+        let accounts = bucket(subjects::ACCOUNTS_BUCKET, "Extension accounts", forever).await?;
+        // The tables the NATS accounts are made from share one change feed (followed by
+        // `spawn_follow_accounts`); sessions have their own (nobody waits on it).
+        let account_changes = Changes::default();
+        let session_changes = Changes::default();
         Ok(Auth {
-            keys: KeyStore::new(Table::new(keys).mirrored(&changes)),
-            users: UserStore::new(Table::new(users).mirrored(&changes)),
-            roles: RoleStore::new(Table::new(roles).mirrored(&changes)),
-            sessions: SessionStore::new(Table::new(sessions).mirrored(&changes), idle_timeout),
+            keys: KeyStore::new(Table::new(keys).mirrored(&account_changes)),
+            users: UserStore::new(Table::new(users).mirrored(&account_changes)),
+            roles: RoleStore::new(Table::new(roles).mirrored(&account_changes)),
+            sessions: SessionStore::new(
+                Table::new(sessions).mirrored(&session_changes),
+                idle_timeout,
+            ),
             throttle: Throttle::new(failures),
-            revocations: Revocations::new(revocations, identity.clone(), sys),
+            revocations: Revocations::new(Table::new(revocations).mirrored(&account_changes)),
+            accounts: Accounts::new(Table::new(accounts).mirrored(&account_changes), sys),
             audit: Audit::init(js, replicas).await?,
             identity,
+            account_changes,
         })
     }
 
@@ -99,6 +113,16 @@ impl Auth {
             Some(u) => Ok(Some(self.roles.grants(&u.roles).await.map_err(internal)?)),
             None => Ok(Some(Grants::default())),
         }
+    }
+
+    /// Revokes `key`'s NATS user in its account and pushes the account: its live connections drop
+    /// now and its JWTs are refused from now on.
+    pub async fn revoke_key_user(&self, key: &keys::KeyRecord) -> anyhow::Result<()> {
+        let nkey = self.identity.user_keypair(&key.id)?;
+        self.revocations
+            .revoke(&self.identity, &key.account(), &nkey.public_key())
+            .await?;
+        self.sync_accounts().await
     }
 
     /// Binds the buckets of a running server without changing them (CLI use).
@@ -116,13 +140,11 @@ impl Auth {
             roles: RoleStore::new(Table::new(bind(subjects::ROLES_BUCKET).await?)),
             sessions: SessionStore::new(Table::new(sessions), Duration::from_secs(30 * 60)),
             throttle: Throttle::new(bind(subjects::LOGIN_FAILURES_BUCKET).await?),
-            revocations: Revocations::new(
-                bind(subjects::REVOCATIONS_BUCKET).await?,
-                identity.clone(),
-                sys,
-            ),
+            revocations: Revocations::new(Table::new(bind(subjects::REVOCATIONS_BUCKET).await?)),
+            accounts: Accounts::new(Table::new(bind(subjects::ACCOUNTS_BUCKET).await?), sys),
             audit: Audit::open(js),
             identity,
+            account_changes: Changes::default(),
         })
     }
 }

@@ -1,25 +1,18 @@
-//! Revocation enforced by nats-server: revoked user nkeys go into `symphony_revocations`, and every
-//! replica re-pushes the application account JWT (with all revocations) whenever that bucket changes,
-//! so live connections are dropped and reconnects refused.
+//! Revocation enforced by nats-server: revoked user nkeys go into `symphony_revocations` under
+//! `<account public key>.<user public key>`, and the account's JWT carries them (the accounts
+//! module pushes it), so live connections are dropped and reconnects refused.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
-use async_nats::Client;
-use async_nats::jetstream::kv;
-use futures::StreamExt;
 use symphony_protocol::time::now_unix;
 
-use crate::bus::connect::push_account_jwt;
-use crate::identity::Identity;
+use crate::bus::table::{Table, Text};
+use crate::identity::{Account, Identity};
 
-/// The `symphony_revocations` bucket: user public key → unix time of revocation.
+/// The `symphony_revocations` bucket.
 #[derive(Clone)]
 pub struct Revocations {
-    kv: kv::Store,
-    identity: Arc<Identity>,
-    sys: Client,
+    table: Table<String, Text>,
 }
 
 /// An entry is `<revoked at>` or `<revoked at> <prune after>` (unix seconds).
@@ -30,74 +23,61 @@ fn parse_entry(value: &str, now: i64) -> (i64, Option<i64>) {
 }
 
 impl Revocations {
-    pub fn new(kv: kv::Store, identity: Arc<Identity>, sys: Client) -> Self {
-        Revocations { kv, identity, sys }
+    pub fn new(table: Table<String, Text>) -> Self {
+        Revocations { table }
     }
 
-    /// Every revocation still needed; entries whose credentials have all expired are pruned.
-    pub async fn all(&self) -> anyhow::Result<BTreeMap<String, i64>> {
+    /// Every revocation still needed, by account public key; entries whose credentials have all
+    /// expired are pruned, and entries of the single account before accounts per extension (no
+    /// account in the key) are dropped: those users' JWTs are refused anyway.
+    pub async fn by_account(&self) -> anyhow::Result<BTreeMap<String, BTreeMap<String, i64>>> {
         let now = now_unix();
-        let mut out = BTreeMap::new();
-        let mut keys = self.kv.keys().await?;
-        while let Some(k) = keys.next().await {
-            let k = k?;
-            let Some(v) = self.kv.get(&k).await? else {
+        let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        for (key, entry) in self.table.all().await? {
+            let (revoked_at, prune_after) = parse_entry(&entry.value, now);
+            let Some((account, user)) = key.split_once('.') else {
+                let _ = self.table.purge(&key).await;
                 continue;
             };
-            let (revoked_at, prune_after) = parse_entry(&String::from_utf8_lossy(&v), now);
             if prune_after.is_some_and(|t| t < now) {
-                let _ = self.kv.purge(&k).await;
+                let _ = self.table.purge(&key).await;
                 continue;
             }
-            out.insert(k, revoked_at);
+            out.entry(account.to_owned())
+                .or_default()
+                .insert(user.to_owned(), revoked_at);
         }
         Ok(out)
     }
 
-    /// Revokes every JWT issued to `user_public_key` up to now, and pushes the account at once.
-    pub async fn revoke(&self, user_public_key: &str) -> anyhow::Result<()> {
-        self.kv
-            .put(user_public_key, now_unix().to_string().into())
+    /// Records that every JWT issued to `user` in `account` up to now is revoked. The caller pushes
+    /// the account (`Auth::sync_accounts`).
+    pub async fn revoke(
+        &self,
+        identity: &Identity,
+        account: &Account,
+        user: &str,
+    ) -> anyhow::Result<()> {
+        let key = format!("{}.{user}", identity.account_public(account));
+        self.table.put(&key, now_unix().to_string()).await?;
+        Ok(())
+    }
+
+    /// Like [`Revocations::revoke`] for short-lived credentials (browser NATS credentials) whose
+    /// JWTs expire by `expires_at`: after that the entry is dropped, so the account JWT does not
+    /// grow with every sign-out.
+    pub async fn revoke_until(
+        &self,
+        identity: &Identity,
+        account: &Account,
+        user: &str,
+        expires_at: i64,
+    ) -> anyhow::Result<()> {
+        let key = format!("{}.{user}", identity.account_public(account));
+        self.table
+            .put(&key, format!("{} {expires_at}", now_unix()))
             .await?;
-        self.push().await
-    }
-
-    /// Revokes short-lived credentials (browser NATS credentials) whose JWTs expire by `expires_at`:
-    /// after that the entry is dropped, so the account JWT does not grow with every sign-out.
-    pub async fn revoke_until(&self, user_public_key: &str, expires_at: i64) -> anyhow::Result<()> {
-        self.kv
-            .put(
-                user_public_key,
-                format!("{} {expires_at}", now_unix()).into(),
-            )
-            .await?;
-        self.push().await
-    }
-
-    /// Pushes the application account JWT with every revocation.
-    pub async fn push(&self) -> anyhow::Result<()> {
-        let jwt = self.identity.account_jwt(self.all().await?)?;
-        push_account_jwt(&self.sys, &jwt).await
-    }
-
-    /// Re-pushes after every change any replica makes, so all replicas converge on the full set.
-    pub fn spawn_follow(&self) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            loop {
-                if let Ok(mut watch) = this.kv.watch(">").await {
-                    while let Some(entry) = watch.next().await {
-                        if entry.is_err() {
-                            break;
-                        }
-                        if let Err(e) = this.push().await {
-                            tracing::warn!(error = %e, "cannot push revocations");
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
+        Ok(())
     }
 }
 

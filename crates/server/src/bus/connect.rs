@@ -12,11 +12,11 @@ use nkeys::KeyPair;
 use crate::identity::Identity;
 
 /// Connects with a user JWT, signing the server nonce with `key`.
-pub async fn connect_with_jwt(
+async fn connect_with_jwt(
     urls: &[String],
-    jwt: String,
-    key: KeyPair,
+    (jwt, key): (String, KeyPair),
     name: &str,
+    inbox_prefix: Option<&str>,
     ca: Option<&Path>,
 ) -> anyhow::Result<Client> {
     let key = Arc::new(key);
@@ -37,6 +37,9 @@ pub async fn connect_with_jwt(
     if let Some(ca) = ca {
         opts = opts.add_root_certificates(ca.to_path_buf());
     }
+    if let Some(prefix) = inbox_prefix {
+        opts = opts.custom_inbox_prefix(prefix);
+    }
     let client = opts
         .connect(urls.to_vec())
         .await
@@ -50,8 +53,8 @@ pub async fn connect_system(
     urls: &[String],
     ca: Option<&Path>,
 ) -> anyhow::Result<Client> {
-    let (jwt, key) = identity.system_credentials()?;
-    connect_with_jwt(urls, jwt, key, "symphony-system", ca).await
+    let credentials = identity.system_credentials()?;
+    connect_with_jwt(urls, credentials, "symphony-system", None, ca).await
 }
 
 /// The application-account connection the server works with.
@@ -60,8 +63,44 @@ pub async fn connect_server(
     urls: &[String],
     ca: Option<&Path>,
 ) -> anyhow::Result<Client> {
-    let (jwt, key) = identity.server_credentials()?;
-    connect_with_jwt(urls, jwt, key, "symphony-server", ca).await
+    let credentials = identity.server_credentials()?;
+    connect_with_jwt(urls, credentials, "symphony-server", None, ca).await
+}
+
+/// A short connection of the server into `prefix`'s extension account, for its JetStream API.
+pub async fn connect_extension_admin(
+    identity: &Identity,
+    prefix: &str,
+    urls: &[String],
+    ca: Option<&Path>,
+) -> anyhow::Result<Client> {
+    let credentials = identity.extension_admin_credentials(prefix)?;
+    connect_with_jwt(
+        urls,
+        credentials,
+        "symphony-server",
+        Some(symphony_protocol::subjects::SERVER_INBOX),
+        ca,
+    )
+    .await
+}
+
+/// The gateway's own connection: a user of the clients account that may only call extension
+/// services (the imports) and hear the replies in its own inbox.
+pub async fn connect_gateway(
+    identity: &Identity,
+    urls: &[String],
+    ca: Option<&Path>,
+) -> anyhow::Result<Client> {
+    let credentials = identity.gateway_credentials()?;
+    connect_with_jwt(
+        urls,
+        credentials,
+        "symphony-gateway",
+        Some(symphony_protocol::subjects::GATEWAY_INBOX),
+        ca,
+    )
+    .await
 }
 
 /// Pushes an account JWT to the resolver (`$SYS.REQ.CLAIMS.UPDATE`) and checks the reply.
@@ -81,13 +120,6 @@ pub async fn push_account_jwt(sys: &Client, jwt: &str) -> anyhow::Result<()> {
             String::from_utf8_lossy(&reply.payload)
         );
     }
-    Ok(())
-}
-
-/// Pushes the system and application account JWTs.
-pub async fn push_accounts(identity: &Identity, sys: &Client) -> anyhow::Result<()> {
-    push_account_jwt(sys, &identity.system_account_jwt()?).await?;
-    push_account_jwt(sys, &identity.account_jwt(Default::default())?).await?;
     Ok(())
 }
 

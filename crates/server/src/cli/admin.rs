@@ -52,7 +52,7 @@ pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
     let new = NewKey {
         kind: KeyKind::Registration,
         name: args.name,
-        prefix: None,
+        prefix: args.prefix,
         capabilities: vec![],
         buckets: vec![],
         expires_at: Some(now_unix() + args.expires.as_secs().max(1) as i64),

@@ -262,6 +262,10 @@ pub struct TokenCreateArgs {
     pub registration: bool,
     #[arg(long, default_value = "registration")]
     pub name: String,
+    /// Bind the token to an extension prefix: it then provisions only that prefix, and may add an
+    /// instance to it even when someone else owns it (your roles must cover the prefix).
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// Lifetime, e.g. 24h.
     #[arg(long, default_value = "24h", value_parser = parse_duration)]
     pub expires: Duration,

@@ -63,6 +63,7 @@ pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
     let request = CreateKey {
         name: args.name,
         registration: true,
+        prefix: args.prefix,
         expires_in: Some(lifetime(args.expires)),
         ..Default::default()
     };

@@ -80,6 +80,15 @@ pub async fn proxy(
         Ok(found) => found,
         Err(method_not_allowed) => return Ok(method_not_allowed),
     };
+    // Registration refuses endpoint subjects outside the extension's own group; checked again
+    // here for every caller, administrators included.
+    let own = format!("{}.", symphony_protocol::subjects::extension_group(prefix));
+    if !operation.subject.starts_with(&own) {
+        return Err(err(
+            ErrorCode::InvalidEndpoint,
+            format!("extension {prefix:?} routes to a subject outside {own}"),
+        ));
+    }
     caller.may_call(prefix, &operation.subject)?;
     let limit = gateway.0.settings.body_limit;
     let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {

@@ -1,8 +1,15 @@
 //! Request handlers of `cirata.services.*`: provisioning, registration, cluster info.
 //! Every request gets a reply: the result, or `{"error": …}` with a stable code.
+//!
+//! Requests come from other accounts through the platform's service export, so nats-server stamps
+//! each with `Nats-Request-Info` (account and user nkey of the sender; the imports share it). A
+//! request naming a key is answered only when that key's own user in that key's own account sent
+//! it, and replies go only to the reply subject nats-server made up for the import (or an inbox):
+//! never to a subject a caller chose (docs/protocol.md §3.1, docs/security.md).
 
 use async_nats::Message;
-use serde::Serialize;
+use async_nats::jetstream;
+use serde::{Deserialize, Serialize};
 use symphony_protocol::error::ErrorReply;
 use symphony_protocol::manifest::Manifest;
 use symphony_protocol::messages::{
@@ -16,12 +23,31 @@ use symphony_protocol::{ErrorBody, ErrorCode, KeyId, PROTOCOL_VERSION, subjects}
 use super::Registry;
 use crate::auth::issue::Issuer;
 use crate::auth::keys::{KeyRecord, NewKey};
-use crate::bus::connect::cluster_size;
+use crate::bus::connect::{cluster_size, connect_extension_admin};
 use crate::bus::kv::ensure_bucket;
 use crate::error::internal;
 
 fn bad_request(message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(ErrorCode::InvalidRequest, message)
+}
+
+/// The sender nats-server vouches for (the `Nats-Request-Info` header it sets on requests that
+/// cross a service import; a client cannot forge it there).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RequestInfo {
+    /// The sender's account public key.
+    #[serde(default)]
+    pub acc: String,
+    /// The sender's user nkey (the import shares it).
+    #[serde(default)]
+    pub user: String,
+}
+
+impl RequestInfo {
+    fn of(msg: &Message) -> Option<RequestInfo> {
+        let value = msg.headers.as_ref()?.get("Nats-Request-Info")?;
+        serde_json::from_str(value.as_str()).ok()
+    }
 }
 
 impl Registry {
@@ -30,14 +56,23 @@ impl Registry {
             return;
         };
         let subject = msg.subject.as_str();
+        if !subjects::is_reply_subject(&reply) {
+            tracing::warn!(subject, reply = %reply, "refused a request whose reply subject is not an inbox");
+            return;
+        }
+        let sender = RequestInfo::of(&msg).unwrap_or_default();
         let result = if let Some(id) =
             subjects::key_id_suffix(subject, subjects::REGISTRY_PROVISION_PREFIX)
         {
-            self.provision(id, &msg.payload).await.and_then(to_json)
+            self.provision(id, &sender, &msg.payload)
+                .await
+                .and_then(to_json)
         } else if let Some(id) =
             subjects::key_id_suffix(subject, subjects::REGISTRY_REGISTER_PREFIX)
         {
-            self.register(id, &msg.payload).await.and_then(to_json)
+            self.register(id, &sender, &msg.payload)
+                .await
+                .and_then(to_json)
         } else if subject == subjects::CLUSTER_INFO {
             self.cluster_info().await.and_then(to_json)
         } else {
@@ -58,7 +93,13 @@ impl Registry {
         }
     }
 
-    async fn api_key_record(&self, id: &str, kind: KeyKind) -> Result<(KeyRecord, u64), ErrorBody> {
+    /// The key `id` names, if `sender` is that key's own user in its own account and it is usable.
+    async fn api_key_record(
+        &self,
+        id: &str,
+        kind: KeyKind,
+        sender: &RequestInfo,
+    ) -> Result<(KeyRecord, u64), ErrorBody> {
         let id = KeyId::parse(id).map_err(|_| bad_request("malformed key id in the subject"))?;
         let (record, revision) = self
             .auth
@@ -73,11 +114,22 @@ impl Registry {
                 format!("this request needs a {kind:?} key"),
             ));
         }
+        let identity = &self.auth.identity;
+        let user = identity.user_keypair(&record.id).map_err(internal)?;
+        if sender.acc != identity.account_public(&record.account())
+            || sender.user != user.public_key()
+        {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                "this request did not come from the key's own connection",
+            ));
+        }
         record.check_usable(now_unix())?;
         Ok((record, revision))
     }
 
-    /// Fails with `prefix_owned` when `prefix` is registered under another extension name.
+    /// Fails with `prefix_owned` when `prefix` is registered under another extension name (the
+    /// caller holds a key of that prefix, so the name is no secret to it).
     async fn check_prefix_owner(
         &self,
         prefix: &str,
@@ -99,8 +151,15 @@ impl Registry {
         Ok(existing)
     }
 
-    async fn provision(&self, id: &str, payload: &[u8]) -> Result<ProvisionReply, ErrorBody> {
-        let (registration, revision) = self.api_key_record(id, KeyKind::Registration).await?;
+    async fn provision(
+        &self,
+        id: &str,
+        sender: &RequestInfo,
+        payload: &[u8],
+    ) -> Result<ProvisionReply, ErrorBody> {
+        let (registration, revision) = self
+            .api_key_record(id, KeyKind::Registration, sender)
+            .await?;
         let req: ProvisionRequest = serde_json::from_slice(payload)
             .map_err(|e| bad_request(format!("provision request: {e}")))?;
         if req.v != PROTOCOL_VERSION {
@@ -110,8 +169,14 @@ impl Registry {
             )));
         }
         validate_prefix(&req.prefix)?;
+        if let Some(bound) = registration.prefix.as_deref().filter(|b| *b != req.prefix) {
+            return Err(ErrorBody::new(
+                ErrorCode::PrefixMismatch,
+                format!("this registration token is for prefix {bound:?}, not {:?}", req.prefix),
+            ));
+        }
         for bucket in &req.buckets {
-            validate_bucket(&req.prefix, bucket)?;
+            validate_bucket(bucket)?;
         }
         let new = NewKey {
             kind: KeyKind::ApiKey,
@@ -124,7 +189,6 @@ impl Registry {
         };
         new.validate()?;
         self.check_prefix_owner(&req.prefix, &req.name).await?;
-        self.owners.check(&req.prefix, &new.buckets).await?;
         let issuer = Issuer::Registration {
             token: &registration,
             revision,
@@ -137,8 +201,13 @@ impl Registry {
         })
     }
 
-    async fn register(&self, id: &str, payload: &[u8]) -> Result<RegisterReply, ErrorBody> {
-        let (key, _) = self.api_key_record(id, KeyKind::ApiKey).await?;
+    async fn register(
+        &self,
+        id: &str,
+        sender: &RequestInfo,
+        payload: &[u8],
+    ) -> Result<RegisterReply, ErrorBody> {
+        let (key, _) = self.api_key_record(id, KeyKind::ApiKey, sender).await?;
         let manifest = Manifest::parse(payload)?;
         symphony_protocol::routes::compile(&manifest)?;
         if key.prefix.as_deref() != Some(manifest.prefix.as_str()) {
@@ -160,21 +229,37 @@ impl Registry {
             .check_prefix_owner(&manifest.prefix, &manifest.name)
             .await?;
         let first = existing.is_none();
-        let names = manifest.bucket_names();
-        self.owners.claim(&manifest.prefix, &names).await?;
         let replicas = self.replicas().await;
         let mut buckets = Vec::new();
-        for spec in &manifest.buckets {
-            ensure_bucket(&self.js, spec, replicas).await.map_err(|e| {
-                ErrorBody::new(
-                    ErrorCode::InvalidBucket,
-                    format!("cannot create bucket {:?}: {e}", spec.name),
-                )
-            })?;
-            buckets.push(BucketReply {
-                name: spec.name.clone(),
-                replicas,
-            });
+        if !manifest.buckets.is_empty() {
+            // Declared buckets are created in the extension's own account, by the server's own
+            // user there.
+            let settings = &self.settings;
+            let admin = connect_extension_admin(
+                &self.auth.identity,
+                &manifest.prefix,
+                &settings.nats_urls,
+                settings.nats_ca.as_deref(),
+            )
+            .await
+            .map_err(internal)?;
+            let js = jetstream::new(admin.clone());
+            for spec in &manifest.buckets {
+                let created = ensure_bucket(&js, spec, replicas).await;
+                if let Err(e) = created {
+                    let _ = admin.drain().await;
+                    return Err(ErrorBody::new(
+                        ErrorCode::InvalidBucket,
+                        format!("cannot create bucket {:?}: {e}", spec.name),
+                    )
+                    .with_hint("the extension account's JetStream limits may be reached; an administrator can raise them"));
+                }
+                buckets.push(BucketReply {
+                    name: spec.name.clone(),
+                    replicas,
+                });
+            }
+            let _ = admin.drain().await;
         }
         let now = now_rfc3339();
         let record = RegistryRecord {

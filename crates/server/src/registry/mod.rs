@@ -1,6 +1,5 @@
 //! The registry: provisioning, registration, extension status and the `cirata.services.*` subjects.
 
-pub mod buckets;
 mod handlers;
 pub mod presence;
 
@@ -21,7 +20,6 @@ use crate::auth::Auth;
 use crate::bus::connect::{cluster_size, replicas_for};
 use crate::bus::kv::{bind_bucket, ensure_bucket, platform_bucket};
 use crate::bus::table::{Changes, Table, Versioned};
-use buckets::BucketOwners;
 
 /// Settings the registry hands to extensions.
 #[derive(Debug, Clone)]
@@ -32,6 +30,9 @@ pub struct RegistrySettings {
     pub replicas: Option<usize>,
     /// The instance's public origin (goes into tokens).
     pub origin: String,
+    /// Where the server connects into extension accounts (their JetStream).
+    pub nats_urls: Vec<String>,
+    pub nats_ca: Option<std::path::PathBuf>,
 }
 
 /// Shared registry state; cheap to clone.
@@ -40,11 +41,9 @@ pub struct Registry {
     pub auth: Arc<Auth>,
     pub settings: RegistrySettings,
     client: Client,
-    js: jetstream::Context,
     sys: Client,
     /// Registrations by prefix (`symphony_registry`).
     records: Table<RegistryRecord>,
-    owners: BucketOwners,
     /// Instance status by `<prefix>.<instance id>` (`symphony_status`, entries expire).
     status: Table<InstanceStatus>,
     /// Changes of either table's mirror (the server mirrors both; the CLI reads the KV).
@@ -71,12 +70,6 @@ impl Registry {
             replicas,
         )
         .await?;
-        let owners = ensure_bucket(
-            &js,
-            &platform_bucket(subjects::BUCKET_OWNERS_BUCKET, "Bucket owners", forever),
-            replicas,
-        )
-        .await?;
         let status = ensure_bucket(
             &js,
             &platform_bucket(
@@ -92,10 +85,8 @@ impl Registry {
             auth,
             settings,
             client,
-            js,
             sys,
             records: Table::new(records).mirrored(&changes),
-            owners: BucketOwners::new(Table::new(owners)),
             status: Table::new(status).mirrored(&changes),
             changes,
         })
@@ -113,17 +104,17 @@ impl Registry {
         let bind = |name: &'static str| bind_bucket(&js, name);
         Ok(Registry {
             records: Table::new(bind(subjects::REGISTRY_BUCKET).await?),
-            owners: BucketOwners::new(Table::new(bind(subjects::BUCKET_OWNERS_BUCKET).await?)),
             status: Table::new(bind(subjects::STATUS_BUCKET).await?),
             settings: RegistrySettings {
                 heartbeat,
                 status_ttl: Duration::from_secs(60),
                 replicas: None,
                 origin,
+                nats_urls: vec![],
+                nats_ca: None,
             },
             auth,
             client,
-            js,
             sys,
             changes: Changes::default(),
         })

@@ -2,9 +2,11 @@
 //! when its status entry expires (docs/protocol.md §5.3).
 //!
 //! nats-server publishes a client disconnect advisory on `$SYS.ACCOUNT.<account>.DISCONNECT` for
-//! every closed connection of the application account. SDK connections are named
-//! `<prefix>-<instance id>` (§5.6), so the advisory says whose status entry
-//! (`$KV.symphony_status.<prefix>.<instance id>`) to mark. A stale advisory must never hide a live
+//! every closed connection. SDK connections are named `<prefix>-<instance id>` (§5.6), so the
+//! advisory says whose status entry (`$KV.symphony_status.<prefix>.<instance id>`) to mark — but a
+//! name is whatever a client chose, so it is believed only when nats-server says the connection
+//! was that instance's own user (its nkey, derived from the key id) in that prefix's account.
+//! A stale advisory must never hide a live
 //! instance (it may have reconnected to another node and published a fresh status already), so
 //! before writing, the server
 //!
@@ -31,6 +33,7 @@ use symphony_protocol::time::now_rfc3339;
 
 use super::Registry;
 use crate::bus::connect::cluster_size;
+use crate::identity::Account;
 
 /// How long the server waits for the nats-servers' connection lists (it stops earlier once every
 /// server of the cluster answered, or one lists the instance).
@@ -69,7 +72,8 @@ pub struct AdvisoryClient {
 /// What became of one advisory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Not an instance connection (`<prefix>-<instance id>`), or another account's.
+    /// Not an instance connection: another name, or not the named instance's own user in its
+    /// extension's account.
     NotAnInstance,
     /// No status entry, or it is `disconnected` already.
     NothingToMark,
@@ -130,12 +134,9 @@ impl ConnzReply {
 }
 
 impl Registry {
-    /// The application account's disconnect advisories, for as long as the process runs.
+    /// Every account's disconnect advisories, for as long as the process runs.
     pub async fn follow_disconnects(self) {
-        let subject = format!(
-            "$SYS.ACCOUNT.{}.DISCONNECT",
-            self.auth.identity.account.public_key()
-        );
+        let subject = "$SYS.ACCOUNT.*.DISCONNECT".to_owned();
         loop {
             match self
                 .sys
@@ -194,13 +195,15 @@ impl Registry {
     /// Marks the instance of a closed connection `disconnected`, unless it is connected again or
     /// has published a newer status (see the module documentation).
     pub async fn on_disconnect(&self, advisory: &DisconnectAdvisory) -> anyhow::Result<Outcome> {
-        let account = self.auth.identity.account.public_key();
-        if !advisory.client.acc.is_empty() && advisory.client.acc != account {
-            return Ok(Outcome::NotAnInstance);
-        }
         let Some((prefix, id)) = instance_of_connection(&advisory.client.name) else {
             return Ok(Outcome::NotAnInstance);
         };
+        let identity = &self.auth.identity;
+        let account = identity.account_public(&Account::Extension(prefix.to_owned()));
+        let user = identity.user_keypair(&id)?.public_key();
+        if advisory.client.acc != account || advisory.client.user != user {
+            return Ok(Outcome::NotAnInstance);
+        }
         let key = format!("{prefix}.{id}");
         let Some(entry) = self.status.get(&key).await? else {
             return Ok(Outcome::NothingToMark);
@@ -234,10 +237,7 @@ impl Registry {
         let servers = cluster_size(&self.sys).await.unwrap_or(usize::MAX);
         let inbox = self.sys.new_inbox();
         let mut replies = self.sys.subscribe(inbox.clone()).await?;
-        let mut filter = serde_json::json!({ "limit": 1024 });
-        if !closed.client.user.is_empty() {
-            filter["user"] = closed.client.user.clone().into();
-        }
+        let filter = serde_json::json!({ "limit": 1024, "user": closed.client.user });
         self.sys
             .publish_with_reply(
                 format!("$SYS.REQ.ACCOUNT.{account}.CONNZ"),

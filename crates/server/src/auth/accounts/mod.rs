@@ -1,0 +1,450 @@
+//! NATS accounts (docs/protocol.md §3.1): one per extension prefix, recorded in `symphony_accounts`
+//! with its owner and JetStream limits, plus the platform and clients accounts. [`plan`] decides
+//! what every account JWT says; this module signs the JWTs (and the activation tokens of private
+//! exports) and pushes the ones that changed to nats-server's resolver. Every replica follows the
+//! tables it is made from, so imports, exports and revocations follow key edits without a restart.
+
+pub mod plan;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::Client;
+use symphony_protocol::jwt::{self, ExportKind, Import, JetStreamLimits};
+use symphony_protocol::messages::KeyKind;
+use symphony_protocol::rest::{DEFAULT_EXTENSION_LIMITS, ExtensionAccount};
+use symphony_protocol::time::{now_rfc3339, now_unix};
+use symphony_protocol::{ErrorBody, ErrorCode};
+
+use super::Auth;
+use crate::bus::connect::push_account_jwt;
+use crate::bus::table::{Changes, Table};
+use crate::error::internal;
+use crate::identity::{Account, Identity};
+use plan::{AccountSpec, Inputs};
+
+/// The recorded extension accounts and what was last pushed.
+#[derive(Clone)]
+pub struct Accounts {
+    table: Table<ExtensionAccount>,
+    sys: Client,
+    /// Fingerprint of each account as last pushed by this process.
+    pushed: Arc<Mutex<HashMap<Account, String>>>,
+    /// One sync at a time in this process, so pushes never overtake each other.
+    sync: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Accounts {
+    pub fn new(table: Table<ExtensionAccount>, sys: Client) -> Self {
+        Accounts {
+            table,
+            sys,
+            pushed: Arc::default(),
+            sync: Arc::default(),
+        }
+    }
+
+    /// The record of `prefix`'s account (from the KV: ownership decisions use it).
+    pub async fn get(&self, prefix: &str) -> anyhow::Result<Option<ExtensionAccount>> {
+        Ok(self.table.get(prefix).await?.map(|v| (*v.value).clone()))
+    }
+
+    /// Every extension account, by prefix.
+    pub async fn all(&self) -> anyhow::Result<Vec<ExtensionAccount>> {
+        Ok(self
+            .table
+            .all()
+            .await?
+            .into_iter()
+            .map(|(_, v)| (*v.value).clone())
+            .collect())
+    }
+
+    /// Records `prefix`'s account unless it exists; returns the record and whether it is new.
+    pub async fn ensure(
+        &self,
+        identity: &Identity,
+        prefix: &str,
+        owner: &str,
+        created_by: &str,
+    ) -> anyhow::Result<(ExtensionAccount, bool)> {
+        let record = ExtensionAccount {
+            prefix: prefix.to_owned(),
+            account: identity.account_public(&Account::Extension(prefix.to_owned())),
+            owner: owner.to_owned(),
+            created_by: created_by.to_owned(),
+            created_at: now_rfc3339(),
+            limits: DEFAULT_EXTENSION_LIMITS,
+        };
+        if self.table.create(prefix, record.clone()).await?.is_some() {
+            return Ok((record, true));
+        }
+        let existing = self
+            .get(prefix)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("account of {prefix} vanished while being created"))?;
+        Ok((existing, false))
+    }
+
+    /// Changes `prefix`'s JetStream limits.
+    pub async fn set_limits(
+        &self,
+        prefix: &str,
+        limits: JetStreamLimits,
+    ) -> Result<ExtensionAccount, ErrorBody> {
+        let mut record = self.get(prefix).await.map_err(internal)?.ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::ExtensionNotFound,
+                format!("extension {prefix:?} has no account"),
+            )
+        })?;
+        record.limits = limits;
+        self.table
+            .put(prefix, record.clone())
+            .await
+            .map_err(internal)?;
+        Ok(record)
+    }
+}
+
+/// Checks JetStream limits an administrator asks for: each -1 (unlimited) or a positive number;
+/// storage 0 too (none of that kind).
+pub fn validate_limits(limits: &JetStreamLimits) -> Result<(), ErrorBody> {
+    let fields = [
+        ("disk_storage", limits.disk_storage, true),
+        ("mem_storage", limits.mem_storage, true),
+        ("streams", limits.streams, false),
+        ("consumer", limits.consumer, false),
+    ];
+    for (name, value, zero_ok) in fields {
+        if value < -1 || (value == 0 && !zero_ok) {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidRequest,
+                format!("{name} must be -1 (unlimited) or a positive number, not {value}"),
+            ));
+        }
+    }
+    if limits.disk_storage == 0 && limits.mem_storage == 0 {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            "disk_storage and mem_storage cannot both be 0: the extension would lose its JetStream",
+        ));
+    }
+    Ok(())
+}
+
+/// The account JWT of `spec`, with activation tokens for its private imports, signed now.
+fn sign(identity: &Identity, spec: &AccountSpec, iat: i64) -> anyhow::Result<String> {
+    let public = identity.account_public(&spec.account);
+    let mut claims = jwt::account_claims(
+        &identity.operator,
+        &public,
+        &spec.account.name(),
+        spec.limits.clone(),
+        iat,
+    );
+    if spec.account == Account::Platform {
+        claims.nats.signing_keys = vec![identity.platform_signing_public()];
+    }
+    claims.nats.exports = spec.exports.clone();
+    claims.nats.revocations = spec.revocations.clone();
+    for i in &spec.imports {
+        let exporter = identity.account_key(&i.from)?;
+        let token = if i.private {
+            let activation = jwt::activation_claims(&public, &i.subject, i.kind, iat);
+            jwt::encode(&activation, &exporter)?
+        } else {
+            String::new()
+        };
+        claims.nats.imports.push(Import {
+            name: String::new(),
+            subject: i.subject.clone(),
+            account: exporter.public_key(),
+            token,
+            local_subject: i.local_subject.clone().unwrap_or_default(),
+            kind: i.kind,
+            share: i.share && i.kind == ExportKind::Service,
+        });
+    }
+    Ok(jwt::encode(&claims, &identity.operator)?)
+}
+
+/// The platform account before the server has read any table: its exports and signing key, no
+/// imports. Seeds the resolver of a new nats-server and is pushed before the server connects (its
+/// users are signed by a key the account JWT must list); `Auth::sync_accounts` completes it.
+pub fn bootstrap_platform_jwt(identity: &Identity) -> anyhow::Result<String> {
+    let specs = plan::plan(&Inputs::default());
+    let platform = specs
+        .iter()
+        .find(|s| s.account == Account::Platform)
+        .expect("the plan always has the platform account");
+    sign(identity, platform, now_unix())
+}
+
+/// Pushes the system account and the bootstrap platform account (see [`bootstrap_platform_jwt`]).
+pub async fn push_bootstrap(identity: &Identity, sys: &Client) -> anyhow::Result<()> {
+    push_account_jwt(sys, &identity.system_account_jwt()?).await?;
+    push_account_jwt(sys, &bootstrap_platform_jwt(identity)?).await
+}
+
+/// The account JWT nats-server's resolver holds for `public`, if any (`None` also when it cannot
+/// be asked: the caller then pushes).
+async fn lookup_account_jwt(sys: &Client, public: &str) -> Option<String> {
+    let subject = format!("$SYS.REQ.ACCOUNT.{public}.CLAIMS.LOOKUP");
+    let reply = tokio::time::timeout(Duration::from_secs(2), sys.request(subject, "".into()))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8(reply.payload.to_vec()).ok()?;
+    (text.split('.').count() == 3).then_some(text)
+}
+
+/// Whether two account JWTs say the same (ignoring when they and their activation tokens were
+/// signed).
+fn same_content(a: &str, b: &str) -> bool {
+    fn normalized(token: &str) -> Option<serde_json::Value> {
+        let mut claims: jwt::AccountClaims = jwt::decode(token).ok()?;
+        claims.iat = 0;
+        claims.jti.clear();
+        for import in &mut claims.nats.imports {
+            if !import.token.is_empty() {
+                let mut activation: jwt::ActivationClaims = jwt::decode(&import.token).ok()?;
+                activation.iat = 0;
+                activation.jti.clear();
+                import.token = serde_json::to_string(&activation).ok()?;
+            }
+        }
+        serde_json::to_value(claims).ok()
+    }
+    normalized(a).is_some_and(|x| Some(x) == normalized(b))
+}
+
+/// `spec` without imports of other extensions: what a new extension account is pushed as first,
+/// so accounts importing from it find it in the resolver.
+fn bare(spec: &AccountSpec) -> AccountSpec {
+    let mut spec = spec.clone();
+    spec.imports.retain(|i| i.from == Account::Platform);
+    spec
+}
+
+/// Push order: extension accounts (exporters) before the clients and platform accounts that import
+/// from them.
+fn push_rank(account: &Account) -> u8 {
+    match account {
+        Account::Extension(_) => 0,
+        Account::Clients => 1,
+        Account::Platform => 2,
+    }
+}
+
+impl Auth {
+    /// Records `prefix`'s account (owned by `owner`) unless it exists and pushes the accounts;
+    /// returns the record and whether it is new.
+    pub async fn ensure_extension_account(
+        &self,
+        prefix: &str,
+        owner: &str,
+        created_by: &str,
+    ) -> Result<(ExtensionAccount, bool), ErrorBody> {
+        let (record, created) = self
+            .accounts
+            .ensure(&self.identity, prefix, owner, created_by)
+            .await
+            .map_err(internal)?;
+        if created {
+            tracing::info!(prefix, account = %record.account, "created an extension account");
+        }
+        Ok((record, created))
+    }
+
+    /// What the plan is made from: extension accounts, the imports their keys need (each
+    /// capability within its owner's roles today), and the revocations.
+    async fn plan_inputs(&self) -> anyhow::Result<Inputs> {
+        let mut inputs = Inputs::default();
+        for account in self.accounts.all().await? {
+            inputs.extensions.insert(account.prefix, account.limits);
+        }
+        let now = now_unix();
+        let mut grants = HashMap::new();
+        for key in self.keys.list().await? {
+            let Some(prefix) = key.prefix.as_deref() else {
+                continue;
+            };
+            if key.kind != KeyKind::ApiKey || key.check_usable(now).is_err() {
+                continue;
+            }
+            if !grants.contains_key(key.owner.as_str()) {
+                let g = self
+                    .owner_grants(&key.owner)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                grants.insert(key.owner.clone(), g);
+            }
+            let owner = &grants[key.owner.as_str()];
+            for cap in &key.capabilities {
+                let within_roles = owner.as_ref().is_none_or(|g| g.allows(cap));
+                if let (true, Some((target, subject))) = (within_roles, cap.foreign_import(prefix)) {
+                    let kind = match cap.kind {
+                        symphony_protocol::capability::CapabilityKind::Pub => ExportKind::Service,
+                        symphony_protocol::capability::CapabilityKind::Sub => ExportKind::Stream,
+                    };
+                    inputs
+                        .foreign
+                        .entry(prefix.to_owned())
+                        .or_insert_with(BTreeSet::new)
+                        .insert((target, subject, kind));
+                }
+            }
+        }
+        let by_public: HashMap<String, Account> = [Account::Platform, Account::Clients]
+            .into_iter()
+            .chain(
+                inputs
+                    .extensions
+                    .keys()
+                    .map(|p| Account::Extension(p.clone())),
+            )
+            .map(|a| (self.identity.account_public(&a), a))
+            .collect();
+        for (public, revoked) in self.revocations.by_account().await? {
+            if let Some(account) = by_public.get(&public) {
+                inputs.revocations.insert(account.clone(), revoked);
+            }
+        }
+        Ok(inputs)
+    }
+
+    /// Brings nats-server's accounts up to date: signs every account whose content changed since
+    /// this process last pushed it and pushes it, exporters before importers. An account this
+    /// process has not pushed yet is first compared with what the resolver holds (another replica,
+    /// or an earlier run, may have pushed the same content: pushing it again would make nats-server
+    /// forget the account's pending replies); a new extension account goes in first without its
+    /// imports of other extensions, so accounts importing from it find it.
+    pub async fn sync_accounts(&self) -> anyhow::Result<()> {
+        let _one_at_a_time = self.accounts.sync.lock().await;
+        let mut specs = plan::plan(&self.plan_inputs().await?);
+        specs.sort_by_key(|s| push_rank(&s.account));
+        let iat = now_unix();
+        let fingerprint = |s: &AccountSpec| format!("{s:?}");
+        let (changed, unknown): (Vec<&AccountSpec>, Vec<&AccountSpec>) = {
+            let pushed = self.accounts.pushed.lock().expect("not poisoned");
+            let changed: Vec<&AccountSpec> = specs
+                .iter()
+                .filter(|s| pushed.get(&s.account) != Some(&fingerprint(s)))
+                .collect();
+            let unknown = changed
+                .iter()
+                .copied()
+                .filter(|s| !pushed.contains_key(&s.account))
+                .collect();
+            (changed, unknown)
+        };
+        let mut stored = HashMap::new();
+        for spec in unknown {
+            let public = self.identity.account_public(&spec.account);
+            let current = lookup_account_jwt(&self.accounts.sys, &public).await;
+            if current.is_none() && matches!(spec.account, Account::Extension(_)) {
+                push_account_jwt(
+                    &self.accounts.sys,
+                    &sign(&self.identity, &bare(spec), iat)?,
+                )
+                .await?;
+            }
+            stored.insert(spec.account.clone(), current);
+        }
+        for spec in changed {
+            let jwt = sign(&self.identity, spec, iat)?;
+            let same = stored
+                .get(&spec.account)
+                .and_then(|s| s.as_deref())
+                .is_some_and(|current| same_content(current, &jwt));
+            if !same {
+                push_account_jwt(&self.accounts.sys, &jwt).await?;
+            }
+            self.accounts
+                .pushed
+                .lock()
+                .expect("not poisoned")
+                .insert(spec.account.clone(), fingerprint(spec));
+        }
+        Ok(())
+    }
+
+    /// Pushes again whenever a table the accounts are made from changes (on any replica).
+    pub fn spawn_follow_accounts(&self, changes: &Changes) {
+        let this = self.clone();
+        let mut rx = changes.subscribe();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                // Let a burst of changes (a registration touches several tables) settle.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                rx.borrow_and_update();
+                if let Err(e) = this.sync_accounts().await {
+                    tracing::warn!(error = %e, "cannot push the NATS accounts");
+                }
+            }
+        });
+    }
+
+    /// The revocations of every account (for the CLI's and tests' inspection).
+    pub async fn revocations_by_account(
+        &self,
+    ) -> anyhow::Result<BTreeMap<String, BTreeMap<String, i64>>> {
+        self.revocations.by_account().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_checked() {
+        assert!(validate_limits(&DEFAULT_EXTENSION_LIMITS).is_ok());
+        let mut l = DEFAULT_EXTENSION_LIMITS;
+        l.disk_storage = -1;
+        assert!(validate_limits(&l).is_ok());
+        l.streams = 0;
+        assert!(validate_limits(&l).is_err());
+        l.streams = -2;
+        assert!(validate_limits(&l).is_err());
+        let none = JetStreamLimits {
+            disk_storage: 0,
+            mem_storage: 0,
+            streams: 1,
+            consumer: 1,
+        };
+        assert!(validate_limits(&none).is_err());
+    }
+
+    #[test]
+    fn signed_accounts_carry_activation_tokens_for_private_imports() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::load_or_create(dir.path()).unwrap();
+        let mut inputs = Inputs::default();
+        inputs
+            .extensions
+            .insert("catalog".into(), DEFAULT_EXTENSION_LIMITS);
+        let specs = plan::plan(&inputs);
+        let clients = specs.iter().find(|s| s.account == Account::Clients).unwrap();
+        let token = sign(&identity, clients, 7).unwrap();
+        let claims: jwt::AccountClaims = jwt::decode(&token).unwrap();
+        assert_eq!(claims.iss, identity.operator.public_key());
+        let catalog = identity.account_public(&Account::Extension("catalog".into()));
+        let import = claims
+            .nats
+            .imports
+            .iter()
+            .find(|i| i.account == catalog && i.subject == "cirata.extensions.catalog.>")
+            .unwrap();
+        let activation: jwt::ActivationClaims = jwt::decode(&import.token).unwrap();
+        assert_eq!(activation.iss, catalog, "the exporter issues it");
+        assert_eq!(activation.sub, claims.sub, "for this importer");
+        assert!(import.share);
+        let platform = specs.iter().find(|s| s.account == Account::Platform).unwrap();
+        let claims: jwt::AccountClaims =
+            jwt::decode(&sign(&identity, platform, 7).unwrap()).unwrap();
+        assert_eq!(claims.nats.signing_keys, vec![identity.platform_signing_public()]);
+    }
+}

@@ -47,6 +47,14 @@ impl NatsNode {
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(ManagedChild::is_running)
     }
+
+    /// Everything the node logged so far (nats-server logs to stderr).
+    pub fn log(&self) -> String {
+        self.child
+            .as_ref()
+            .map(|c| format!("{}{}", c.stdout(), c.stderr()))
+            .unwrap_or_default()
+    }
 }
 
 /// External nats-server nodes. Dropping it stops every node.
@@ -70,55 +78,25 @@ impl NatsCluster {
         let cluster_ports = &ports[2 * size..3 * size];
         let mut nodes = Vec::new();
         for i in 0..size {
-            let name = format!("n{i}");
-            let node_dir = dir.path().join(&name);
-            let store = node_dir.join("store");
-            let resolver = node_dir.join("resolver");
-            std::fs::create_dir_all(&store).expect("store dir");
-            std::fs::create_dir_all(&resolver).expect("resolver dir");
-            let mut args: Vec<OsString> = vec![
-                "nats-config".into(),
-                "--data-dir".into(),
-                data_dir.as_os_str().to_owned(),
-                "--server-name".into(),
-                format!("symphony-e2e-{name}").into(),
-                "--host".into(),
-                "127.0.0.1".into(),
-                "--port".into(),
-                client_ports[i].to_string().into(),
-                "--ws-port".into(),
-                ws_ports[i].to_string().into(),
-                "--store-dir".into(),
-                store.into_os_string(),
-                "--resolver-dir".into(),
-                resolver.into_os_string(),
-            ];
-            if size > 1 {
-                let routes: Vec<String> = (0..size)
+            let cluster = (size > 1).then(|| {
+                let routes = (0..size)
                     .filter(|&j| j != i)
-                    .map(|j| format!("nats-route://127.0.0.1:{}", cluster_ports[j]))
+                    .map(|j| route_url(cluster_ports[j]))
                     .collect();
-                args.extend([
-                    "--cluster-name".into(),
-                    "symphony-e2e".into(),
-                    "--cluster-port".into(),
-                    cluster_ports[i].to_string().into(),
-                    "--routes".into(),
-                    routes.join(",").into(),
-                ]);
-            }
-            let config = run_symphony_ok(&args).await;
-            let config_path = node_dir.join("nats.conf");
-            std::fs::write(&config_path, &config).expect("write the nats config");
-            nodes.push(NatsNode {
-                name,
-                port: client_ports[i],
-                ws_port: ws_ports[i],
-                cluster_port: (size > 1).then_some(cluster_ports[i]),
-                config_path,
-                child: None,
-                starts: 0,
+                (cluster_ports[i], routes)
             });
+            nodes.push(
+                configure_node(
+                    data_dir,
+                    dir.path(),
+                    format!("n{i}"),
+                    client_ports[i],
+                    ws_ports[i],
+                    cluster,
+                    |config| config,
+                )
+                .await,
+            );
         }
         if size > 1 {
             let names: Vec<String> = nodes
@@ -140,6 +118,36 @@ impl NatsCluster {
             cluster.start_node(i).await;
         }
         cluster
+    }
+
+    /// Adds a node whose config is `symphony nats-config --data-dir <data_dir>` with one seed route,
+    /// to node 0 (it finds the others through it), passed through `edit` (a test makes an intruder
+    /// by editing the config), starts it and waits until it accepts clients (not until it joined).
+    /// Returns its index.
+    pub async fn add_node(
+        &mut self,
+        data_dir: &Path,
+        edit: impl FnOnce(String) -> String,
+    ) -> usize {
+        let i = self.nodes.len();
+        let ports = free_ports(3);
+        let seed = self.nodes[0]
+            .cluster_port
+            .expect("add_node needs a cluster (size > 1)");
+        let routes = vec![route_url(seed)];
+        let node = configure_node(
+            data_dir,
+            self.dir.path(),
+            format!("n{i}"),
+            ports[0],
+            ports[1],
+            Some((ports[2], routes)),
+            edit,
+        )
+        .await;
+        self.nodes.push(node);
+        self.start_node(i).await;
+        i
     }
 
     /// `nats://127.0.0.1:<port>` of every node.
@@ -207,6 +215,68 @@ impl Drop for NatsCluster {
                 c.stop_blocking();
             }
         }
+    }
+}
+
+/// `nats-route://127.0.0.1:<port>`: a route as an operator gives it to `symphony nats-config`.
+pub fn route_url(cluster_port: u16) -> String {
+    format!("nats-route://127.0.0.1:{cluster_port}")
+}
+
+/// Writes the config of node `name` with `symphony nats-config` (with a cluster block when
+/// `cluster` is `Some((cluster_port, routes))`), passed through `edit`.
+async fn configure_node(
+    data_dir: &Path,
+    dir: &Path,
+    name: String,
+    port: u16,
+    ws_port: u16,
+    cluster: Option<(u16, Vec<String>)>,
+    edit: impl FnOnce(String) -> String,
+) -> NatsNode {
+    let node_dir = dir.join(&name);
+    let store = node_dir.join("store");
+    let resolver = node_dir.join("resolver");
+    std::fs::create_dir_all(&store).expect("store dir");
+    std::fs::create_dir_all(&resolver).expect("resolver dir");
+    let mut args: Vec<OsString> = vec![
+        "nats-config".into(),
+        "--data-dir".into(),
+        data_dir.as_os_str().to_owned(),
+        "--server-name".into(),
+        format!("symphony-e2e-{name}").into(),
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string().into(),
+        "--ws-port".into(),
+        ws_port.to_string().into(),
+        "--store-dir".into(),
+        store.into_os_string(),
+        "--resolver-dir".into(),
+        resolver.into_os_string(),
+    ];
+    if let Some((cluster_port, routes)) = &cluster {
+        args.extend([
+            "--cluster-name".into(),
+            "symphony-e2e".into(),
+            "--cluster-port".into(),
+            cluster_port.to_string().into(),
+            "--routes".into(),
+            routes.join(",").into(),
+        ]);
+    }
+    let config = edit(run_symphony_ok(&args).await);
+    let config_path = node_dir.join("nats.conf");
+    std::fs::write(&config_path, &config).expect("write the nats config");
+    NatsNode {
+        name,
+        port,
+        ws_port,
+        cluster_port: cluster.map(|(p, _)| p),
+        config_path,
+        child: None,
+        starts: 0,
     }
 }
 

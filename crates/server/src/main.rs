@@ -77,10 +77,13 @@ fn nats_config(args: cli::NatsConfigArgs) -> anyhow::Result<()> {
                 host: args.host,
                 port: args.cluster_port,
                 routes: args.routes,
+                // Derived from the identity by `serve::nats_config`.
+                credentials: Default::default(),
             }),
             tls: None,
         },
     )?;
+    // The config holds the route password: it goes to stdout (the operator's file), never to a log.
     print!("{config}");
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::bus::connect::{
     cluster_size, connect_gateway, connect_server, connect_system, replicas_for,
 };
 use crate::bus::embedded::{
-    NatsConfig, PortTaken, Supervisor, find_nats_server, free_port, render_config,
+    NatsConfig, PortTaken, RouteCredentials, Supervisor, find_nats_server, free_port, render_config,
 };
 use crate::cli::ServeArgs;
 use crate::cli::admin::PORTS_FILE;
@@ -43,10 +43,14 @@ fn port_or_free(host: &str, port: u16) -> anyhow::Result<u16> {
     free_port(host).with_context(|| format!("cannot find a free port on {host}"))
 }
 
-/// Writes the nats-server config of `identity` (also used by `symphony nats-config`).
+/// Writes the nats-server config of `identity` (also used by `symphony nats-config`): its operator,
+/// system account and, in a cluster, its route credentials.
 pub fn nats_config(identity: &Identity, mut cfg: NatsConfig) -> anyhow::Result<String> {
     cfg.operator_jwt = identity.operator_jwt()?;
     cfg.system_account = identity.system_account.public_key();
+    if let Some(cluster) = &mut cfg.cluster {
+        cluster.credentials = RouteCredentials::derived(identity);
+    }
     // Seed the resolver so the system and platform accounts exist before the first push. Never
     // overwrite: the server pushes the complete accounts when it starts.
     ensure_private_dir(&cfg.resolver_dir)?;
@@ -65,7 +69,7 @@ pub fn nats_config(identity: &Identity, mut cfg: NatsConfig) -> anyhow::Result<S
             write_private_file(&path, jwt.as_bytes())?;
         }
     }
-    Ok(render_config(&cfg))
+    render_config(&cfg)
 }
 
 /// How often fresh ports are tried when ports chosen here were taken before nats-server bound them.
@@ -154,7 +158,7 @@ async fn spawn_nats(
             resolver_dir: nats_dir.join("jwt"),
             max_payload: MAX_PAYLOAD,
             cluster: None,
-            tls: tls.as_ref().map(|t| (t.cert.clone(), t.key.clone())),
+            tls: tls.clone(),
         },
     )?;
     let config_path = nats_dir.join("nats-server.conf");

@@ -30,6 +30,11 @@ pub enum Command {
     /// Create the instance identity in the data dir (done automatically by `serve`).
     Init(DataDirArg),
     /// Print a nats-server config that trusts this instance's identity (for external clusters).
+    #[command(
+        after_help = "The output is a secret: with --cluster-name it holds the cluster's \
+        route password (derived from the identity). Write it to a file only nats-server's user \
+        can read, e.g. `(umask 077; symphony nats-config … > nats.conf)` (mode 0600)."
+    )]
     NatsConfig(NatsConfigArgs),
     /// Registration tokens.
     #[command(subcommand)]
@@ -232,12 +237,13 @@ pub struct NatsConfigArgs {
     pub store_dir: PathBuf,
     #[arg(long)]
     pub resolver_dir: PathBuf,
-    /// Cluster name (enables the cluster block).
+    /// Cluster name (enables the cluster block, whose routes need credentials derived from the
+    /// identity: nodes made from the same data dir agree, any other node is refused).
     #[arg(long)]
     pub cluster_name: Option<String>,
     #[arg(long, default_value_t = 6222)]
     pub cluster_port: u16,
-    /// Seed routes, comma-separated `nats-route://host:port`.
+    /// Seed routes, comma-separated `nats-route://host:port`, without credentials (they are added).
     #[arg(long, value_delimiter = ',')]
     pub routes: Vec<String>,
 }

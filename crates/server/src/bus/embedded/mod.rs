@@ -5,8 +5,9 @@
 //! pointed at an existing cluster. This module holds the pieces for that:
 //!
 //! - [`NatsConfig`] / [`render_config`]: the nats-server config in operator mode with the `full`
-//!   account resolver, JetStream, the websocket listener and an optional cluster block (the config
-//!   checked in `reference/nats-operator-mode.md`).
+//!   account resolver, JetStream, the websocket listener and an optional cluster block whose routes
+//!   authenticate with [`RouteCredentials`] derived from the identity (the config checked in
+//!   `reference/nats-operator-mode.md`).
 //! - [`find_nats_server`]: where the binary is (explicit path, `SYMPHONY_NATS_SERVER`, the project
 //!   venv, `PATH`), with an error that says how to install it.
 //! - [`free_port`]: a free TCP port for tests and first starts.
@@ -19,7 +20,7 @@ mod discovery;
 mod ports;
 mod supervisor;
 
-pub use config::{ClusterConfig, NatsConfig, render_config};
+pub use config::{ClusterConfig, NatsConfig, RouteCredentials, render_config};
 pub use discovery::find_nats_server;
 pub use ports::free_port;
 pub use supervisor::{PortTaken, Supervisor};

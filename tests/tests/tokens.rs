@@ -246,8 +246,23 @@ async fn bad_manifests_get_typed_registry_errors() {
         ErrorCode::CapabilityForbidden
     );
 
-    let m = manifest::with_buckets("BadM", "badm", &["other_items"]);
+    let m = manifest::with_buckets("BadM", "badm", &["bad.name"]);
     assert_eq!(register_code(&conn, m).await, ErrorCode::InvalidBucket);
+
+    // An endpoint subject outside the own group (here: a platform KV stream's delete).
+    for subject in [
+        "$JS.API.STREAM.DELETE.KV_symphony_keys",
+        "cirata.extensions.other.list",
+    ] {
+        let mut m = good();
+        m["endpoints"] = json!([{"service": "badm", "version": "1.0.0",
+            "endpoints": [{"name": "evil", "subject": subject}]}]);
+        assert_eq!(
+            register_code(&conn, m).await,
+            ErrorCode::InvalidEndpoint,
+            "{subject}"
+        );
+    }
 
     let m = manifest::with_buckets("BadM", "badm", &["symphony_keys"]);
     assert_eq!(register_code(&conn, m).await, ErrorCode::InvalidBucket);

@@ -275,7 +275,6 @@ async fn serve_with_nats(
         nats_urls: urls.clone(),
         nats_ca: ca.map(Path::to_path_buf),
     };
-    refuse_legacy_buckets(&client).await?;
     let auth = Arc::new(init_auth(args, identity, &client, &sys).await?);
     let registry = with_retry(
         "creating the platform buckets",
@@ -283,6 +282,8 @@ async fn serve_with_nats(
         || Registry::init(auth.clone(), client.clone(), sys.clone(), settings.clone()),
     )
     .await?;
+    // After the platform buckets exist: JetStream answers by then, also in a new cluster.
+    refuse_legacy_buckets(&client).await?;
 
     let info = symphony_info(args, nats, &origin);
     let gateway_client = with_retry(

@@ -416,6 +416,8 @@ mod tests {
         k.prefix = Some("x".into());
         assert!(k.validate().is_ok());
         k.buckets = vec!["y_data".into()];
+        assert!(k.validate().is_ok(), "any bucket name in the own account");
+        k.buckets = vec!["symphony_keys".into()];
         assert_eq!(k.validate().unwrap_err().code, ErrorCode::InvalidBucket);
     }
 }

@@ -91,7 +91,6 @@ async fn an_extension_key_reaches_only_its_own_account() {
         .await;
     assert_eq!(catalog.key.prefix.as_deref(), Some("catalog"));
     let catalog_id = catalog.key_id().to_string();
-    let other_id = other.key_id().to_string();
 
     // Positive controls: infrastructure, own bucket, own subjects.
     let info: ClusterInfo = catalog

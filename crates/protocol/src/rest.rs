@@ -249,12 +249,14 @@ pub enum AuditAction {
     UserDeleted,
     RoleUpdated,
     RoleDeleted,
+    /// An administrator changed an extension account's JetStream limits.
+    LimitsChanged,
     /// An action this build does not know.
     Other,
 }
 
 /// Every action but [`AuditAction::Other`].
-const AUDIT_ACTIONS: [AuditAction; 13] = [
+const AUDIT_ACTIONS: [AuditAction; 14] = [
     AuditAction::Login,
     AuditAction::LoginFailed,
     AuditAction::Logout,
@@ -268,6 +270,7 @@ const AUDIT_ACTIONS: [AuditAction; 13] = [
     AuditAction::UserDeleted,
     AuditAction::RoleUpdated,
     AuditAction::RoleDeleted,
+    AuditAction::LimitsChanged,
 ];
 
 impl<'de> Deserialize<'de> for AuditAction {
@@ -297,6 +300,7 @@ impl AuditAction {
             AuditAction::UserDeleted => "user_deleted",
             AuditAction::RoleUpdated => "role_updated",
             AuditAction::RoleDeleted => "role_deleted",
+            AuditAction::LimitsChanged => "limits_changed",
             AuditAction::Other => "other",
         }
     }

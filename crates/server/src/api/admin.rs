@@ -8,11 +8,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use symphony_protocol::rbac::{Role, validate_role};
-use symphony_protocol::rest::{CreateUser, UpdateUser, UserView};
+use symphony_protocol::rest::{CreateUser, ExtensionAccount, UpdateLimits, UpdateUser, UserView};
 use symphony_protocol::time::now_rfc3339;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::Auth;
+use crate::auth::accounts::validate_limits;
 use crate::auth::audit::{AuditAction, AuditEvent, event};
 use crate::auth::users::{UserRecord, hash_password, validate_password, validate_username};
 use crate::http::{ApiError, Authenticated};
@@ -229,4 +230,58 @@ pub async fn audit(
     Ok(Json(
         auth.audit.recent(q.limit.unwrap_or(100).min(1000)).await?,
     ))
+}
+
+fn no_account(prefix: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::ExtensionNotFound,
+        format!("extension {prefix:?} has no account"),
+    )
+}
+
+/// `GET /api/v1/extensions/{prefix}/account`: owner and JetStream limits of an extension account,
+/// for whoever sees the extension.
+pub async fn extension_account(
+    State(auth): State<Arc<Auth>>,
+    Authenticated(caller): Authenticated,
+    Path(prefix): Path<String>,
+) -> Result<Json<ExtensionAccount>, ApiError> {
+    if !caller.sees(&prefix) {
+        return Err(no_account(&prefix).into());
+    }
+    let account = auth
+        .accounts
+        .get(&prefix)
+        .await?
+        .ok_or_else(|| no_account(&prefix))?;
+    Ok(Json(account))
+}
+
+/// `PUT /api/v1/extensions/{prefix}/limits` (administrators): new JetStream limits, applied to the
+/// running account at once.
+pub async fn set_limits(
+    State(auth): State<Arc<Auth>>,
+    Authenticated(caller): Authenticated,
+    Path(prefix): Path<String>,
+    Json(limits): Json<UpdateLimits>,
+) -> Result<Json<ExtensionAccount>, ApiError> {
+    caller.require_admin()?;
+    validate_limits(&limits)?;
+    let account = auth.accounts.set_limits(&prefix, limits).await?;
+    auth.sync_accounts().await?;
+    let detail = format!(
+        "disk {} mem {} streams {} consumers {}",
+        limits.disk_storage, limits.mem_storage, limits.streams, limits.consumer
+    );
+    auth.audit
+        .record(
+            event(
+                AuditAction::LimitsChanged,
+                &caller.actor(),
+                &format!("extension:{prefix}"),
+            )
+            .detail(detail),
+        )
+        .await;
+    Ok(Json(account))
 }

@@ -38,6 +38,14 @@ where
         .route("/api/v1/apikey", get(api_key))
         .route("/api/v1/extensions/all", get(extensions_all))
         .route("/api/v1/extensions/{prefix}", get(extension_one))
+        .route(
+            "/api/v1/extensions/{prefix}/account",
+            get(admin::extension_account),
+        )
+        .route(
+            "/api/v1/extensions/{prefix}/limits",
+            put(admin::set_limits),
+        )
         .route("/api/v1/login", post(session::login))
         .route("/api/v1/logout", post(session::logout))
         .route("/api/v1/userinfo", get(session::userinfo))

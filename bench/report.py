@@ -2,8 +2,9 @@
 """Writes bench/REPORT.md (to stdout) from the raw outputs bench/run.sh keeps in bench/results/.
 
 Reads: env.txt (machine, versions, settings), raw_nats.json (nats-load), <scenario>.json (the JSON line of
-bench/post.lua), rss-<scenario>.tsv, cpu-<scenario>-{begin,end}.tsv, loadgen-cpu-<scenario>.txt and, when
-present, perf-*.txt; includes bench/analysis.md (hand-written findings from profiling) verbatim.
+bench/post.lua), open_loop.json (open-loop), rss-<scenario>.tsv, cpu-<scenario>-{begin,end}.tsv,
+loadgen-cpu-<scenario>.txt, pairs/ and baseline/ (alternating rounds) and, when present, perf-*.txt;
+includes bench/analysis.md (hand-written findings from profiling) verbatim.
 """
 
 import json
@@ -16,6 +17,14 @@ TARGET_P99_MS = 1.0
 # Issue 10: a signed-in user's gateway call is no slower than an API key's.
 TARGET_SESSION_RPS_RATIO = 0.95  # gateway_session req/s ÷ gateway req/s, at least
 TARGET_SESSION_CPU_RATIO = 1.05  # symphony CPU µs/request gateway_session ÷ gateway, at most
+# Issue 11: at a fixed 1,000 req/s with 1 KiB bodies, the gateway adds no more latency over a raw NATS
+# request than Dapr's published sidecar benchmark adds over a direct call (the figures the issue quotes).
+DAPR_ADDED_P50_MS = 1.06
+DAPR_ADDED_P99_MS = 2.90
+# Issue 11: the gateway's req/s and p50 must not get worse than before the change (BENCH_BASELINE_BIN).
+# "Not worse" within the 5 % that background load moves a median of alternating rounds (as for issue 10).
+TARGET_BASELINE_RPS_RATIO = 0.95  # after ÷ before, at least
+TARGET_BASELINE_P50_RATIO = 1.05  # after ÷ before, at most
 
 # Which processes serve each scenario: (proxy / server side, the echo handler behind it).
 STACKS = {
@@ -180,6 +189,48 @@ def nats_ratio(results, hz, n):
     return a / b if b else float("nan")
 
 
+def load_open_loop(results):
+    """open_loop.json of open-loop: the settings and one leg per mode (`nats`, `http`), or None."""
+    path = os.path.join(results, "open_loop.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        run = json.load(f)
+    run["by_mode"] = {leg["mode"]: leg for leg in run["legs"]}
+    return run
+
+
+def baseline_rounds(results, hz):
+    """The alternating rounds of this build's gateway and BENCH_BASELINE_BIN's (results/baseline/)."""
+    base_dir = os.path.join(results, "baseline")
+    rounds = []
+    n = 1
+    while os.path.exists(os.path.join(base_dir, f"{n}-gateway.json")):
+        names = {"after": f"{n}-gateway", "before": f"{n}-gateway_baseline"}
+        runs = {k: load(base_dir, v) for k, v in names.items()}
+        if not all(runs.values()):
+            break
+        by_name = {names[k]: r for k, r in runs.items()}
+        cpus = {names[k]: cpu_seconds(base_dir, v, hz) for k, v in names.items()}
+        rounds.append({
+            "round": n,
+            "first": "after" if n % 2 else "before",
+            "after": runs["after"],
+            "before": runs["before"],
+            "after_cpu": cpu_us_per_request(cpus, by_name, names["after"], "symphony"),
+            "before_cpu": cpu_us_per_request(cpus, by_name, names["before"], "symphony-baseline"),
+            "rps_ratio": runs["after"]["rps"] / runs["before"]["rps"],
+            "p50_ratio": runs["after"]["p50_ms"] / runs["before"]["p50_ms"],
+            "errors": runs["after"]["errors"] + runs["before"]["errors"],
+        })
+        n += 1
+    return rounds
+
+
+def kib(size):
+    return f"{size / 1024:g} KiB" if size % 1024 == 0 else f"{size} B"
+
+
 def mib(kib):
     return f"{kib / 1024:.1f}"
 
@@ -192,6 +243,144 @@ def ok(flag):
     return "**met**" if flag else "**missed**"
 
 
+def open_loop_added(run):
+    """The gateway's added latency (http leg minus nats leg) of open_loop.json, or None without both legs."""
+    if not run or not {"nats", "http"} <= run["by_mode"].keys():
+        return None
+    raw, gw = run["by_mode"]["nats"], run["by_mode"]["http"]
+    # The rate held (a saturated generator or server would fall behind) and every request succeeded.
+    kept = all(leg["achieved_rps"] >= 0.98 * run["target_rps"] for leg in (raw, gw))
+    clean = kept and raw["errors"] == 0 and gw["errors"] == 0 and raw["requests"] > 0 and gw["requests"] > 0
+    caveat = "" if clean else (" (rate not held)" if not kept else " (with errors)")
+    return {
+        "raw": raw,
+        "gw": gw,
+        "rate": run["target_rps"],
+        "size": run["payload_bytes"],
+        "p50": gw["p50_ms"] - raw["p50_ms"],
+        "p99": gw["p99_ms"] - raw["p99_ms"],
+        "kept": kept,
+        "clean": clean,
+        "caveat": caveat,
+    }
+
+
+def write_open_loop(w, run, ol):
+    raw, gw = ol["raw"], ol["gw"]
+    w(f"### Open loop at {ol['rate']:,.0f} req/s, {kib(ol['size'])} (issue 11)")
+    w("")
+    busy = run.get("machine_busy_pct")
+    busy_text = f"{busy:.0f}%" if busy is not None else "?"
+    w(
+        f"`open-loop` (bench/src/bin/open_loop.rs) sends requests at a fixed rate, {ol['rate']:,.0f} req/s "
+        f"per leg, whether or not earlier ones have been answered, spread over {run['connections']} "
+        f"connections per leg (one request in flight each; a request due on a busy connection waits). Every "
+        "latency is measured from the time the request was **scheduled**, so a stall counts for every "
+        "request it delays instead of lowering the rate (no coordinated omission; wrk2's method). The two "
+        f"legs take turns in {run['slice_s']:g} s slices in one process: raw NATS (`raw_nats`'s request "
+        "to `cirata.extensions.echo.echo`) and HTTP POST through the gateway with the API key "
+        f"(`gateway`'s request). HDR histograms, 3 significant digits. The machine was {busy_text} busy "
+        "(all cores, load generator included) over the measured time."
+    )
+    w("")
+    w(
+        "| leg | target req/s | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors "
+        "| send lag p50 / p99 ms |"
+    )
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for leg, label in ((raw, LABELS["raw_nats"]), (gw, LABELS["gateway"])):
+        w(
+            f"| {label} | {ol['rate']:,.0f} | {leg['achieved_rps']:,.0f} | {leg['p50_ms']:.3f} | "
+            f"{leg['p90_ms']:.3f} | {leg['p99_ms']:.3f} | {leg['p999_ms']:.3f} | {leg['max_ms']:.3f} | "
+            f"{leg['errors']} | {leg['send_lag_p50_ms']:.3f} / {leg['send_lag_p99_ms']:.3f} |"
+        )
+    w("")
+    w(
+        "Send lag: how late a request left against its schedule (the pacer's timer, waking a worker, a "
+        "connection still busy); it is part of both legs' latencies."
+    )
+    w("")
+    w("| percentile | raw NATS ms | gateway ms | added by the gateway | Dapr sidecar adds (published) | |")
+    w("|---|---:|---:|---:|---:|---|")
+    for label, key, dapr in (("p50", "p50", DAPR_ADDED_P50_MS), ("p99", "p99", DAPR_ADDED_P99_MS)):
+        added = ol[key]
+        w(
+            f"| {label} | {raw[key + '_ms']:.3f} | {gw[key + '_ms']:.3f} | **{added:+.3f} ms** | "
+            f"+{dapr:.2f} ms | {ok(ol['clean'] and added <= dapr)} |"
+        )
+    w("")
+    if not ol["kept"]:
+        w(
+            f"**The rate was not held** (achieved below 98 % of {ol['rate']:,.0f} req/s on a leg): the "
+            "machine or the load generator was saturated, so these are not the latencies of an unsaturated "
+            "machine and the comparison is marked missed."
+        )
+        w("")
+    w(
+        "Dapr's figures (as quoted in issue 11) are its published service-invocation benchmark at 1,000 "
+        "req/s with 1 KiB: the latency two sidecars add over a direct call, on a Kubernetes cluster with "
+        "the load tester on another node. Here one gateway hop (HTTP → symphony → NATS) is compared with "
+        "the NATS request a client could make itself, on loopback, with load generator and servers on the "
+        "same cores. The comparison is against those figures, not between equal setups."
+    )
+    w("")
+
+
+def baseline_goal(rounds):
+    """Medians of the before/after rounds and whether they meet issue 11's "not worse", or None."""
+    if not rounds:
+        return None
+    rps = median([r["rps_ratio"] for r in rounds])
+    p50 = median([r["p50_ratio"] for r in rounds])
+    clean = all(r["errors"] == 0 for r in rounds)
+    return {
+        "rps": rps,
+        "p50": p50,
+        "clean": clean,
+        "met": rps >= TARGET_BASELINE_RPS_RATIO and p50 <= TARGET_BASELINE_P50_RATIO and clean,
+    }
+
+
+def write_baseline(w, env, rounds, goal):
+    w("### Before / after (issue 11)")
+    w("")
+    w(
+        f"The gateway scenario (wrk -t2 -c16, 1 KiB echo, API key) against this build (**after**) and "
+        f"`{env.get('baseline_bin', '?')}` (**before**, {env.get('baseline_symphony', '?')}), each on its own "
+        f"instance, in {len(rounds)} alternating rounds of {env.get('pair_duration', '?')} each (after, before; "
+        "before, after; …) in the same run, so background load falls on both alike."
+    )
+    w("")
+    w(
+        "| round | order | before req/s | after req/s | req/s after ÷ before | before p50 ms | after p50 ms "
+        "| p50 after ÷ before | before p99 ms | after p99 ms | symphony µs/req before | after | errors |"
+    )
+    w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def cpu(v):
+        return f"{v:.1f}" if v is not None else "?"
+
+    for r in rounds:
+        order = "after, before" if r["first"] == "after" else "before, after"
+        b, a = r["before"], r["after"]
+        w(
+            f"| {r['round']} | {order} | {b['rps']:,.0f} | {a['rps']:,.0f} | {r['rps_ratio']:.3f}× | "
+            f"{b['p50_ms']:.3f} | {a['p50_ms']:.3f} | {r['p50_ratio']:.3f}× | {b['p99_ms']:.3f} | "
+            f"{a['p99_ms']:.3f} | {cpu(r['before_cpu'])} | {cpu(r['after_cpu'])} | {r['errors']} |"
+        )
+    w(
+        f"| **median** | | | | **{goal['rps']:.3f}×** | | | **{goal['p50']:.3f}×** | | | | | |"
+    )
+    w("")
+    w(
+        f"Verdict: {ok(goal['met'])}: median req/s after ÷ before {goal['rps']:.3f}× (goal ≥ "
+        f"{TARGET_BASELINE_RPS_RATIO}×), median p50 after ÷ before {goal['p50']:.3f}× (goal ≤ "
+        f"{TARGET_BASELINE_P50_RATIO}×){'' if goal['clean'] else ', with errors'}. \"Not worse\" allows the 5 % "
+        "that background load moves a median of alternating rounds on these shared cores."
+    )
+    w("")
+
+
 def main():
     results = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
     env = read_env(results)
@@ -200,6 +389,8 @@ def main():
     rss = {name: peak_rss_kib(results, name) for name in STACKS}
     cpu = {name: cpu_seconds(results, name, hz) for name in STACKS}
     pairs = session_pairs(results, hz)
+    open_loop = load_open_loop(results)
+    base = baseline_rounds(results, hz)
     raw, gw, ngx = runs["raw_nats"], runs["gateway"], runs["nginx"]
     if not (raw and gw and ngx):
         sys.exit("report: raw_nats, gateway and nginx results are required")
@@ -213,6 +404,7 @@ def main():
     w("```sh")
     w("bench/run.sh                 # BENCH_DURATION=15s BENCH_WARMUP=3s by default")
     w("BENCH_PROFILE=1 bench/run.sh # also records a perf profile of symphony + nats-server")
+    w("BENCH_BASELINE_BIN=/path/to/old/symphony bench/run.sh  # also: gateway before/after, alternating rounds")
     w("bench/compare.sh base=target/release/symphony new=/path/to/other/symphony  # A/B the gateway only")
     w("```")
     w("")
@@ -227,6 +419,11 @@ def main():
         "before the run started (other work on the same cores skews every scenario alike)."
     )
     w(f"- **Run:** {env['date']}, commit {env['git']}, {env['rustc']}, {env['symphony']}.")
+    if env.get("baseline_bin"):
+        w(
+            f"- **Baseline (before):** `{env['baseline_bin']}` ({env.get('baseline_symphony', '?')}), a "
+            "second instance with its own nats-server and this build's echo-ext."
+        )
     w(f"- **Tools:** {env['nats_server']}; {env['nginx']}; {env['wrk']}.")
     w(
         f"- **Load:** {env['connections']} connections, one request in flight each, "
@@ -343,7 +540,27 @@ def main():
             f"each | req/s {pairs_rps:.3f}×, symphony CPU {pairs_cpu:.3f}×"
             f"{'' if pairs_clean else ', with errors'} | {ok(pairs_goal)} |"
         )
+    ol = open_loop_added(open_loop)
+    if ol:
+        for label, added, dapr in (("p50", ol["p50"], DAPR_ADDED_P50_MS), ("p99", ol["p99"], DAPR_ADDED_P99_MS)):
+            w(
+                f"| open loop at {ol['rate']:,.0f} req/s, {kib(ol['size'])}: gateway adds ≤ Dapr's "
+                f"+{dapr:.2f} ms {label} over raw NATS | {added:+.3f} ms{ol['caveat']} | "
+                f"{ok(ol['clean'] and added <= dapr)} |"
+            )
+    base_goal = baseline_goal(base)
+    if base_goal:
+        w(
+            f"| gateway not worse than before (BENCH_BASELINE_BIN): median req/s after ÷ before ≥ "
+            f"{TARGET_BASELINE_RPS_RATIO} and p50 after ÷ before ≤ {TARGET_BASELINE_P50_RATIO}, "
+            f"{len(base)} alternating rounds | req/s {base_goal['rps']:.3f}×, p50 {base_goal['p50']:.3f}×"
+            f"{'' if base_goal['clean'] else ', with errors'} | {ok(base_goal['met'])} |"
+        )
     w("")
+    if ol:
+        write_open_loop(w, open_loop, ol)
+    if base_goal:
+        write_baseline(w, env, base, base_goal)
     if session_goal is not None:
         w("### Signed-in user vs API key (issue 10)")
         w("")
@@ -501,7 +718,10 @@ def main():
         "`cpu-<scenario>-{begin,end}.tsv` (utime/stime ticks), `loadgen-cpu-<scenario>.txt`, `env.txt`, "
         "`nginx.conf`; with `BENCH_PROFILE=1` also `perf-*.txt` (gateway load) and `perf-session-*.txt` "
         "(gateway_session load); `pairs/` the alternating gateway / gateway_session rounds (same files, "
-        "named `<round>-<scenario>`)."
+        "named `<round>-<scenario>`); `open_loop.json` (open-loop: both legs' percentiles, achieved rate, "
+        "send lag) with `rss-open_loop.tsv`, `cpu-open_loop-*.tsv` over both legs together; with "
+        "`BENCH_BASELINE_BIN`, `baseline/` the before/after rounds (`<round>-gateway`, "
+        "`<round>-gateway_baseline`)."
     )
     print("\n".join(out))
 

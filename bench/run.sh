@@ -9,28 +9,49 @@
 # and two breakdown scenarios that isolate the gateway's fixed costs:
 #   symphony_ping    wrk GET /api/v1/ping                                (HTTP stack only)
 #   gateway_auth     wrk GET /api/v1/extension/nope/echo                 (HTTP + bearer-token check, 404)
+# and one open-loop scenario (issue 11), the gateway's added latency at a rate that does not saturate the
+# machine:
+#   open_loop        open-loop → NATS → echo-ext and open-loop → gateway → NATS → echo-ext, each at
+#                    BENCH_OPEN_RATE req/s (default 1000), taking turns in 1 s slices, latency measured
+#                    from each request's scheduled send time (no coordinated omission)
 # then gateway and gateway_session again in alternating rounds (BENCH_PAIRS, default 4, of
 # BENCH_PAIR_DURATION, default 5s, each; 0 skips them): a signed-in user vs API key ratio that background
 # load moves less than one back-to-back pair.
+# With BENCH_BASELINE_BIN=/path/to/old/symphony it also starts a second instance of that binary (its own
+# data dir, nats-server and echo-ext) and runs the gateway scenario against both in alternating rounds
+# (BENCH_BASELINE_ROUNDS, default BENCH_PAIRS or 4, of BENCH_PAIR_DURATION each): issue 11's "req/s and
+# p50 must not get worse than before", measured side by side in one run.
 # It samples RSS of every server process while each scenario runs, keeps the raw outputs in
 # bench/results/ and writes bench/REPORT.md (bench/report.py).
 #
 # Environment: BENCH_DURATION (default 15s), BENCH_WARMUP (default 3s), BENCH_PROFILE=1 (also record a
 # `perf` profile of symphony and nats-server under gateway load into bench/results/perf-*.txt, and under
 # gateway_session load into bench/results/perf-session-*.txt), BENCH_NO_BUILD=1 (skip
-# `cargo build --release`, use what the release directory holds). Binaries are taken from
-# $CARGO_TARGET_DIR/release when CARGO_TARGET_DIR is set, else target/release.
+# `cargo build --release`, use what the release directory holds), BENCH_OPEN_RATE (default 1000: requests
+# per second of each open_loop leg; it runs BENCH_WARMUP + BENCH_DURATION per leg), BENCH_PAIRS and
+# BENCH_PAIR_DURATION (above), BENCH_BASELINE_BIN (default none: the symphony binary "before" the change,
+# e.g. a release build of the merge base copied out of the target directory) and BENCH_BASELINE_ROUNDS.
+# Binaries are taken from $CARGO_TARGET_DIR/release when CARGO_TARGET_DIR is set, else target/release.
 # Every process it starts is stopped on exit, also on failure or Ctrl-C.
 #
 # The web UI benchmark (shell and extension page with 0 vs 50 extensions, JSX transpile) is separate:
 # bench/ui/run.sh writes bench/UI-REPORT.md (bench/ui/README.md).
 set -euo pipefail
+# A relative BENCH_BASELINE_BIN is relative to where the script was started, not to the repository root.
+if [[ -n "${BENCH_BASELINE_BIN:-}" && "$BENCH_BASELINE_BIN" != /* ]]; then
+    BENCH_BASELINE_BIN="$PWD/$BENCH_BASELINE_BIN"
+fi
 cd "$(dirname "$0")/.."
 
 ROOT="$(pwd -P)"
 DURATION="${BENCH_DURATION:-15s}"
 WARMUP="${BENCH_WARMUP:-3s}"
 PROFILE="${BENCH_PROFILE:-0}"
+OPEN_RATE="${BENCH_OPEN_RATE:-1000}"
+PAIRS="${BENCH_PAIRS:-4}"
+PAIR_DURATION="${BENCH_PAIR_DURATION:-5s}"
+BASELINE_BIN="${BENCH_BASELINE_BIN:-}"
+BASELINE_ROUNDS="${BENCH_BASELINE_ROUNDS:-$((PAIRS > 0 ? PAIRS : 4))}"
 CONNECTIONS=16
 WRK_THREADS=2
 SIZE=1024
@@ -40,6 +61,10 @@ die() {
     log "$*"
     exit 1
 }
+if [[ -n "$BASELINE_BIN" ]]; then
+    [[ -x "$BASELINE_BIN" ]] || die "BENCH_BASELINE_BIN=$BASELINE_BIN is not an executable"
+    ((BASELINE_ROUNDS > 0)) || die "BENCH_BASELINE_ROUNDS must be at least 1 with BENCH_BASELINE_BIN"
+fi
 
 apt_install() {
     local sudo=()
@@ -199,6 +224,33 @@ session_is_user || die "the login's token does not authenticate a signed-in user
 gateway_answers "$SESSION_TOKEN" || die "the gateway does not answer 200 to the signed-in admin"
 log "signed in as admin: the gateway answers the session token too"
 
+# --- the baseline: a second instance of BENCH_BASELINE_BIN, with its own echo-ext and client key -----
+# Started now, not before its rounds, so that a baseline binary that cannot start fails the run early; it
+# idles until then. The echo extension is this build's for both: only symphony differs.
+if [[ -n "$BASELINE_BIN" ]]; then
+    BASE_DATA="$T/data-baseline"
+    start symphony-baseline "$BASELINE_BIN" serve --data-dir "$BASE_DATA" --http 0 --nats-port 0 --ws-port 0
+    BASE_SYMPHONY_PID=$STARTED
+    wait_until 60 "the baseline symphony to write ports.json" test -s "$BASE_DATA/ports.json"
+    BASE_HTTP_URL="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["http_url"])' \
+        "$BASE_DATA/ports.json")"
+    wait_until 60 "the baseline symphony to be ready" curl -fsS "$BASE_HTTP_URL/api/v1/ready"
+    BASE_NATS_PID="$(ps -o pid= --ppid "$BASE_SYMPHONY_PID" -o comm= | awk '$2 == "nats-server" {print $1; exit}')"
+    [[ -n "$BASE_NATS_PID" ]] || die "no nats-server child of the baseline symphony ($BASE_SYMPHONY_PID)"
+    BASE_REGISTRATION="$("$BASELINE_BIN" token create --registration --data-dir "$BASE_DATA")"
+    start echo-ext-baseline env REGISTRATION_TOKEN="$BASE_REGISTRATION" SYMPHONY_CREDENTIAL_STORE=file \
+        CIRATA_CONFIG_DIR="$T/cirata-baseline" "$BIN/echo-ext"
+    BASE_ECHO_PID=$STARTED
+    BASE_TOKEN="$("$BASELINE_BIN" key create --data-dir "$BASE_DATA" --capability pub:extensions.echo.echo)"
+    BASE_GATEWAY_URL="$BASE_HTTP_URL/api/v1/extension/echo/echo"
+    base_answers() {
+        [[ "$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $BASE_TOKEN" \
+            -H 'Content-Type: application/json' --data '{"ping":true}' "$BASE_GATEWAY_URL")" == 200 ]]
+    }
+    wait_until 60 "POST $BASE_GATEWAY_URL (baseline) to answer 200" base_answers
+    log "baseline $BASELINE_BIN: $BASE_HTTP_URL (pid $BASE_SYMPHONY_PID, nats-server pid $BASE_NATS_PID)"
+fi
+
 # --- http-echo behind nginx --------------------------------------------------------------------------
 UPSTREAM_PORT="$(free_port)"
 start http-echo "$BIN/http-echo" --port "$UPSTREAM_PORT"
@@ -245,6 +297,10 @@ log "nginx $NGINX_URL (master $NGINX_PID, workers $NGINX_WORKERS) → http-echo 
 ROLES=("symphony $SYMPHONY_PID" "nats-server $NATS_PID" "echo-ext $ECHO_PID" "http-echo $HTTP_ECHO_PID"
     "nginx-master $NGINX_PID")
 for w in $NGINX_WORKERS; do ROLES+=("nginx-worker $w"); done
+if [[ -n "$BASELINE_BIN" ]]; then
+    ROLES+=("symphony-baseline $BASE_SYMPHONY_PID" "nats-server-baseline $BASE_NATS_PID"
+        "echo-ext-baseline $BASE_ECHO_PID")
+fi
 
 # sample_rss FILE: one line per process and sample, `<unix time> <role> <pid> <rss KiB>`.
 sample_rss_once() {
@@ -328,34 +384,64 @@ run_wrk symphony_ping "$HTTP_URL/api/v1/ping" BENCH_METHOD=GET
 # (`Connection: close`), and wrk would measure reconnects instead of the token check.
 run_wrk gateway_auth "$HTTP_URL/api/v1/extension/nope/echo" BENCH_TOKEN="$CLIENT_TOKEN" BENCH_METHOD=GET
 
+# open_loop: both legs in one open-loop process, taking turns in 1 s slices (connections stay open, and
+# background load that comes and goes falls on both legs alike), each BENCH_WARMUP warm-up + BENCH_DURATION
+# measured at OPEN_RATE. CPU and RSS are sampled over both legs together.
+log "open_loop: raw NATS and gateway at $OPEN_RATE req/s each, $SIZE B, $CONNECTIONS connections each," \
+    "taking turns in 1 s slices: $WARMUP warm-up, then $DURATION measured per leg"
+begin_sampling open_loop
+SYMPHONY_TOKEN="$CLIENT_TOKEN" timed "$OUT/loadgen-cpu-open_loop.txt" "$BIN/open-loop" --mode nats,http \
+    --url "$GATEWAY_URL" --rate "$OPEN_RATE" --connections "$CONNECTIONS" --size "$SIZE" \
+    --warmup "$WARMUP" --duration "$DURATION" --slice 1s >"$OUT/open_loop.json"
+end_sampling open_loop
+
 # gateway vs gateway_session again, in BENCH_PAIRS rounds of BENCH_PAIR_DURATION each, alternating which
 # goes first (key, session; session, key; …): other work on the shared cores comes and goes within
 # seconds and can move one 10 s scenario by ±30 %, so one back-to-back pair cannot settle a 5 % goal.
 # Raw outputs in results/pairs/ (`<round>-<scenario>.json`, `cpu-…`, `loadgen-cpu-…` as above).
-PAIRS="${BENCH_PAIRS:-4}"
-PAIR_DURATION="${BENCH_PAIR_DURATION:-5s}"
+# pair_slice DIR NAME TOKEN [URL]: one wrk run of PAIR_DURATION against URL (default: the gateway) into
+# $OUT/DIR.
 pair_slice() {
-    local name="$1" token="$2"
-    cpu_snapshot >"$OUT/pairs/cpu-$name-begin.tsv"
-    timed "$OUT/pairs/loadgen-cpu-$name.txt" env BENCH_SIZE="$SIZE" BENCH_TOKEN="$token" wrk \
-        -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$PAIR_DURATION" --latency -s bench/post.lua "$GATEWAY_URL" \
-        >"$OUT/pairs/wrk-$name.txt"
-    cpu_snapshot >"$OUT/pairs/cpu-$name-end.tsv"
-    grep '^JSON ' "$OUT/pairs/wrk-$name.txt" | sed 's/^JSON //' >"$OUT/pairs/$name.json"
+    local dir="$OUT/$1" name="$2" token="$3" url="${4:-$GATEWAY_URL}"
+    cpu_snapshot >"$dir/cpu-$name-begin.tsv"
+    timed "$dir/loadgen-cpu-$name.txt" env BENCH_SIZE="$SIZE" BENCH_TOKEN="$token" wrk \
+        -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$PAIR_DURATION" --latency -s bench/post.lua "$url" \
+        >"$dir/wrk-$name.txt"
+    cpu_snapshot >"$dir/cpu-$name-end.tsv"
+    grep '^JSON ' "$dir/wrk-$name.txt" | sed 's/^JSON //' >"$dir/$name.json"
 }
 if ((PAIRS > 0)); then
     log "pairs: $PAIRS rounds of gateway and gateway_session, $PAIR_DURATION each, alternating order"
     mkdir -p "$OUT/pairs"
     for ((round = 1; round <= PAIRS; round++)); do
         if ((round % 2)); then
-            pair_slice "$round-gateway" "$CLIENT_TOKEN"
-            pair_slice "$round-gateway_session" "$SESSION_TOKEN"
+            pair_slice pairs "$round-gateway" "$CLIENT_TOKEN"
+            pair_slice pairs "$round-gateway_session" "$SESSION_TOKEN"
         else
-            pair_slice "$round-gateway_session" "$SESSION_TOKEN"
-            pair_slice "$round-gateway" "$CLIENT_TOKEN"
+            pair_slice pairs "$round-gateway_session" "$SESSION_TOKEN"
+            pair_slice pairs "$round-gateway" "$CLIENT_TOKEN"
         fi
     done
     session_is_user || die "the session ended during the pairs: their numbers are not a signed-in user's"
+fi
+
+# Before / after: the gateway scenario against this build (`<round>-gateway`) and BENCH_BASELINE_BIN
+# (`<round>-gateway_baseline`) in alternating rounds, like the pairs above; raw outputs in results/baseline/.
+if [[ -n "$BASELINE_BIN" ]]; then
+    log "baseline: warm-up $WARMUP, then $BASELINE_ROUNDS rounds of gateway against this build and the" \
+        "baseline, $PAIR_DURATION each, alternating order"
+    env BENCH_SIZE="$SIZE" BENCH_TOKEN="$BASE_TOKEN" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" \
+        -s bench/post.lua "$BASE_GATEWAY_URL" >/dev/null
+    mkdir -p "$OUT/baseline"
+    for ((round = 1; round <= BASELINE_ROUNDS; round++)); do
+        if ((round % 2)); then
+            pair_slice baseline "$round-gateway" "$CLIENT_TOKEN"
+            pair_slice baseline "$round-gateway_baseline" "$BASE_TOKEN" "$BASE_GATEWAY_URL"
+        else
+            pair_slice baseline "$round-gateway_baseline" "$BASE_TOKEN" "$BASE_GATEWAY_URL"
+            pair_slice baseline "$round-gateway" "$CLIENT_TOKEN"
+        fi
+    done
 fi
 
 # profile LABEL TOKEN PREFIX: perf record of symphony and nats-server under 10 s of gateway load with
@@ -404,6 +490,12 @@ fi
     echo "warmup=$WARMUP"
     echo "pairs=$PAIRS"
     echo "pair_duration=$PAIR_DURATION"
+    echo "open_rate=$OPEN_RATE"
+    if [[ -n "$BASELINE_BIN" ]]; then
+        echo "baseline_bin=$BASELINE_BIN"
+        echo "baseline_symphony=$("$BASELINE_BIN" version 2>&1 | head -n1)"
+        echo "baseline_rounds=$BASELINE_ROUNDS"
+    fi
     echo "connections=$CONNECTIONS"
     echo "wrk_threads=$WRK_THREADS"
     echo "payload_bytes=$SIZE"

@@ -6,12 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use async_nats::ConnectOptions;
+use anyhow::Context;
 use bytes::Bytes;
 use clap::Parser;
-use symphony_bench::{LoadSummary, json_payload};
-use symphony_protocol::messages::ApiKey;
+use symphony_bench::{LoadSummary, connect_nats, exchange_api_key, json_payload};
 use symphony_protocol::{Address, Token};
 use tokio::sync::Barrier;
 
@@ -49,47 +47,6 @@ struct Args {
     scenario: String,
 }
 
-/// `GET /api/v1/apikey`: the key's JWT, seed, NATS URLs and inbox prefix.
-async fn exchange(token: &str, address: &Address) -> anyhow::Result<ApiKey> {
-    // reqwest is built with `rustls-no-provider`; building a client needs a process-wide provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let url = format!("{}/api/v1/apikey", address.http_base);
-    let response = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    let status = response.status();
-    let body = response.bytes().await?;
-    if !status.is_success() {
-        bail!("GET {url}: {status}: {}", String::from_utf8_lossy(&body));
-    }
-    serde_json::from_slice(&body).with_context(|| format!("GET {url}: not an API key"))
-}
-
-async fn connect(
-    api_key: &ApiKey,
-    address: &Address,
-    n: usize,
-) -> anyhow::Result<async_nats::Client> {
-    let key_pair = Arc::new(nkeys::KeyPair::from_seed(&api_key.seed)?);
-    let urls: Vec<String> = api_key
-        .nats_urls
-        .iter()
-        .map(|u| address.nats_url(u))
-        .collect();
-    ConnectOptions::with_jwt(api_key.jwt.clone(), move |nonce| {
-        let key_pair = key_pair.clone();
-        async move { key_pair.sign(&nonce).map_err(async_nats::AuthError::new) }
-    })
-    .custom_inbox_prefix(&api_key.inbox_prefix)
-    .name(format!("nats-load-{n}"))
-    .connect(urls.as_slice())
-    .await
-    .with_context(|| format!("connect to {}", urls.join(", ")))
-}
-
 /// Sends requests back to back until `until`; returns the latencies (when `record`) and the error count.
 async fn drive(
     nc: &async_nats::Client,
@@ -122,11 +79,11 @@ async fn main() -> anyhow::Result<()> {
     let args = Arc::new(Args::parse());
     let token = Token::parse(&args.token).context("the token is malformed")?;
     let address = Address::resolve(&token.origin, args.address.as_deref())?;
-    let api_key = exchange(&args.token, &address).await?;
+    let api_key = exchange_api_key(&args.token, &address).await?;
 
     let mut clients = Vec::with_capacity(args.connections);
     for n in 0..args.connections {
-        clients.push(connect(&api_key, &address, n).await?);
+        clients.push(connect_nats(&api_key, &address, format!("nats-load-{n}")).await?);
     }
     let payload = Bytes::from(json_payload(args.size));
     let ready = Arc::new(Barrier::new(args.connections + 1));

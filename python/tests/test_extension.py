@@ -270,3 +270,24 @@ async def test_a_reconnect_registers_again(platform: Platform, prefix: str) -> N
             return [r["uri"] for r in platform.extension(prefix)["manifest"]["resources"]] == [f"ui://{prefix}/late"]
 
         await poll("the manifest registered again", late_resource_registered)
+
+
+async def test_the_seeds_runtime_bucket_snippet_runs_as_written(platform: Platform, prefix: str) -> None:
+    """The seed's "create buckets at runtime" snippet: the cluster's replica count, then a bucket
+    in the extension's own account (docs/protocol.md §3.1)."""
+    ext = declare(symphony.Extension("Runtime", prefix, token=own_key(platform, prefix)))
+    async with ext:
+        msg = await ext.nc.request("cirata.services.cluster.info", b"", timeout=2)
+        replicas = json.loads(msg.data).get("replicas", 1)
+        await ext.js.create_key_value(
+            bucket="runtime_data",
+            description="Created on demand",
+            replicas=replicas,
+        )
+        kv = await ext.js.key_value("runtime_data")
+        await kv.put("k", b"v")
+        assert (await kv.get("k")).value == b"v"
+    other = f"{prefix}o"
+    async with declare(symphony.Extension("Other", other, token=own_key(platform, other))) as neighbour:
+        with pytest.raises(nats.js.errors.BucketNotFoundError):
+            await neighbour.js.key_value("runtime_data")

@@ -101,3 +101,26 @@ pub fn registration_inbox(key: &KeyId) -> String {
 pub fn key_id_suffix<'a>(subject: &'a str, prefix: &str) -> Option<&'a str> {
     subject.strip_prefix(prefix)?.strip_prefix('.')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_inboxes_and_import_replies_are_answered() {
+        for ok in ["_R_.abc.def", "_INBOX_catalog.k.1", "_INBOX.x"] {
+            assert!(is_reply_subject(ok), "{ok}");
+        }
+        for bad in [
+            "$KV.symphony_roles.x",
+            "$JS.API.STREAM.DELETE.KV_symphony_keys",
+            "cirata.extensions.victim.hijack",
+            "",
+            "_R",
+        ] {
+            assert!(!is_reply_subject(bad), "{bad}");
+        }
+        assert_eq!(status_import("catalog"), "$KV.symphony_status.catalog.>");
+        assert_eq!(extension_services("catalog"), "cirata.extensions.catalog.>");
+    }
+}

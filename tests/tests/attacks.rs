@@ -82,9 +82,7 @@ async fn a_reply_subject_cannot_make_the_server_write_platform_state() {
     let key = p.create_key(&viewer.token, &json!({"name": "x"})).await;
     let conn = p.connect_as(&key.token).await;
     // The barrier: a registration key of the same account listens on its inbox.
-    let witness = p
-        .connect_as(&p.token_create_registration().await)
-        .await;
+    let witness = p.connect_as(&p.token_create_registration().await).await;
     let barrier = format!("{}.barrier", subjects::registration_inbox(witness.key_id()));
     let mut arrived = witness.client.subscribe(barrier.clone()).await.unwrap();
     for reply in [
@@ -116,9 +114,7 @@ async fn a_reply_subject_cannot_make_the_server_write_platform_state() {
     );
     assert_eq!(p.userinfo(&admin.token).await.status, 200);
     assert_eq!(p.exchange(&key.token).await.id, key.id, "keys untouched");
-    let stream = p
-        .call(Method::GET, "/keys", Some(&admin.token), None)
-        .await;
+    let stream = p.call(Method::GET, "/keys", Some(&admin.token), None).await;
     assert_eq!(stream.status, 200, "the keys stream still exists: {stream}");
 }
 
@@ -164,7 +160,10 @@ async fn a_push_consumer_delivers_only_inside_its_own_account() {
         .assert_nothing_received(&mut hijacked, "a consumer of another account")
         .await;
     let view = p.try_extension("victim").await.unwrap();
-    assert_eq!(view.name, "Victim", "the victim's registration is untouched");
+    assert_eq!(
+        view.name, "Victim",
+        "the victim's registration is untouched"
+    );
     victim.assert_no_violations("victim").await;
 }
 
@@ -194,7 +193,9 @@ async fn nobody_but_the_extension_answers_its_requests() {
     spy_ext
         .assert_subscribe_denied("cirata.extensions.victim.echo")
         .await;
-    spy_ext.assert_publish_denied("extensions.victim.echo").await;
+    spy_ext
+        .assert_publish_denied("extensions.victim.echo")
+        .await;
     spy_ext
         .assert_publish_denied("cirata.extensions.victim.echo")
         .await;
@@ -399,9 +400,14 @@ async fn an_extension_stream_captures_only_its_own_account() {
         .await
         .expect("the victim answers");
     assert_eq!(reply.payload.as_ref(), b"hi");
-    let _ = p.exchange(&p.key_create(&["sub:extensions.victim.x"], None, &[]).await).await;
+    let _ = p
+        .exchange(&p.key_create(&["sub:extensions.victim.x"], None, &[]).await)
+        .await;
     let info = capture.info().await.unwrap();
-    assert_eq!(info.state.messages, 0, "nothing of another account was captured");
+    assert_eq!(
+        info.state.messages, 0,
+        "nothing of another account was captured"
+    );
     // And the platform's streams are not in the extension's account at all.
     assert!(js.get_stream("KV_symphony_keys").await.is_err());
 }
@@ -442,7 +448,8 @@ async fn an_extension_over_its_storage_limit_is_refused_alone() {
     let admin = p.login_admin().await;
     let hog = extension(&p, "Hog", "hog", &[]).await;
     let neighbour = extension(&p, "Neighbour", "neighbour", &[]).await;
-    let limits = json!({"disk_storage": 256 * 1024, "mem_storage": 0, "streams": 10, "consumer": 100});
+    let limits =
+        json!({"disk_storage": 256 * 1024, "mem_storage": 0, "streams": 10, "consumer": 100});
     let viewer = p.add_user(&admin.token, "vic", &["viewer"]).await;
     p.call(
         Method::PUT,
@@ -497,5 +504,9 @@ async fn an_extension_over_its_storage_limit_is_refused_alone() {
         .put("still", chunk.clone())
         .await
         .expect("the neighbour keeps writing");
-    assert_eq!(p.extensions().await.len(), 2, "the platform keeps answering");
+    assert_eq!(
+        p.extensions().await.len(),
+        2,
+        "the platform keeps answering"
+    );
 }

@@ -404,6 +404,7 @@ async fn init_auth(
     .await?;
     auth.sync_accounts().await?;
     auth.spawn_follow_accounts(&auth.account_changes);
+    auth.spawn_sync_service(client);
     let admin_password = std::env::var("SYMPHONY_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());

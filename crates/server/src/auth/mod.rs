@@ -141,7 +141,8 @@ impl Auth {
             sessions: SessionStore::new(Table::new(sessions), Duration::from_secs(30 * 60)),
             throttle: Throttle::new(bind(subjects::LOGIN_FAILURES_BUCKET).await?),
             revocations: Revocations::new(Table::new(bind(subjects::REVOCATIONS_BUCKET).await?)),
-            accounts: Accounts::new(Table::new(bind(subjects::ACCOUNTS_BUCKET).await?), sys),
+            accounts: Accounts::new(Table::new(bind(subjects::ACCOUNTS_BUCKET).await?), sys)
+                .via_server(client.clone()),
             audit: Audit::open(js),
             identity,
             account_changes: Changes::default(),

@@ -7,10 +7,11 @@
 pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::Client;
+use futures::StreamExt as _;
 use symphony_protocol::jwt::{self, ExportKind, Import, JetStreamLimits};
 use symphony_protocol::messages::KeyKind;
 use symphony_protocol::rest::{DEFAULT_EXTENSION_LIMITS, ExtensionAccount};
@@ -24,13 +25,22 @@ use crate::error::internal;
 use crate::identity::{Account, Identity};
 use plan::{AccountSpec, Inputs};
 
-/// The recorded extension accounts and what was last pushed.
+/// Where the CLI asks a running server to bring the accounts up to date (platform account only:
+/// the server and the CLI with the data dir).
+pub const SYNC_SUBJECT: &str = "symphony.accounts.sync";
+
+/// How often every replica compares all accounts with the resolver even without a change (another
+/// replica with an older view, or the CLI, may have pushed an older account).
+const RECHECK: Duration = Duration::from_secs(30);
+
+/// The recorded extension accounts.
 #[derive(Clone)]
 pub struct Accounts {
     table: Table<ExtensionAccount>,
     sys: Client,
-    /// Fingerprint of each account as last pushed by this process.
-    pushed: Arc<Mutex<HashMap<Account, String>>>,
+    /// Set for the one-shot CLI: ask the running server to sync (it follows the tables); sync here
+    /// only when no server answers.
+    via_server: Option<Client>,
     /// One sync at a time in this process, so pushes never overtake each other.
     sync: Arc<tokio::sync::Mutex<()>>,
 }
@@ -40,9 +50,16 @@ impl Accounts {
         Accounts {
             table,
             sys,
-            pushed: Arc::default(),
+            via_server: None,
             sync: Arc::default(),
         }
+    }
+
+    /// For the one-shot CLI: syncs go through the running server (`client` is a platform
+    /// connection), so only servers push accounts while one runs.
+    pub fn via_server(mut self, client: Client) -> Self {
+        self.via_server = Some(client);
+        self
     }
 
     /// The record of `prefix`'s account (from the KV: ownership decisions use it).
@@ -316,33 +333,35 @@ impl Auth {
         Ok(inputs)
     }
 
-    /// Brings nats-server's accounts up to date: signs every account whose content changed since
-    /// this process last pushed it and pushes it, exporters before importers. An account this
-    /// process has not pushed yet is first compared with what the resolver holds (another replica,
-    /// or an earlier run, may have pushed the same content: pushing it again would make nats-server
-    /// forget the account's pending replies); a new extension account goes in first without its
-    /// imports of other extensions, so accounts importing from it find it.
+    /// Brings nats-server's accounts up to date: signs every account and pushes those whose content
+    /// differs from what the resolver holds, exporters before importers (pushing an unchanged
+    /// account would make nats-server forget its pending replies). A new extension account goes in
+    /// first without its imports of other extensions, so accounts importing from it find it.
     pub async fn sync_accounts(&self) -> anyhow::Result<()> {
+        if let Some(client) = &self.accounts.via_server {
+            let asked = tokio::time::timeout(
+                Duration::from_secs(30),
+                client.request(SYNC_SUBJECT, "".into()),
+            )
+            .await;
+            match asked {
+                Ok(Ok(reply)) if reply.payload.is_empty() => return Ok(()),
+                Ok(Ok(reply)) => {
+                    anyhow::bail!(
+                        "the server could not push the accounts: {}",
+                        String::from_utf8_lossy(&reply.payload)
+                    )
+                }
+                // No server runs: this process pushes.
+                Ok(Err(_)) | Err(_) => {}
+            }
+        }
         let _one_at_a_time = self.accounts.sync.lock().await;
         let mut specs = plan::plan(&self.plan_inputs().await?);
         specs.sort_by_key(|s| push_rank(&s.account));
         let iat = now_unix();
-        let fingerprint = |s: &AccountSpec| format!("{s:?}");
-        let (changed, unknown): (Vec<&AccountSpec>, Vec<&AccountSpec>) = {
-            let pushed = self.accounts.pushed.lock().expect("not poisoned");
-            let changed: Vec<&AccountSpec> = specs
-                .iter()
-                .filter(|s| pushed.get(&s.account) != Some(&fingerprint(s)))
-                .collect();
-            let unknown = changed
-                .iter()
-                .copied()
-                .filter(|s| !pushed.contains_key(&s.account))
-                .collect();
-            (changed, unknown)
-        };
         let mut stored = HashMap::new();
-        for spec in unknown {
+        for spec in &specs {
             let public = self.identity.account_public(&spec.account);
             let current = lookup_account_jwt(&self.accounts.sys, &public).await;
             if current.is_none() && matches!(spec.account, Account::Extension(_)) {
@@ -351,7 +370,7 @@ impl Auth {
             }
             stored.insert(spec.account.clone(), current);
         }
-        for spec in changed {
+        for spec in &specs {
             let jwt = sign(&self.identity, spec, iat)?;
             let same = stored
                 .get(&spec.account)
@@ -360,13 +379,33 @@ impl Auth {
             if !same {
                 push_account_jwt(&self.accounts.sys, &jwt).await?;
             }
-            self.accounts
-                .pushed
-                .lock()
-                .expect("not poisoned")
-                .insert(spec.account.clone(), fingerprint(spec));
         }
         Ok(())
+    }
+
+    /// Answers the CLI's sync requests (see [`SYNC_SUBJECT`]) on the platform connection `client`:
+    /// an empty reply when done, else the error.
+    pub fn spawn_sync_service(&self, client: &Client) {
+        let this = self.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            let Ok(mut sub) = client
+                .queue_subscribe(SYNC_SUBJECT, "symphony".to_owned())
+                .await
+            else {
+                tracing::warn!("cannot answer account sync requests");
+                return;
+            };
+            while let Some(msg) = sub.next().await {
+                let answer = match this.sync_accounts().await {
+                    Ok(()) => String::new(),
+                    Err(e) => format!("{e:#}"),
+                };
+                if let Some(reply) = msg.reply {
+                    let _ = client.publish(reply, answer.into()).await;
+                }
+            }
+        });
     }
 
     /// Pushes again whenever a table the accounts are made from changes (on any replica).
@@ -374,10 +413,17 @@ impl Auth {
         let this = self.clone();
         let mut rx = changes.subscribe();
         tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                // Let a burst of changes (a registration touches several tables) settle.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                rx.borrow_and_update();
+            loop {
+                // A change, or the periodic recheck.
+                match tokio::time::timeout(RECHECK, rx.changed()).await {
+                    Ok(Err(_)) => return,
+                    Ok(Ok(())) => {
+                        // Let a burst of changes (a registration touches several tables) settle.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        rx.borrow_and_update();
+                    }
+                    Err(_) => {}
+                }
                 if let Err(e) = this.sync_accounts().await {
                     tracing::warn!(error = %e, "cannot push the NATS accounts");
                 }
@@ -414,6 +460,32 @@ mod tests {
             consumer: 1,
         };
         assert!(validate_limits(&none).is_err());
+    }
+
+    #[test]
+    fn the_same_account_signed_at_another_time_is_not_pushed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::load_or_create(dir.path()).unwrap();
+        let mut inputs = Inputs::default();
+        inputs
+            .extensions
+            .insert("catalog".into(), DEFAULT_EXTENSION_LIMITS);
+        let specs = plan::plan(&inputs);
+        let clients = specs
+            .iter()
+            .find(|s| s.account == Account::Clients)
+            .unwrap();
+        let early = sign(&identity, clients, 7).unwrap();
+        let late = sign(&identity, clients, 9).unwrap();
+        assert_ne!(early, late);
+        assert!(same_content(&early, &late));
+        let mut changed = clients.clone();
+        changed.imports.pop();
+        assert!(!same_content(
+            &early,
+            &sign(&identity, &changed, 9).unwrap()
+        ));
+        assert!(!same_content("not a jwt", &late));
     }
 
     #[test]

@@ -184,7 +184,9 @@ async fn an_extension_key_reaches_only_its_own_account() {
         String::from_utf8_lossy(&info.payload).contains("stream not found"),
         "{info:?}"
     );
-    catalog.assert_no_violations("catalog's own JetStream").await;
+    catalog
+        .assert_no_violations("catalog's own JetStream")
+        .await;
     // What lands on a platform KV subject in catalog's account stays there.
     catalog
         .client
@@ -193,8 +195,14 @@ async fn an_extension_key_reaches_only_its_own_account() {
         .unwrap();
     catalog.client.flush().await.unwrap();
     kv_round_trip(&other, "other_data").await;
-    let again = platform.exchange(&stored_token(config.path(), "catalog")).await;
-    assert_eq!(again.id.as_str(), catalog_id, "the platform's keys are untouched");
+    let again = platform
+        .exchange(&stored_token(config.path(), "catalog"))
+        .await;
+    assert_eq!(
+        again.id.as_str(),
+        catalog_id,
+        "the platform's keys are untouched"
+    );
 
     // Every reply in the account, other keys' inboxes, the platform's subjects.
     catalog.assert_subscribe_denied("_INBOX.>").await;
@@ -399,7 +407,10 @@ async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
             "{never} granted"
         );
     }
-    assert!(!publish.contains("extensions.other.ping"), "no fake events of another extension");
+    assert!(
+        !publish.contains("extensions.other.ping"),
+        "no fake events of another extension"
+    );
 
     // Every exchange gives the same nkey.
     let again = platform.exchange(&token).await;

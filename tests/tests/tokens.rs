@@ -354,7 +354,11 @@ async fn prefixes_belong_to_the_first_extension_and_bucket_names_never_collide()
         .expect("another extension's bucket of the same name is its own");
     let bucket = |conn: &symphony_tests::KeyConn| {
         let js = async_nats::jetstream::new(conn.client.clone());
-        async move { js.get_key_value("owned_data").await.expect("bind own bucket") }
+        async move {
+            js.get_key_value("owned_data")
+                .await
+                .expect("bind own bucket")
+        }
     };
     let (mine, theirs) = (bucket(&alpha).await, bucket(&squatter).await);
     mine.put("k", "alpha".into()).await.unwrap();

@@ -382,10 +382,16 @@ mod tests {
             assert!(p.sub_allow.contains(&own.to_owned()), "{own}");
         }
         // Another extension: call its service, hear its events; never answer it or fake events.
-        assert!(p.pub_allow.contains(&"cirata.extensions.other.mcp".to_owned()));
+        assert!(
+            p.pub_allow
+                .contains(&"cirata.extensions.other.mcp".to_owned())
+        );
         assert!(!p.pub_allow.contains(&"extensions.other.mcp".to_owned()));
         assert!(p.sub_allow.contains(&"extensions.other.events".to_owned()));
-        assert!(!p.sub_allow.contains(&"cirata.extensions.other.events".to_owned()));
+        assert!(
+            !p.sub_allow
+                .contains(&"cirata.extensions.other.events".to_owned())
+        );
         assert!(p.sub_allow.contains(&format!("_INBOX_catalog.{key}.>")));
         assert!(
             p.pub_allow
@@ -433,7 +439,11 @@ mod tests {
                 "cirata.extensions.catalog.add".to_owned()
             ]
         );
-        assert!(!p.sub_allow.iter().any(|s| s.starts_with("cirata.extensions")));
+        assert!(
+            !p.sub_allow
+                .iter()
+                .any(|s| s.starts_with("cirata.extensions"))
+        );
         assert!(!p.pub_allow.iter().any(|s| s.starts_with('$')));
     }
 

@@ -196,7 +196,12 @@ pub struct ActivationNats {
 pub type ActivationClaims = Claims<ActivationNats>;
 
 /// An activation token's claims: `exporter` lets account `importer` import `subject`.
-pub fn activation_claims(importer: &str, subject: &str, kind: ExportKind, iat: i64) -> ActivationClaims {
+pub fn activation_claims(
+    importer: &str,
+    subject: &str,
+    kind: ExportKind,
+    iat: i64,
+) -> ActivationClaims {
     Claims {
         jti: String::new(),
         iat,
@@ -484,9 +489,18 @@ mod tests {
         let back: OperatorClaims = decode(&jwt).unwrap();
         assert_eq!(back.nats.version, 2);
         assert!(!back.jti.is_empty());
-        let mut a = account_claims(&op, &acct.public_key(), "APP", AccountLimits::unlimited(true), 5);
+        let mut a = account_claims(
+            &op,
+            &acct.public_key(),
+            "APP",
+            AccountLimits::unlimited(true),
+            5,
+        );
         a.nats.signing_keys = vec!["Asign".into()];
-        a.nats.exports = vec![Export::service("svc.>", true), Export::stream("ev.>", false)];
+        a.nats.exports = vec![
+            Export::service("svc.>", true),
+            Export::stream("ev.>", false),
+        ];
         a.nats.imports = vec![Import {
             name: String::new(),
             subject: "x.>".into(),
@@ -509,7 +523,11 @@ mod tests {
             serde_json::json!({"subject": "x.>", "account": "AOTHER", "token": "t",
                 "local_subject": "y.>", "type": "service", "share": true})
         );
-        let act = encode(&activation_claims(&acct.public_key(), "svc.a", ExportKind::Service, 5), &op).unwrap();
+        let act = encode(
+            &activation_claims(&acct.public_key(), "svc.a", ExportKind::Service, 5),
+            &op,
+        )
+        .unwrap();
         let back: ActivationClaims = decode(&act).unwrap();
         assert_eq!(back.nats.claim_type, "activation");
         assert_eq!(back.sub, acct.public_key());

@@ -89,7 +89,13 @@ mod tests {
 
     #[test]
     fn buckets() {
-        for ok in ["catalog", "catalog_items", "other_items", "runtime_data", "A-2"] {
+        for ok in [
+            "catalog",
+            "catalog_items",
+            "other_items",
+            "runtime_data",
+            "A-2",
+        ] {
             assert!(validate_bucket(ok).is_ok(), "{ok}");
         }
         for bad in ["catalog_a.b", "", "catalog_a b", "a*", "symphony_keys"] {

@@ -301,7 +301,12 @@ mod tests {
         assert!(!p.pub_allow.contains(&"extensions.catalog.list".to_owned()));
         let admin = Grants::of([&role(ADMIN_ROLE)]).browser_permissions("_INBOX_user.s2");
         assert!(admin.sub_allow.contains(&"extensions.>".to_owned()));
-        assert!(!admin.sub_allow.iter().any(|s| s.starts_with("cirata.extensions")));
+        assert!(
+            !admin
+                .sub_allow
+                .iter()
+                .any(|s| s.starts_with("cirata.extensions"))
+        );
         let mut bad = custom.clone();
         bad.name = "bad name".into();
         assert!(validate_role(&bad).is_err());

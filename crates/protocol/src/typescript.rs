@@ -10,8 +10,8 @@ use crate::capability::{AllowList, Capability, CapabilityKind, CapabilitySummary
 use crate::jwt::JetStreamLimits;
 use crate::messages::KeyKind;
 use crate::rest::{
-    AuditAction, AuditEvent, CapabilityInput, CreateKey, CreateUser, CreatedKey, ExtensionAccount, KeyView,
-    LoginReply, LoginRequest, SERVER_PREFIXES, UpdateKey, UpdateUser, UserToken, UserView,
+    AuditAction, AuditEvent, CapabilityInput, CreateKey, CreateUser, CreatedKey, ExtensionAccount,
+    KeyView, LoginReply, LoginRequest, SERVER_PREFIXES, UpdateKey, UpdateUser, UserToken, UserView,
 };
 
 const HEADER: &str = "// Generated from crates/protocol/src/rest.rs by `cargo test -p symphony-protocol` — do not edit.\n\

@@ -143,9 +143,9 @@ fn run(kind: &str, input: &Value) -> Option<Outcome> {
         "constant" => Outcome::Ok(constant(input.as_str()?)?),
         "prefix" => check(validate_prefix(input.as_str()?)),
         "bucket" => check(validate_bucket(str_of(input, "bucket"))),
-        "bucket_spec" => check(manifest::validate_bucket_spec(&from_input::<
-            BucketSpec,
-        >(input))),
+        "bucket_spec" => check(manifest::validate_bucket_spec(&from_input::<BucketSpec>(
+            input,
+        ))),
         "capability" => check(
             str_of(input, "kind")
                 .parse::<CapabilityKind>()

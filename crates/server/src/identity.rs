@@ -251,10 +251,7 @@ impl Identity {
         let user = KeyPair::new_user();
         let permissions = Permissions {
             pub_allow: vec!["cirata.extensions.>".into()],
-            sub_allow: vec![format!(
-                "{}.>",
-                symphony_protocol::subjects::GATEWAY_INBOX
-            )],
+            sub_allow: vec![format!("{}.>", symphony_protocol::subjects::GATEWAY_INBOX)],
             allow_responses: false,
         };
         let jwt = self.user_jwt(
@@ -274,10 +271,7 @@ impl Identity {
         let user = KeyPair::new_user();
         let permissions = Permissions {
             pub_allow: vec!["$JS.API.>".into()],
-            sub_allow: vec![format!(
-                "{}.>",
-                symphony_protocol::subjects::SERVER_INBOX
-            )],
+            sub_allow: vec![format!("{}.>", symphony_protocol::subjects::SERVER_INBOX)],
             allow_responses: false,
         };
         let jwt = self.user_jwt(
@@ -383,7 +377,14 @@ mod tests {
         let key = KeyId::generate();
         let user = id.user_keypair(&key).unwrap();
         let jwt = id
-            .user_jwt(&Account::Platform, &user, key.as_str(), "x", None, &Permissions::default())
+            .user_jwt(
+                &Account::Platform,
+                &user,
+                key.as_str(),
+                "x",
+                None,
+                &Permissions::default(),
+            )
             .unwrap();
         let claims: jwt::UserClaims = jwt::decode(&jwt).unwrap();
         assert_eq!(claims.iss, id.platform_signing_public());
@@ -391,7 +392,14 @@ mod tests {
         assert_eq!(claims.jti, key.as_str());
         let ext = Account::Extension("catalog".into());
         let jwt = id
-            .user_jwt(&ext, &user, key.as_str(), "x", None, &Permissions::default())
+            .user_jwt(
+                &ext,
+                &user,
+                key.as_str(),
+                "x",
+                None,
+                &Permissions::default(),
+            )
             .unwrap();
         let claims: jwt::UserClaims = jwt::decode(&jwt).unwrap();
         assert_eq!(claims.iss, id.account_public(&ext));

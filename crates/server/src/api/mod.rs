@@ -42,10 +42,7 @@ where
             "/api/v1/extensions/{prefix}/account",
             get(admin::extension_account),
         )
-        .route(
-            "/api/v1/extensions/{prefix}/limits",
-            put(admin::set_limits),
-        )
+        .route("/api/v1/extensions/{prefix}/limits", put(admin::set_limits))
         .route("/api/v1/login", post(session::login))
         .route("/api/v1/logout", post(session::logout))
         .route("/api/v1/userinfo", get(session::userinfo))

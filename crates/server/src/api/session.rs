@@ -173,16 +173,14 @@ pub async fn usertoken(
     let permissions = grants.browser_permissions(&inbox);
     let exp = now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64;
     let jti = format!("user-{}", session.id);
-    let jwt = auth
-        .identity
-        .user_jwt(
-            &Account::Clients,
-            &nkey,
-            &jti,
-            &user.username,
-            Some(exp),
-            &permissions,
-        )?;
+    let jwt = auth.identity.user_jwt(
+        &Account::Clients,
+        &nkey,
+        &jti,
+        &user.username,
+        Some(exp),
+        &permissions,
+    )?;
     let mut session = (*session).clone();
     session.browser_nkeys.push(nkey.public_key());
     let keep = session.browser_nkeys.len().saturating_sub(16);

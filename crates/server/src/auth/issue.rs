@@ -100,7 +100,11 @@ impl Auth {
                 if account.owner != owner {
                     detail = Some(format!(
                         "prefix {prefix} (owned by {})",
-                        if account.owner.is_empty() { CLI_OWNER } else { &account.owner }
+                        if account.owner.is_empty() {
+                            CLI_OWNER
+                        } else {
+                            &account.owner
+                        }
                     ));
                 }
             }
@@ -115,9 +119,7 @@ impl Auth {
                 self.consume_for(token, *revision, &record).await?;
                 AuditAction::Provisioned
             }
-            _ if record.kind == KeyKind::Registration => {
-                AuditAction::RegistrationTokenCreated
-            }
+            _ if record.kind == KeyKind::Registration => AuditAction::RegistrationTokenCreated,
             _ => AuditAction::KeyCreated,
         };
         // The key's account (and its imports) exist on nats-server before anyone holds the token.

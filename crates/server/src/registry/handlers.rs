@@ -172,7 +172,10 @@ impl Registry {
         if let Some(bound) = registration.prefix.as_deref().filter(|b| *b != req.prefix) {
             return Err(ErrorBody::new(
                 ErrorCode::PrefixMismatch,
-                format!("this registration token is for prefix {bound:?}, not {:?}", req.prefix),
+                format!(
+                    "this registration token is for prefix {bound:?}, not {:?}",
+                    req.prefix
+                ),
             ));
         }
         for bucket in &req.buckets {

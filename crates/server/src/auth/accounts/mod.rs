@@ -284,7 +284,8 @@ impl Auth {
             let owner = &grants[key.owner.as_str()];
             for cap in &key.capabilities {
                 let within_roles = owner.as_ref().is_none_or(|g| g.allows(cap));
-                if let (true, Some((target, subject))) = (within_roles, cap.foreign_import(prefix)) {
+                if let (true, Some((target, subject))) = (within_roles, cap.foreign_import(prefix))
+                {
                     let kind = match cap.kind {
                         symphony_protocol::capability::CapabilityKind::Pub => ExportKind::Service,
                         symphony_protocol::capability::CapabilityKind::Sub => ExportKind::Stream,
@@ -345,11 +346,8 @@ impl Auth {
             let public = self.identity.account_public(&spec.account);
             let current = lookup_account_jwt(&self.accounts.sys, &public).await;
             if current.is_none() && matches!(spec.account, Account::Extension(_)) {
-                push_account_jwt(
-                    &self.accounts.sys,
-                    &sign(&self.identity, &bare(spec), iat)?,
-                )
-                .await?;
+                push_account_jwt(&self.accounts.sys, &sign(&self.identity, &bare(spec), iat)?)
+                    .await?;
             }
             stored.insert(spec.account.clone(), current);
         }
@@ -427,7 +425,10 @@ mod tests {
             .extensions
             .insert("catalog".into(), DEFAULT_EXTENSION_LIMITS);
         let specs = plan::plan(&inputs);
-        let clients = specs.iter().find(|s| s.account == Account::Clients).unwrap();
+        let clients = specs
+            .iter()
+            .find(|s| s.account == Account::Clients)
+            .unwrap();
         let token = sign(&identity, clients, 7).unwrap();
         let claims: jwt::AccountClaims = jwt::decode(&token).unwrap();
         assert_eq!(claims.iss, identity.operator.public_key());
@@ -442,9 +443,15 @@ mod tests {
         assert_eq!(activation.iss, catalog, "the exporter issues it");
         assert_eq!(activation.sub, claims.sub, "for this importer");
         assert!(import.share);
-        let platform = specs.iter().find(|s| s.account == Account::Platform).unwrap();
+        let platform = specs
+            .iter()
+            .find(|s| s.account == Account::Platform)
+            .unwrap();
         let claims: jwt::AccountClaims =
             jwt::decode(&sign(&identity, platform, 7).unwrap()).unwrap();
-        assert_eq!(claims.nats.signing_keys, vec![identity.platform_signing_public()]);
+        assert_eq!(
+            claims.nats.signing_keys,
+            vec![identity.platform_signing_public()]
+        );
     }
 }

@@ -197,14 +197,20 @@ mod tests {
     fn the_platform_exports_services_and_never_changes_with_the_extensions() {
         let specs = plan(&inputs());
         let platform = spec(&specs, &Account::Platform);
-        assert_eq!(platform, spec(&plan(&Inputs::default()), &Account::Platform));
+        assert_eq!(
+            platform,
+            spec(&plan(&Inputs::default()), &Account::Platform)
+        );
         assert!(platform.limits.disk_storage != 0, "JetStream on");
         let status = platform
             .exports
             .iter()
             .find(|e| e.subject == subjects::STATUS_EXPORT)
             .unwrap();
-        assert!(status.token_req, "each extension gets only its own status part");
+        assert!(
+            status.token_req,
+            "each extension gets only its own status part"
+        );
         assert!(platform.imports.is_empty());
     }
 
@@ -224,14 +230,22 @@ mod tests {
         ] {
             assert!(subjects.contains(&s), "{s}: {subjects:?}");
         }
-        assert!(clients.imports.iter().all(|i| i.from == Account::Platform || i.private));
+        assert!(
+            clients
+                .imports
+                .iter()
+                .all(|i| i.from == Account::Platform || i.private)
+        );
     }
 
     #[test]
     fn an_extension_imports_only_what_its_capabilities_name_and_exports_privately() {
         let specs = plan(&inputs());
         let hello = spec(&specs, &Account::Extension("hello".into()));
-        assert_eq!(hello.limits.disk_storage, DEFAULT_EXTENSION_LIMITS.disk_storage);
+        assert_eq!(
+            hello.limits.disk_storage,
+            DEFAULT_EXTENSION_LIMITS.disk_storage
+        );
         assert!(hello.exports.iter().all(|e| e.token_req));
         let foreign: Vec<(&Account, &str)> = hello
             .imports
@@ -248,10 +262,18 @@ mod tests {
             ],
             "an extension without an account is skipped"
         );
-        assert!(hello.imports.iter().any(|i| i.subject == "$KV.symphony_status.hello.>" && i.private));
+        assert!(
+            hello
+                .imports
+                .iter()
+                .any(|i| i.subject == "$KV.symphony_status.hello.>" && i.private)
+        );
         let catalog_spec = spec(&specs, &catalog);
         assert!(
-            catalog_spec.imports.iter().all(|i| i.from == Account::Platform),
+            catalog_spec
+                .imports
+                .iter()
+                .all(|i| i.from == Account::Platform),
             "catalog declared nothing of hello"
         );
     }
@@ -264,8 +286,17 @@ mod tests {
             BTreeMap::from([("UX".to_owned(), 5)]),
         );
         let specs = plan(&i);
-        assert_eq!(spec(&specs, &Account::Extension("catalog".into())).revocations.len(), 1);
-        assert!(spec(&specs, &Account::Extension("hello".into())).revocations.is_empty());
+        assert_eq!(
+            spec(&specs, &Account::Extension("catalog".into()))
+                .revocations
+                .len(),
+            1
+        );
+        assert!(
+            spec(&specs, &Account::Extension("hello".into()))
+                .revocations
+                .is_empty()
+        );
         assert!(spec(&specs, &Account::Clients).revocations.is_empty());
     }
 }

@@ -341,8 +341,10 @@ pub enum ExtensionCommand {
     /// Change an extension's JetStream limits (administrators); values not given stay as they are.
     #[command(
         after_help = "Sizes take binary units (KiB, MiB, GiB, TiB; 1 KiB = 1024 bytes) or \
-        plain bytes; every value also takes \"unlimited\" (or -1). An extension that goes over a \
-        limit gets JetStream errors (e.g. \"insufficient resources\") on writes that need more."
+        plain bytes; every value also takes \"unlimited\" (or -1). The new limits apply at once. \
+        An extension over a limit gets JetStream errors: \"resource limits exceeded for account\" \
+        on writes, \"insufficient storage resources available\" or \"maximum number of streams \
+        reached\" when it creates a bucket."
     )]
     Limits(ExtensionLimitsArgs),
 }

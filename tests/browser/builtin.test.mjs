@@ -1,6 +1,7 @@
 // The shell's built-in "Platform" pages in a real browser (see harness.mjs): API Keys (server errors inline, a
 // registration token shown once with the command that starts an extension, that token really starting the Rust
-// hello example, revoking a key), Extensions (live state, detail page), Languages and Libraries (the pip line
+// hello example, revoking a key), Extensions (live state, detail page, the account's JetStream limits an
+// administrator changes, a registration token bound to a prefix), Languages and Libraries (the pip line
 // for this instance), Swagger (the embedded Swagger UI) and Users and Roles (create, duplicate refused,
 // disable), plus phone width in the dark theme. Screenshots go to target/browser-artifacts/builtin/.
 //
@@ -140,6 +141,79 @@ test("API keys, registration token → running extension, revocation, extension 
   await hello.locator(".bi-title").getByTestId("state").filter({ hasText: "Inactive" }).waitFor({ timeout: STARTUP_MS });
   await hello.getByTestId("instances").getByTestId("instance-state").filter({ hasText: "Stopped" }).waitFor();
   await shot(page, "05b-hello-inactive");
+
+  assert.deepEqual(page.pageErrors.map(String), []);
+  await page.context().close();
+});
+
+test("Extension account: the administrator changes its limits; a registration token bound to a prefix", { timeout: 120_000 }, async () => {
+  const page = await platform.signedInPage();
+  await openPlatformPage(page, "Extensions", "/platform/extensions");
+  const row = page.getByTestId("platform-extension-catalog");
+  await row.getByTestId("state").filter({ hasText: "OK" }).waitFor({ timeout: STARTUP_MS });
+  await row.getByRole("link", { name: "Catalog" }).click();
+  await page.waitForURL(`${origin}/platform/extensions/catalog`);
+
+  // The account: owner (catalog was provisioned with a data-dir token) and the default limits in human units.
+  const account = page.getByTestId("extension-detail-catalog").getByTestId("account");
+  await account.getByTestId("limits").waitFor();
+  assert.match(await account.getByTestId("account-owner").innerText(), /administrators/);
+  assert.equal(await account.getByTestId("limit-disk").innerText(), "1.0 GiB");
+  assert.equal(await account.getByTestId("limit-memory").innerText(), "64 MiB");
+  assert.equal(await account.getByTestId("limit-streams").innerText(), "100");
+  assert.equal(await account.getByTestId("limit-consumers").innerText(), "1000");
+  await account.scrollIntoViewIfNeeded();
+  await shot(page, "04c-extension-account");
+
+  // The form starts from the current limits. A value the server refuses: its message, inline.
+  await account.getByTestId("edit-limits").click();
+  const form = account.getByTestId("limits-form");
+  const disk = form.getByLabel("Disk storage", { exact: true });
+  const streams = form.getByLabel("Streams", { exact: true });
+  assert.equal(await disk.inputValue(), "1 GiB");
+  assert.equal(await form.getByLabel("Memory storage", { exact: true }).inputValue(), "64 MiB");
+  await streams.fill("0");
+  await form.getByTestId("save-limits").click();
+  await form.getByTestId("form-error").filter({ hasText: "streams must be -1 (unlimited) or a positive number" }).waitFor();
+  // A size the form cannot read is refused before any request.
+  await streams.fill("unlimited");
+  await disk.fill("2GB");
+  await form.getByTestId("save-limits").click();
+  await form.getByTestId("form-error").filter({ hasText: 'unknown unit "GB"' }).waitFor();
+  await shot(page, "04d-limits-error");
+
+  // 2 GiB disk, unlimited streams: saved, shown, and still there after a reload.
+  await disk.fill("2 GiB");
+  await form.getByTestId("save-limits").click();
+  await form.waitFor({ state: "detached" });
+  await account.getByTestId("limit-disk").filter({ hasText: "2.0 GiB" }).waitFor();
+  await page.reload();
+  await account.getByTestId("limit-disk").filter({ hasText: "2.0 GiB" }).waitFor();
+  assert.equal(await account.getByTestId("limit-streams").innerText(), "unlimited");
+  assert.equal(await account.getByTestId("limit-memory").innerText(), "64 MiB");
+  const adminToken = await platform.adminToken();
+  const auth = { headers: { Authorization: `Bearer ${adminToken}` } };
+  const saved = await (await fetch(`${origin}/api/v1/extensions/catalog/account`, auth)).json();
+  assert.deepEqual(saved.limits, { disk_storage: 2 ** 31, mem_storage: 64 * 2 ** 20, streams: -1, consumer: 1000 });
+  await account.scrollIntoViewIfNeeded();
+  await shot(page, "04e-limits-saved");
+
+  // A registration token bound to the catalog prefix.
+  await openPlatformPage(page, "API Keys", "/platform/keys");
+  const keyForm = page.getByTestId("create-key-form");
+  await keyForm.getByRole("radio", { name: /Registration token/ }).check();
+  await keyForm.getByLabel("Name", { exact: true }).fill("second catalog");
+  await keyForm.getByLabel("Bind to extension prefix (optional)", { exact: true }).fill("catalog");
+  await keyForm.getByTestId("create-key").click();
+  const panel = page.getByTestId("new-token");
+  await panel.waitFor();
+  assert.match((await panel.getByTestId("token").innerText()).trim(), TOKEN_RE);
+  await panel.getByTestId("new-token-done").click();
+  await keyRow(page, "second catalog").waitFor();
+  const keys = await (await fetch(`${origin}/api/v1/keys`, auth)).json();
+  const bound = keys.find((k) => k.name === "second catalog");
+  assert.equal(bound?.kind, "registration", JSON.stringify(keys));
+  assert.equal(bound.prefix, "catalog");
 
   assert.deepEqual(page.pageErrors.map(String), []);
   await page.context().close();

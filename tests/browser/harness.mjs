@@ -16,7 +16,8 @@ const require = createRequire(path.join(ROOT, "web/package.json"));
 const { chromium } = require("playwright-core");
 
 export const CHROMIUM = process.env.SYMPHONY_CHROMIUM ?? "/usr/bin/chromium";
-export const BIN = path.join(ROOT, "target/debug");
+/** `<target>/debug`, where `cargo build` puts the binaries: `$CARGO_TARGET_DIR` when set (as tests/src/bins.rs). */
+export const BIN = path.join(process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, "target"), "debug");
 export const PYTHON = path.join(ROOT, ".venv/bin/python");
 export const PASSWORD = "browser-test-Pa55word";
 export const STARTUP_MS = 90_000;

@@ -1,6 +1,7 @@
 //! The `symphony` CLI as a signed-in user: `login`, `credential list|remove|clear`,
-//! `key create|list|revoke`, `token create --registration`, `info` and `version --remote` against a
-//! real server over REST (docs/operations.md "CLI").
+//! `key create|list|revoke`, `token create --registration`, `extension account|limits`, `info` and
+//! `version --remote` against a real server over REST (docs/operations.md "CLI", "Extension
+//! accounts and limits").
 //!
 //! Every run gets its own `SYMPHONY_CONFIG_DIR` and no D-Bus session, so no OS credential store is
 //! reachable: the tests never touch a developer's keyring and always take the file path.
@@ -10,11 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use symphony_protocol::jwt::JetStreamLimits;
 use symphony_protocol::messages::KeyKind;
+use symphony_protocol::rest::{AuditAction, DEFAULT_EXTENSION_LIMITS, ExtensionAccount};
 use symphony_protocol::{ErrorCode, Token};
 use symphony_tests::platform::key_id_of;
-use symphony_tests::users::ADMIN_PASSWORD;
+use symphony_tests::users::{ADMIN_PASSWORD, AuditEvent, USER_PASSWORD};
 use symphony_tests::{Platform, PlatformOptions, bins, error_body};
 use tokio::io::AsyncWriteExt;
 
@@ -112,12 +115,16 @@ impl Cli {
     }
 
     async fn login(&self, url: &str, password: &str, extra: &[&str]) -> Output {
+        self.login_as(url, "admin", password, extra).await
+    }
+
+    async fn login_as(&self, url: &str, username: &str, password: &str, extra: &[&str]) -> Output {
         let mut args = vec![
             "login",
             "--address",
             url,
             "--username",
-            "admin",
+            username,
             "--password-stdin",
         ];
         args.extend_from_slice(extra);
@@ -409,4 +416,162 @@ async fn cli_says_to_log_in_again_after_the_session_ended_and_clear_forgets_all(
         "{}",
         stderr_of(&out)
     );
+}
+
+/// The `extension account` line `label value`, e.g. `line(&text, "disk storage")`.
+fn account_line<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(label)
+                .filter(|rest| rest.starts_with(' '))
+                .map(str::trim)
+        })
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{text}"))
+}
+
+#[tokio::test]
+async fn an_admin_changes_extension_limits_from_the_cli_and_a_viewer_cannot() {
+    let platform = Platform::start(PlatformOptions::default().admin_password(ADMIN_PASSWORD)).await;
+    let url = platform.http_url();
+    let admin = platform.login_admin().await;
+    // The first key bound to a prefix records its account, owned by the key's creator.
+    platform
+        .create_key(&admin.token, &json!({"name": "demo key", "prefix": "demo"}))
+        .await;
+    platform.add_user(&admin.token, "vera", &["viewer"]).await;
+
+    // A bad value is refused by the command line itself: this CLI has not even signed in.
+    let fresh = Cli::new();
+    for (flag, value, says) in [
+        ("--disk", "2GB", "unknown unit \"GB\""),
+        ("--memory", "lots", "is not a number"),
+        ("--disk", "-5MiB", "is negative"),
+        ("--streams", "1.5", "is not a whole number"),
+    ] {
+        let err = fresh
+            .fails(&["extension", "limits", "demo", flag, value], None)
+            .await;
+        assert!(
+            err.contains(&format!("invalid value '{value}' for '{flag}")) && err.contains(says),
+            "{flag} {value}: {err}"
+        );
+        assert!(
+            !err.contains("not logged in"),
+            "refused before any request: {err}"
+        );
+    }
+
+    let cli = Cli::new();
+    let out = cli
+        .login(&url, ADMIN_PASSWORD, &["--insecure-storage"])
+        .await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    // The defaults, in human units.
+    let text = cli.ok(&["extension", "account", "demo"], None).await;
+    assert_eq!(account_line(&text, "prefix"), "demo", "{text}");
+    assert_eq!(account_line(&text, "owner"), "admin", "{text}");
+    assert!(account_line(&text, "account").starts_with('A'), "{text}");
+    assert_eq!(account_line(&text, "disk storage"), "1.0 GiB", "{text}");
+    assert_eq!(account_line(&text, "memory"), "64.0 MiB", "{text}");
+    assert_eq!(account_line(&text, "streams"), "100", "{text}");
+    assert_eq!(account_line(&text, "consumers"), "1000", "{text}");
+    let before: ExtensionAccount = serde_json::from_str(
+        &cli.ok(&["extension", "account", "demo", "--json"], None)
+            .await,
+    )
+    .expect("--json prints the ExtensionAccount");
+    assert_eq!(before.limits, DEFAULT_EXTENSION_LIMITS);
+
+    // Only the values given change; the reply is printed.
+    let text = cli
+        .ok(
+            &[
+                "extension",
+                "limits",
+                "demo",
+                "--disk",
+                "2GiB",
+                "--memory",
+                "128 MiB",
+                "--streams",
+                "unlimited",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(account_line(&text, "disk storage"), "2.0 GiB", "{text}");
+    assert_eq!(account_line(&text, "memory"), "128.0 MiB", "{text}");
+    assert_eq!(account_line(&text, "streams"), "unlimited", "{text}");
+    assert_eq!(account_line(&text, "consumers"), "1000", "{text}");
+    cli.ok(&["extension", "limits", "demo", "--consumers", "-1"], None)
+        .await;
+    let text = cli.ok(&["extension", "account", "demo"], None).await;
+    assert_eq!(account_line(&text, "disk storage"), "2.0 GiB", "{text}");
+    assert_eq!(account_line(&text, "consumers"), "unlimited", "{text}");
+    let after: ExtensionAccount = serde_json::from_str(
+        &cli.ok(&["extension", "account", "demo", "--json"], None)
+            .await,
+    )
+    .unwrap();
+    let wanted = JetStreamLimits {
+        disk_storage: 2 << 30,
+        mem_storage: 128 << 20,
+        streams: -1,
+        consumer: -1,
+    };
+    assert_eq!(after.limits, wanted);
+    assert_eq!(
+        (after.account.as_str(), after.owner.as_str()),
+        (before.account.as_str(), "admin")
+    );
+    let audit: Vec<AuditEvent> = platform.audit(&admin.token, 50).await;
+    let changes = audit
+        .iter()
+        .filter(|e| e.target == "extension:demo" && e.actor == "admin")
+        .filter(|e| e.action == AuditAction::LimitsChanged)
+        .count();
+    assert_eq!(changes, 2, "each change is audited: {audit:?}");
+
+    // Values the server would refuse are refused here too, with its message; nothing changes.
+    let err = cli
+        .fails(&["extension", "limits", "demo", "--streams", "0"], None)
+        .await;
+    assert!(
+        err.contains("streams must be -1 (unlimited) or a positive number")
+            && err.contains("invalid_request"),
+        "{err}"
+    );
+    let err = cli.fails(&["extension", "limits", "demo"], None).await;
+    assert!(err.contains("give at least one of --disk"), "{err}");
+    let err = cli
+        .fails(&["extension", "account", "no_such_ext"], None)
+        .await;
+    assert!(err.contains("extension_not_found"), "{err}");
+    let err = cli
+        .fails(&["extension", "account", "Not/A/Prefix"], None)
+        .await;
+    assert!(err.contains("invalid_prefix"), "{err}");
+
+    // A viewer sees the account but may not change it.
+    let viewer = Cli::new();
+    let out = viewer
+        .login_as(&url, "vera", USER_PASSWORD, &["--insecure-storage"])
+        .await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = viewer.ok(&["extension", "account", "demo"], None).await;
+    assert_eq!(account_line(&text, "disk storage"), "2.0 GiB", "{text}");
+    let err = viewer
+        .fails(&["extension", "limits", "demo", "--disk", "5GiB"], None)
+        .await;
+    assert!(
+        err.contains("this needs the symphony-admin role (forbidden)"),
+        "{err}"
+    );
+    let unchanged: ExtensionAccount = serde_json::from_str(
+        &cli.ok(&["extension", "account", "demo", "--json"], None)
+            .await,
+    )
+    .unwrap();
+    assert_eq!(unchanged.limits, wanted);
 }

@@ -100,9 +100,17 @@ impl AccountLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct JetStreamLimits {
+    /// File storage in bytes.
+    #[cfg_attr(test, ts(type = "number"))]
     pub disk_storage: i64,
+    /// Memory storage in bytes.
+    #[cfg_attr(test, ts(type = "number"))]
     pub mem_storage: i64,
+    /// Number of streams (a KV bucket is one).
+    #[cfg_attr(test, ts(type = "number"))]
     pub streams: i64,
+    /// Number of consumers.
+    #[cfg_attr(test, ts(type = "number"))]
     pub consumer: i64,
 }
 

@@ -33,6 +33,12 @@ async fn main() {
         Command::Key(KeyCommand::List(args)) => cli::remote::key_list(args).await,
         Command::Key(KeyCommand::Revoke(args)) => cli::remote::key_revoke(args).await,
         Command::Extension(ExtensionCommand::List(args)) => cli::admin::extension_list(args).await,
+        Command::Extension(ExtensionCommand::Account(args)) => {
+            cli::remote::extension_account(args).await
+        }
+        Command::Extension(ExtensionCommand::Limits(args)) => {
+            cli::remote::extension_limits(args).await
+        }
         Command::Login(args) => cli::login::login(args).await,
         Command::Credential(CredentialCommand::List(args)) => cli::login::credential_list(args),
         Command::Credential(CredentialCommand::Remove(args)) => {

@@ -65,7 +65,23 @@ actor: string, target: string,
  */
 address: string, detail: string, };
 
-export type JetStreamLimits = { disk_storage: bigint, mem_storage: bigint, streams: bigint, consumer: bigint, };
+export type JetStreamLimits = { 
+/**
+ * File storage in bytes.
+ */
+disk_storage: number, 
+/**
+ * Memory storage in bytes.
+ */
+mem_storage: number, 
+/**
+ * Number of streams (a KV bucket is one).
+ */
+streams: number, 
+/**
+ * Number of consumers.
+ */
+consumer: number, };
 
 export type ExtensionAccount = { prefix: string, 
 /**

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod credentials;
 pub mod http_client;
+pub mod limits;
 pub mod login;
 pub mod remote;
 pub mod terminal;
@@ -334,6 +335,52 @@ pub struct KeyRevokeArgs {
 pub enum ExtensionCommand {
     /// List registered extensions and their state.
     List(ExtensionListArgs),
+    /// An extension prefix's NATS account: owner, account key, when it was created, and its
+    /// JetStream limits.
+    Account(ExtensionAccountArgs),
+    /// Change an extension's JetStream limits (administrators); values not given stay as they are.
+    #[command(
+        after_help = "Sizes take binary units (KiB, MiB, GiB, TiB; 1 KiB = 1024 bytes) or \
+        plain bytes; every value also takes \"unlimited\" (or -1). The new limits apply at once. \
+        An extension over a limit gets JetStream errors: \"resource limits exceeded for account\" \
+        on writes, \"insufficient storage resources available\" or \"maximum number of streams \
+        reached\" when it creates a bucket."
+    )]
+    Limits(ExtensionLimitsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExtensionAccountArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The extension prefix (the PREFIX column of `symphony extension list`).
+    pub prefix: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExtensionLimitsArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The extension prefix.
+    pub prefix: String,
+    /// File storage, e.g. 2GiB, 500MiB, 1073741824 or unlimited.
+    #[arg(long, value_name = "SIZE", value_parser = limits::parse_size, allow_hyphen_values = true)]
+    pub disk: Option<i64>,
+    /// Memory storage, e.g. 128MiB or unlimited.
+    #[arg(long, value_name = "SIZE", value_parser = limits::parse_size, allow_hyphen_values = true)]
+    pub memory: Option<i64>,
+    /// Number of streams (each KV bucket is one), or unlimited.
+    #[arg(long, value_name = "N", value_parser = limits::parse_count, allow_hyphen_values = true)]
+    pub streams: Option<i64>,
+    /// Number of consumers, or unlimited.
+    #[arg(long, value_name = "N", value_parser = limits::parse_count, allow_hyphen_values = true)]
+    pub consumers: Option<i64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

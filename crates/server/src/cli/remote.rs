@@ -1,5 +1,5 @@
 //! Commands that call `/api/v1` as the signed-in user: `key create|list|revoke`,
-//! `token create --registration`, `info`, `version --remote`.
+//! `token create --registration`, `extension account|limits`, `info`, `version --remote`.
 //!
 //! `key create` and `token create` with `--data-dir` (or `SYMPHONY_DATA_DIR`) keep acting as the
 //! administrator of that local data dir (`admin.rs`), which is how the first keys exist before anyone
@@ -12,13 +12,20 @@ use anyhow::{Context, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
 use symphony_protocol::capability::Capability;
+use symphony_protocol::jwt::JetStreamLimits;
 use symphony_protocol::messages::KeyKind;
-use symphony_protocol::rest::{CapabilityInput, CreateKey, CreatedKey, KeyView};
+use symphony_protocol::names::validate_prefix;
+use symphony_protocol::rest::{CapabilityInput, CreateKey, CreatedKey, ExtensionAccount, KeyView};
 use symphony_protocol::{ErrorBody, KeyId};
 
 use super::http_client::ApiClient;
+use super::limits::LimitsTable;
 use super::terminal::print_table;
-use super::{InfoArgs, KeyCreateArgs, KeyListArgs, KeyRevokeArgs, TokenCreateArgs, VersionArgs};
+use super::{
+    ExtensionAccountArgs, ExtensionLimitsArgs, InfoArgs, KeyCreateArgs, KeyListArgs, KeyRevokeArgs,
+    TokenCreateArgs, VersionArgs,
+};
+use crate::auth::accounts::validate_limits;
 
 /// A protocol error as the CLI prints it: message (code), then the hint.
 fn body_error(e: ErrorBody) -> anyhow::Error {
@@ -197,6 +204,104 @@ pub async fn key_revoke(args: KeyRevokeArgs) -> anyhow::Result<()> {
         id.as_str()
     );
     Ok(())
+}
+
+/// `/extensions/<prefix>/account` after checking the prefix here (it goes into the path).
+fn account_path(prefix: &str) -> anyhow::Result<String> {
+    validate_prefix(prefix).map_err(body_error)?;
+    Ok(format!("/extensions/{prefix}/account"))
+}
+
+/// `GET /api/v1/extensions/{prefix}/account`.
+async fn read_account(api: &ApiClient, prefix: &str) -> anyhow::Result<ExtensionAccount> {
+    api.call(
+        Method::GET,
+        &account_path(prefix)?,
+        None,
+        "Reading the extension account",
+    )
+    .await
+}
+
+/// The account as `label value` lines (`--json`: as the server sent it).
+fn print_account(account: &ExtensionAccount, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(account)?);
+        return Ok(());
+    }
+    let owner = if account.owner.is_empty() {
+        "(none: created with the data dir; administrators manage it)"
+    } else {
+        &account.owner
+    };
+    let or_dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    for (label, value) in [
+        ("prefix", account.prefix.clone()),
+        ("owner", owner.to_owned()),
+        ("account", or_dash(&account.account)),
+        ("created", or_dash(&account.created_at)),
+        ("created by", or_dash(&account.created_by)),
+    ] {
+        println!("{label:<14} {value}");
+    }
+    println!("{}", LimitsTable(&account.limits));
+    Ok(())
+}
+
+pub async fn extension_account(args: ExtensionAccountArgs) -> anyhow::Result<()> {
+    account_path(&args.prefix)?;
+    let api = ApiClient::signed_in(&args.remote)?;
+    let account = read_account(&api, &args.prefix).await?;
+    print_account(&account, args.json)
+}
+
+/// The current limits with the values given on the command line in place of theirs.
+fn merged_limits(current: JetStreamLimits, args: &ExtensionLimitsArgs) -> JetStreamLimits {
+    JetStreamLimits {
+        disk_storage: args.disk.unwrap_or(current.disk_storage),
+        mem_storage: args.memory.unwrap_or(current.mem_storage),
+        streams: args.streams.unwrap_or(current.streams),
+        consumer: args.consumers.unwrap_or(current.consumer),
+    }
+}
+
+pub async fn extension_limits(args: ExtensionLimitsArgs) -> anyhow::Result<()> {
+    account_path(&args.prefix)?;
+    if args.disk.is_none()
+        && args.memory.is_none()
+        && args.streams.is_none()
+        && args.consumers.is_none()
+    {
+        bail!(
+            "give at least one of --disk, --memory, --streams, --consumers \
+             (`symphony extension account {}` shows the current limits)",
+            args.prefix
+        );
+    }
+    let api = ApiClient::signed_in(&args.remote)?;
+    let current = read_account(&api, &args.prefix).await?;
+    let limits = merged_limits(current.limits, &args);
+    // The server checks the same rules; checking here answers without a second round trip.
+    validate_limits(&limits).map_err(body_error)?;
+    let account = if limits == current.limits {
+        eprintln!("the limits are already these: nothing to change");
+        current
+    } else {
+        api.call(
+            Method::PUT,
+            &format!("/extensions/{}/limits", args.prefix),
+            Some(serde_json::to_value(limits)?),
+            "Changing the limits",
+        )
+        .await?
+    };
+    print_account(&account, args.json)
 }
 
 pub async fn info(args: InfoArgs) -> anyhow::Result<()> {

@@ -1,4 +1,4 @@
-// Requests and reply types of the built-in "Platform" pages (docs/protocol.md §5.2, §8, §9). The shared
+// Requests and reply types of the built-in "Platform" pages (docs/protocol.md §3.1, §5.2, §8, §9). The shared
 // `api<T>()` helper sends the session cookie and turns error replies into `ApiError` (code, message, hint).
 import { api } from "../../api";
 // The payload types come from the Rust contract (crates/protocol/src/rest.rs), generated.
@@ -6,12 +6,23 @@ import type {
   CreatedKey,
   CreateKey as CreateKeyRequest,
   CreateUser as CreateUserRequest,
+  ExtensionAccount,
+  JetStreamLimits,
   KeyView,
   UpdateUser as UpdateUserRequest,
   UserView,
 } from "../../generated/contract";
 export type { CapabilitySummary, KeyKind } from "../../generated/contract";
-export type { CreatedKey, CreateKeyRequest, CreateUserRequest, KeyView, UpdateUserRequest, UserView };
+export type { CreatedKey, CreateKeyRequest, CreateUserRequest, ExtensionAccount, JetStreamLimits, KeyView, UpdateUserRequest, UserView };
+
+// ---- Extension accounts and their JetStream limits (§3.1). ----
+
+const extensionPath = (prefix: string) => `/api/v1/extensions/${encodeURIComponent(prefix)}`;
+
+export const getExtensionAccount = (prefix: string) => api<ExtensionAccount>(`${extensionPath(prefix)}/account`);
+/** Administrators only. */
+export const setExtensionLimits = (prefix: string, limits: JetStreamLimits) =>
+  api<ExtensionAccount>(`${extensionPath(prefix)}/limits`, { method: "PUT", body: JSON.stringify(limits) });
 
 // ---- API keys and registration tokens (§9.3). ----
 

@@ -1,4 +1,5 @@
-// The detail page of one extension: its summary, then a section for each thing its status and manifest list.
+// The detail page of one extension: its summary, then a section for each thing its status and manifest list,
+// and its NATS account with the JetStream limits (which administrators change here).
 import type { ExtensionView } from "../../../api";
 import { iconClass } from "../../../extensions";
 import { StateBadge } from "../../Dashboard";
@@ -6,13 +7,14 @@ import type { BuiltinPageProps } from "../index";
 import { NotFound } from "../shared/NotFound";
 import { Time } from "../shared/Time";
 import { usePageTitle } from "../shared/usePageTitle";
+import { AccountSection } from "./AccountSection";
 import { EndpointsSection } from "./EndpointsSection";
 import { InstancesSection } from "./InstancesSection";
 import { BucketsSection, CapabilitiesSection, MenusSection, ResourcesSection, RoutesSection, WidgetsSection } from "./ManifestSections";
 import { sdkLabel } from "./manifest";
 import { BASE, GATEWAY } from "./paths";
 
-export function ExtensionDetail({ extensions, loaded, setMeta, prefix, path }: BuiltinPageProps & { prefix: string }) {
+export function ExtensionDetail({ extensions, loaded, setMeta, user, prefix, path }: BuiltinPageProps & { prefix: string }) {
   const ext = extensions.find((e) => e.prefix === prefix);
   usePageTitle(setMeta, ext?.name ?? prefix, [BASE, "Extensions"]);
 
@@ -31,6 +33,7 @@ export function ExtensionDetail({ extensions, loaded, setMeta, prefix, path }: B
       <ExtensionSummary ext={ext} />
       <InstancesSection instances={ext.instances} />
       <EndpointsSection ext={ext} />
+      <AccountSection key={ext.prefix} prefix={ext.prefix} admin={user.admin === true} />
       <BucketsSection manifest={ext.manifest} />
       <CapabilitiesSection manifest={ext.manifest} />
       <RoutesSection manifest={ext.manifest} />

@@ -1,5 +1,5 @@
-// Creating a registration token (to start a new extension) or an API key with the capabilities, extension
-// prefix and buckets the operator gives it (docs/protocol.md §9.3).
+// Creating a registration token (to start a new extension, optionally bound to its prefix) or an API key with
+// the capabilities, extension prefix and buckets the operator gives it (docs/protocol.md §9.3).
 import { useState, type FormEvent } from "react";
 import { createKey, type CreatedKey, type CreateKeyRequest, type KeyKind } from "../api";
 import { ErrorText } from "../shared/ErrorText";
@@ -19,9 +19,9 @@ function keyRequest(f: KeyFields, registration: boolean): CreateKeyRequest {
     expires_in: f.expires.trim() || undefined,
     notes: f.notes.trim() || undefined,
   };
+  req.prefix = f.prefix.trim() || undefined;
   if (!registration) {
     req.capabilities = lines(f.caps);
-    req.prefix = f.prefix.trim() || undefined;
     req.buckets = lines(f.buckets);
   }
   return req;
@@ -63,7 +63,7 @@ export function CreateKeyForm({ onCreated }: { onCreated: (k: CreatedKey, reques
         <option value="90d" />
         <option value="365d" />
       </datalist>
-      {!registration && <ApiKeyFields fields={fields} />}
+      {registration ? <RegistrationFields fields={fields} /> : <ApiKeyFields fields={fields} />}
       <label>
         Notes (optional)
         <textarea rows={2} {...fields.bind("notes")} placeholder="Who uses it and why" />
@@ -92,6 +92,24 @@ function KindChoice({ registration, onChange }: { registration: boolean; onChang
         </span>
       </label>
     </fieldset>
+  );
+}
+
+/** A registration token may be bound to one extension prefix: it then provisions only that prefix. */
+function RegistrationFields({ fields }: { fields: Fields<KeyFields> }) {
+  return (
+    <Field
+      label="Bind to extension prefix (optional)"
+      hint={
+        <>
+          The token then starts only the extension with this prefix — also a further instance of one someone else owns,
+          when your roles cover it. Without it the token can start any new extension, but not add to one owned by
+          another user.
+        </>
+      }
+    >
+      {(c) => <input {...c} {...fields.bind("prefix")} placeholder="e.g. inventory" spellCheck={false} autoComplete="off" />}
+    </Field>
   );
 }
 

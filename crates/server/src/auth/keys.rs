@@ -290,10 +290,17 @@ impl KeyStore {
 
     /// Every key, newest first.
     pub async fn list(&self) -> anyhow::Result<Vec<KeyRecord>> {
-        let mut out: Vec<KeyRecord> = self
-            .table
-            .all()
-            .await?
+        self.list_from(false).await
+    }
+
+    /// Every key, newest first (`fresh`: from the KV, not the mirror).
+    pub async fn list_from(&self, fresh: bool) -> anyhow::Result<Vec<KeyRecord>> {
+        let all = if fresh {
+            self.table.all_from_kv().await?
+        } else {
+            self.table.all().await?
+        };
+        let mut out: Vec<KeyRecord> = all
             .into_iter()
             .map(|(_, entry)| (*entry.value).clone())
             .collect();

@@ -372,6 +372,12 @@ where
         if let Some(all) = self.mirror.as_ref().and_then(|m| m.all(now_nanos())) {
             return Ok(all);
         }
+        self.all_from_kv().await
+    }
+
+    /// Every value by key, read from the KV itself (what another process wrote a moment ago,
+    /// whatever the mirror has seen).
+    pub async fn all_from_kv(&self) -> anyhow::Result<Vec<(String, Versioned<T>)>> {
         let mut names = Vec::new();
         let mut keys = self.kv.keys().await?;
         while let Some(key) = keys.next().await {

@@ -67,15 +67,14 @@ impl Accounts {
         Ok(self.table.get(prefix).await?.map(|v| (*v.value).clone()))
     }
 
-    /// Every extension account, by prefix.
-    pub async fn all(&self) -> anyhow::Result<Vec<ExtensionAccount>> {
-        Ok(self
-            .table
-            .all()
-            .await?
-            .into_iter()
-            .map(|(_, v)| (*v.value).clone())
-            .collect())
+    /// Every extension account, by prefix (`fresh`: from the KV, not the mirror).
+    pub async fn all(&self, fresh: bool) -> anyhow::Result<Vec<ExtensionAccount>> {
+        let all = if fresh {
+            self.table.all_from_kv().await?
+        } else {
+            self.table.all().await?
+        };
+        Ok(all.into_iter().map(|(_, v)| (*v.value).clone()).collect())
     }
 
     /// Records `prefix`'s account unless it exists; returns the record and whether it is new.
@@ -277,14 +276,14 @@ impl Auth {
 
     /// What the plan is made from: extension accounts, the imports their keys need (each
     /// capability within its owner's roles today), and the revocations.
-    async fn plan_inputs(&self) -> anyhow::Result<Inputs> {
+    async fn plan_inputs(&self, fresh: bool) -> anyhow::Result<Inputs> {
         let mut inputs = Inputs::default();
-        for account in self.accounts.all().await? {
+        for account in self.accounts.all(fresh).await? {
             inputs.extensions.insert(account.prefix, account.limits);
         }
         let now = now_unix();
         let mut grants = HashMap::new();
-        for key in self.keys.list().await? {
+        for key in self.keys.list_from(fresh).await? {
             let Some(prefix) = key.prefix.as_deref() else {
                 continue;
             };
@@ -338,6 +337,12 @@ impl Auth {
     /// account would make nats-server forget its pending replies). A new extension account goes in
     /// first without its imports of other extensions, so accounts importing from it find it.
     pub async fn sync_accounts(&self) -> anyhow::Result<()> {
+        self.sync_accounts_from(false).await
+    }
+
+    /// [`Auth::sync_accounts`]; `fresh` reads the tables from the KV instead of the mirrors (for
+    /// another process's request: what it wrote may not have reached the mirrors yet).
+    async fn sync_accounts_from(&self, fresh: bool) -> anyhow::Result<()> {
         if let Some(client) = &self.accounts.via_server {
             let asked = tokio::time::timeout(
                 Duration::from_secs(30),
@@ -357,7 +362,7 @@ impl Auth {
             }
         }
         let _one_at_a_time = self.accounts.sync.lock().await;
-        let mut specs = plan::plan(&self.plan_inputs().await?);
+        let mut specs = plan::plan(&self.plan_inputs(fresh).await?);
         specs.sort_by_key(|s| push_rank(&s.account));
         let iat = now_unix();
         let mut stored = HashMap::new();
@@ -397,7 +402,7 @@ impl Auth {
                 return;
             };
             while let Some(msg) = sub.next().await {
-                let answer = match this.sync_accounts().await {
+                let answer = match this.sync_accounts_from(true).await {
                     Ok(()) => String::new(),
                     Err(e) => format!("{e:#}"),
                 };

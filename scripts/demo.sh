@@ -72,7 +72,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# A demo data dir made before each extension got its own NATS account keeps the demo's buckets where
+# no extension reaches them, and `symphony serve` refuses it. It is only demo data: move it aside (kept,
+# not deleted) and start afresh.
+LAYOUT="accounts-per-extension"
+if [[ -f "$DIR/identity.json" && "$(cat "$DIR/.demo-layout" 2>/dev/null)" != "$LAYOUT" ]]; then
+    old="$DIR.before-accounts-$(date +%Y%m%d%H%M%S)"
+    mv "$DIR" "$old"
+    step "moved the demo data dir of an older Symphony to $old; starting a new one"
+fi
 mkdir -p "$DIR"
+echo "$LAYOUT" > "$DIR/.demo-layout"
 # A ports.json left behind by an earlier run would point at dead ports.
 rm -f "$DIR/ports.json"
 

@@ -248,40 +248,44 @@ impl Identity {
 
     /// JWT and seed of the gateway's user: the clients account, calling extension services only.
     pub fn gateway_credentials(&self) -> anyhow::Result<(String, KeyPair)> {
-        let user = KeyPair::new_user();
-        let permissions = Permissions {
-            pub_allow: vec!["cirata.extensions.>".into()],
-            sub_allow: vec![format!("{}.>", symphony_protocol::subjects::GATEWAY_INBOX)],
-            allow_responses: false,
-        };
-        let jwt = self.user_jwt(
+        self.service_user(
             &Account::Clients,
-            &user,
-            "",
             "symphony-gateway",
+            "cirata.extensions.>",
+            symphony_protocol::subjects::GATEWAY_INBOX,
             None,
-            &permissions,
-        )?;
-        Ok((jwt, user))
+        )
     }
 
     /// JWT and seed of the server's user in an extension account: its JetStream API (creating the
-    /// declared buckets, reading usage) and its own inbox, nothing else. Short-lived.
+    /// declared buckets) and its own inbox, nothing else. Short-lived.
     pub fn extension_admin_credentials(&self, prefix: &str) -> anyhow::Result<(String, KeyPair)> {
+        self.service_user(
+            &Account::Extension(prefix.to_owned()),
+            "symphony-server",
+            "$JS.API.>",
+            symphony_protocol::subjects::SERVER_INBOX,
+            Some(now_unix() + 300),
+        )
+    }
+
+    /// A fresh user of the server's own in `account` that may publish `publish` and hear replies in
+    /// its `inbox`.
+    fn service_user(
+        &self,
+        account: &Account,
+        name: &str,
+        publish: &str,
+        inbox: &str,
+        exp: Option<i64>,
+    ) -> anyhow::Result<(String, KeyPair)> {
         let user = KeyPair::new_user();
         let permissions = Permissions {
-            pub_allow: vec!["$JS.API.>".into()],
-            sub_allow: vec![format!("{}.>", symphony_protocol::subjects::SERVER_INBOX)],
+            pub_allow: vec![publish.to_owned()],
+            sub_allow: vec![format!("{inbox}.>")],
             allow_responses: false,
         };
-        let jwt = self.user_jwt(
-            &Account::Extension(prefix.to_owned()),
-            &user,
-            "",
-            "symphony-server",
-            Some(now_unix() + 300),
-            &permissions,
-        )?;
+        let jwt = self.user_jwt(account, &user, "", name, exp, &permissions)?;
         Ok((jwt, user))
     }
 

@@ -467,19 +467,25 @@ mod tests {
         assert!(validate_limits(&none).is_err());
     }
 
-    #[test]
-    fn the_same_account_signed_at_another_time_is_not_pushed_again() {
+    /// An identity in a temp dir (kept alive by the first value) and the plan with one extension.
+    fn one_extension() -> (tempfile::TempDir, Identity, Vec<AccountSpec>) {
         let dir = tempfile::tempdir().unwrap();
         let identity = Identity::load_or_create(dir.path()).unwrap();
         let mut inputs = Inputs::default();
         inputs
             .extensions
             .insert("catalog".into(), DEFAULT_EXTENSION_LIMITS);
-        let specs = plan::plan(&inputs);
-        let clients = specs
-            .iter()
-            .find(|s| s.account == Account::Clients)
-            .unwrap();
+        (dir, identity, plan::plan(&inputs))
+    }
+
+    fn spec_of<'a>(specs: &'a [AccountSpec], account: &Account) -> &'a AccountSpec {
+        specs.iter().find(|s| &s.account == account).unwrap()
+    }
+
+    #[test]
+    fn the_same_account_signed_at_another_time_is_not_pushed_again() {
+        let (_dir, identity, specs) = one_extension();
+        let clients = spec_of(&specs, &Account::Clients);
         let early = sign(&identity, clients, 7).unwrap();
         let late = sign(&identity, clients, 9).unwrap();
         assert_ne!(early, late);
@@ -495,17 +501,8 @@ mod tests {
 
     #[test]
     fn signed_accounts_carry_activation_tokens_for_private_imports() {
-        let dir = tempfile::tempdir().unwrap();
-        let identity = Identity::load_or_create(dir.path()).unwrap();
-        let mut inputs = Inputs::default();
-        inputs
-            .extensions
-            .insert("catalog".into(), DEFAULT_EXTENSION_LIMITS);
-        let specs = plan::plan(&inputs);
-        let clients = specs
-            .iter()
-            .find(|s| s.account == Account::Clients)
-            .unwrap();
+        let (_dir, identity, specs) = one_extension();
+        let clients = spec_of(&specs, &Account::Clients);
         let token = sign(&identity, clients, 7).unwrap();
         let claims: jwt::AccountClaims = jwt::decode(&token).unwrap();
         assert_eq!(claims.iss, identity.operator.public_key());
@@ -520,10 +517,7 @@ mod tests {
         assert_eq!(activation.iss, catalog, "the exporter issues it");
         assert_eq!(activation.sub, claims.sub, "for this importer");
         assert!(import.share);
-        let platform = specs
-            .iter()
-            .find(|s| s.account == Account::Platform)
-            .unwrap();
+        let platform = spec_of(&specs, &Account::Platform);
         let claims: jwt::AccountClaims =
             jwt::decode(&sign(&identity, platform, 7).unwrap()).unwrap();
         assert_eq!(

@@ -31,11 +31,11 @@ for spec in "$@"; do
     }
 done
 
-[[ -x target/release/echo-ext ]] || cargo build --release -p symphony-bench
+[[ -x "${CARGO_TARGET_DIR:-target}/release/echo-ext" ]] || cargo build --release -p symphony-bench
 scripts/bootstrap.sh >&2
 SYMPHONY_NATS_SERVER="$(cat .venv/nats-server-path)"
 export SYMPHONY_NATS_SERVER
-ECHO_EXT="$(pwd -P)/target/release/echo-ext"
+ECHO_EXT="${CARGO_TARGET_DIR:-$(pwd -P)/target}/release/echo-ext"
 
 T=""
 PIDS=()

@@ -246,12 +246,14 @@ impl Identity {
         ))
     }
 
-    /// JWT and seed of the gateway's user: the clients account, calling extension services only.
-    pub fn gateway_credentials(&self) -> anyhow::Result<(String, KeyPair)> {
+    /// JWT and seed of the gateway's user in `prefix`'s extension account: it calls that
+    /// extension's services (`cirata.extensions.<prefix>.>`) and hears the replies, nothing else.
+    /// Inside the account, a request crosses no import (docs/protocol.md §7).
+    pub fn gateway_credentials(&self, prefix: &str) -> anyhow::Result<(String, KeyPair)> {
         self.service_user(
-            &Account::Clients,
+            &Account::Extension(prefix.to_owned()),
             "symphony-gateway",
-            "cirata.extensions.>",
+            &symphony_protocol::subjects::extension_services(prefix),
             symphony_protocol::subjects::GATEWAY_INBOX,
             None,
         )

@@ -10,15 +10,13 @@ use symphony_protocol::messages::{PortsFile, SymphonyInfo};
 
 use crate::app::{self, AppState};
 use crate::auth::Auth;
-use crate::bus::connect::{
-    cluster_size, connect_gateway, connect_server, connect_system, replicas_for,
-};
+use crate::bus::connect::{cluster_size, connect_server, connect_system, replicas_for};
 use crate::bus::embedded::{
     NatsConfig, PortTaken, RouteCredentials, Supervisor, find_nats_server, free_port, render_config,
 };
 use crate::cli::ServeArgs;
 use crate::cli::admin::PORTS_FILE;
-use crate::gateway::{Gateway, GatewaySettings};
+use crate::gateway::{Connections, Gateway, GatewaySettings};
 use crate::identity::{Identity, ensure_private_dir, write_private_file};
 use crate::libraries::PypiUpstream;
 use crate::registry::{Registry, RegistrySettings};
@@ -286,19 +284,17 @@ async fn serve_with_nats(
     refuse_legacy_buckets(&client).await?;
 
     let info = symphony_info(args, nats, &origin);
-    let gateway_client = with_retry(
-        "connecting the gateway to NATS",
-        Duration::from_secs(30),
-        || connect_gateway(&auth.identity, urls, ca),
-    )
-    .await?;
     let gateway = Gateway::new(
         GatewaySettings {
             body_limit: args.gateway_body_limit,
             default_timeout: args.gateway_timeout,
             sweep_interval: args.heartbeat.min(Duration::from_secs(5)),
         },
-        gateway_client,
+        Connections::new(
+            auth.identity.clone(),
+            urls.clone(),
+            ca.map(Path::to_path_buf),
+        ),
     );
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());

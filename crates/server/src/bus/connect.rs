@@ -85,14 +85,15 @@ pub async fn connect_extension_admin(
     .await
 }
 
-/// The gateway's own connection: a user of the clients account that may only call extension
-/// services (the imports) and hear the replies in its own inbox.
+/// The gateway's connection into `prefix`'s extension account: a user that may only call that
+/// extension's services and hear the replies in its own inbox.
 pub async fn connect_gateway(
     identity: &Identity,
+    prefix: &str,
     urls: &[String],
     ca: Option<&Path>,
 ) -> anyhow::Result<Client> {
-    let credentials = identity.gateway_credentials()?;
+    let credentials = identity.gateway_credentials(prefix)?;
     connect_with_jwt(
         urls,
         credentials,

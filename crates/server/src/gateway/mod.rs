@@ -7,6 +7,7 @@ pub mod response;
 pub mod routes;
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -17,7 +18,9 @@ use axum::routing::{any, get};
 use symphony_protocol::messages::RegistryRecord;
 
 use crate::auth::Auth;
+use crate::bus::connect::connect_gateway;
 use crate::bus::table::Versioned;
+use crate::identity::Identity;
 use crate::registry::Registry;
 use routes::ExtensionRoutes;
 
@@ -64,16 +67,64 @@ pub struct Gateway(Arc<Shared>);
 struct Shared {
     table: RwLock<Table>,
     settings: GatewaySettings,
-    /// The connection requests are forwarded on.
-    client: Client,
+    /// The connections requests are forwarded on.
+    connections: Connections,
+}
+
+/// The gateway's NATS connections: one per extension account, its own user there (it may only
+/// call that extension's services), made on the first request for the extension. Requests stay
+/// inside the extension's account: no service import on the way, so no import's cost per request.
+pub struct Connections {
+    identity: Arc<Identity>,
+    urls: Vec<String>,
+    ca: Option<PathBuf>,
+    open: RwLock<HashMap<String, Client>>,
+    /// One connection made at a time, so two first requests do not both connect.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl Connections {
+    pub fn new(identity: Arc<Identity>, urls: Vec<String>, ca: Option<PathBuf>) -> Self {
+        Connections {
+            identity,
+            urls,
+            ca,
+            open: RwLock::default(),
+            connecting: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// The connection into `prefix`'s account.
+    pub async fn client(&self, prefix: &str) -> anyhow::Result<Client> {
+        let cached = |open: &RwLock<HashMap<String, Client>>| {
+            open.read()
+                .expect("gateway connections lock")
+                .get(prefix)
+                .cloned()
+        };
+        if let Some(client) = cached(&self.open) {
+            return Ok(client);
+        }
+        let _one = self.connecting.lock().await;
+        if let Some(client) = cached(&self.open) {
+            return Ok(client);
+        }
+        let client =
+            connect_gateway(&self.identity, prefix, &self.urls, self.ca.as_deref()).await?;
+        self.open
+            .write()
+            .expect("gateway connections lock")
+            .insert(prefix.to_owned(), client.clone());
+        Ok(client)
+    }
 }
 
 impl Gateway {
-    pub fn new(settings: GatewaySettings, client: Client) -> Self {
+    pub fn new(settings: GatewaySettings, connections: Connections) -> Self {
         Gateway(Arc::new(Shared {
             table: RwLock::default(),
             settings,
-            client,
+            connections,
         }))
     }
 

@@ -221,9 +221,13 @@ async fn send(
         .payload(body)
         .headers(headers)
         .timeout(Some(timeout));
-    gateway
-        .0
-        .client
+    let client = gateway.0.connections.client(prefix).await.map_err(|e| {
+        ApiError(ErrorBody::new(
+            ErrorCode::NatsUnavailable,
+            format!("cannot reach extension {prefix:?} over NATS: {e:#}"),
+        ))
+    })?;
+    client
         .send_request(subject.to_owned(), request)
         .await
         .map_err(|e| match e.kind() {

@@ -516,7 +516,15 @@ mod tests {
         let activation: jwt::ActivationClaims = jwt::decode(&import.token).unwrap();
         assert_eq!(activation.iss, catalog, "the exporter issues it");
         assert_eq!(activation.sub, claims.sub, "for this importer");
-        assert!(import.share);
+        assert!(!import.share, "extensions do not get the caller's JWT");
+        assert!(
+            claims
+                .nats
+                .imports
+                .iter()
+                .any(|i| i.subject == "cirata.services.>" && i.share),
+            "the platform's services learn who asks"
+        );
         let platform = spec_of(&specs, &Account::Platform);
         let claims: jwt::AccountClaims =
             jwt::decode(&sign(&identity, platform, 7).unwrap()).unwrap();

@@ -58,14 +58,18 @@ pub struct Inputs {
     pub revocations: BTreeMap<Account, BTreeMap<String, i64>>,
 }
 
+/// A service import. Only the platform's services learn the requesting user (`share`): they decide
+/// by it. Extensions' services do not: nats-server would encode the caller's whole JWT into every
+/// request's `Nats-Request-Info` (measurably slower through the gateway, bench/REPORT.md), and the
+/// gateway names the caller itself (`Symphony-Caller`).
 fn service(from: Account, subject: String, private: bool) -> ImportSpec {
     ImportSpec {
+        share: from == Account::Platform,
         from,
         subject,
         local_subject: None,
         kind: ExportKind::Service,
         private,
-        share: true,
     }
 }
 

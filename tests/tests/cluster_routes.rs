@@ -165,3 +165,47 @@ async fn a_node_without_the_route_credentials_is_refused_and_one_made_from_the_d
         "nats-server never logs the route password:\n{log}"
     );
 }
+
+/// `symphony nats-config` with a certificate: clients, WebSocket and the routes use TLS, the routes
+/// verify the other nodes with the given CA, and still carry the derived credentials.
+#[tokio::test]
+async fn nats_config_with_a_certificate_runs_the_routes_over_tls_too() {
+    let data = tempfile::tempdir().unwrap();
+    init_data_dir(data.path()).await;
+    let dir = data.path().to_string_lossy().into_owned();
+    let out = symphony_tests::platform::run_symphony_ok([
+        "nats-config",
+        "--data-dir",
+        &dir,
+        "--store-dir",
+        &format!("{dir}/js"),
+        "--resolver-dir",
+        &format!("{dir}/jwt"),
+        "--cluster-name",
+        "c",
+        "--routes",
+        "nats-route://10.0.0.2:6222",
+        "--tls-cert",
+        "/etc/symphony/node.pem",
+        "--tls-key",
+        "/etc/symphony/node.key",
+        "--tls-ca",
+        "/etc/symphony/ca.pem",
+    ])
+    .await;
+    let cluster = &out[out.find("cluster {").expect("a cluster block")..];
+    assert!(
+        cluster.contains("cert_file: \"/etc/symphony/node.pem\"")
+            && cluster.contains("ca_file: \"/etc/symphony/ca.pem\""),
+        "the routes run TLS: {cluster}"
+    );
+    assert!(cluster.contains("authorization {"), "{cluster}");
+    assert!(
+        cluster.contains("nats-route://route-") && cluster.contains("@10.0.0.2:6222"),
+        "the seed route carries the credentials"
+    );
+    assert!(
+        out.starts_with("tls {") || out.contains("\ntls {"),
+        "clients use TLS too"
+    );
+}

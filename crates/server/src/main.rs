@@ -4,7 +4,7 @@ use clap::Parser;
 use symphony_server::cli::{
     self, Cli, Command, CredentialCommand, ExtensionCommand, KeyCommand, TokenCommand,
 };
-use symphony_server::{bus, identity, serve};
+use symphony_server::{bus, identity, serve, tls};
 
 #[tokio::main]
 async fn main() {
@@ -86,7 +86,14 @@ fn nats_config(args: cli::NatsConfigArgs) -> anyhow::Result<()> {
                 // Derived from the identity by `serve::nats_config`.
                 credentials: Default::default(),
             }),
-            tls: None,
+            tls: args
+                .tls_cert
+                .zip(args.tls_key)
+                .map(|(cert, key)| tls::TlsFiles {
+                    cert,
+                    key,
+                    ca: args.tls_ca,
+                }),
         },
     )?;
     // The config holds the route password: it goes to stdout (the operator's file), never to a log.

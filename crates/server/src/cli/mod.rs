@@ -247,6 +247,16 @@ pub struct NatsConfigArgs {
     /// Seed routes, comma-separated `nats-route://host:port`, without credentials (they are added).
     #[arg(long, value_delimiter = ',')]
     pub routes: Vec<String>,
+    /// The node's certificate (PEM): clients, WebSocket and routes then use TLS. Routes verify both
+    /// ends, so in a cluster it must name every route host and allow client authentication too.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The CA the routes verify the other nodes' certificates with (default: the system roots).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

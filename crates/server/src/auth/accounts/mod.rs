@@ -204,16 +204,27 @@ pub async fn push_bootstrap(identity: &Identity, sys: &Client) -> anyhow::Result
     push_account_jwt(sys, &bootstrap_platform_jwt(identity)?).await
 }
 
-/// The account JWT nats-server's resolver holds for `public`, if any (`None` also when it cannot
-/// be asked: the caller then pushes).
-async fn lookup_account_jwt(sys: &Client, public: &str) -> Option<String> {
+/// What nats-server's resolver holds for an account.
+enum Stored {
+    Jwt(String),
+    /// The resolver answered without a JWT: the account is new.
+    Missing,
+    /// No answer in time: push nothing for it this round (the next round asks again), so a slow
+    /// resolver never makes an unchanged account be pushed (which drops its pending replies).
+    Unknown,
+}
+
+/// The account JWT nats-server's resolver holds for `public`.
+async fn lookup_account_jwt(sys: &Client, public: &str) -> Stored {
     let subject = format!("$SYS.REQ.ACCOUNT.{public}.CLAIMS.LOOKUP");
-    let reply = tokio::time::timeout(Duration::from_secs(2), sys.request(subject, "".into()))
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8(reply.payload.to_vec()).ok()?;
-    (text.split('.').count() == 3).then_some(text)
+    let asked = tokio::time::timeout(Duration::from_secs(2), sys.request(subject, "".into())).await;
+    let Ok(Ok(reply)) = asked else {
+        return Stored::Unknown;
+    };
+    match String::from_utf8(reply.payload.to_vec()) {
+        Ok(text) if text.split('.').count() == 3 => Stored::Jwt(text),
+        _ => Stored::Missing,
+    }
 }
 
 /// Whether two account JWTs say the same (ignoring when they and their activation tokens were
@@ -369,21 +380,31 @@ impl Auth {
         for spec in &specs {
             let public = self.identity.account_public(&spec.account);
             let current = lookup_account_jwt(&self.accounts.sys, &public).await;
-            if current.is_none() && matches!(spec.account, Account::Extension(_)) {
+            if matches!(current, Stored::Missing) && matches!(spec.account, Account::Extension(_)) {
                 push_account_jwt(&self.accounts.sys, &sign(&self.identity, &bare(spec), iat)?)
                     .await?;
             }
             stored.insert(spec.account.clone(), current);
         }
+        let mut unknown = 0;
         for spec in &specs {
             let jwt = sign(&self.identity, spec, iat)?;
-            let same = stored
-                .get(&spec.account)
-                .and_then(|s| s.as_deref())
-                .is_some_and(|current| same_content(current, &jwt));
-            if !same {
+            let push = match stored.get(&spec.account) {
+                Some(Stored::Jwt(current)) => !same_content(current, &jwt),
+                Some(Stored::Unknown) => {
+                    unknown += 1;
+                    false
+                }
+                Some(Stored::Missing) | None => true,
+            };
+            if push {
                 push_account_jwt(&self.accounts.sys, &jwt).await?;
             }
+        }
+        if unknown > 0 {
+            anyhow::bail!(
+                "the resolver did not say what it holds for {unknown} accounts; they are compared again at the next sync"
+            );
         }
         Ok(())
     }

@@ -43,6 +43,10 @@ pub struct Accounts {
     via_server: Option<Client>,
     /// One sync at a time in this process, so pushes never overtake each other.
     sync: Arc<tokio::sync::Mutex<()>>,
+    /// The JWT of each account's current content (keyed by the plan's `Debug` text), so an
+    /// unchanged account is neither signed again nor decoded to be compared: the resolver's copy is
+    /// the same string.
+    signed: Arc<std::sync::Mutex<HashMap<Account, (String, String)>>>,
 }
 
 impl Accounts {
@@ -52,6 +56,7 @@ impl Accounts {
             sys,
             via_server: None,
             sync: Arc::default(),
+            signed: Arc::default(),
         }
     }
 
@@ -388,9 +393,30 @@ impl Auth {
         }
         let mut unknown = 0;
         for spec in &specs {
-            let jwt = sign(&self.identity, spec, iat)?;
+            let fingerprint = format!("{spec:?}");
+            let cached = {
+                let signed = self.accounts.signed.lock().expect("not poisoned");
+                signed
+                    .get(&spec.account)
+                    .filter(|(f, _)| *f == fingerprint)
+                    .map(|(_, jwt)| jwt.clone())
+            };
+            let jwt = match cached {
+                Some(jwt) => jwt,
+                None => sign(&self.identity, spec, iat)?,
+            };
             let push = match stored.get(&spec.account) {
-                Some(Stored::Jwt(current)) => !same_content(current, &jwt),
+                Some(Stored::Jwt(current)) if *current == jwt => false,
+                Some(Stored::Jwt(current)) if same_content(current, &jwt) => {
+                    // Another process signed the same content: remember its string.
+                    self.accounts
+                        .signed
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(spec.account.clone(), (fingerprint.clone(), current.clone()));
+                    false
+                }
+                Some(Stored::Jwt(_)) => true,
                 Some(Stored::Unknown) => {
                     unknown += 1;
                     false
@@ -399,6 +425,11 @@ impl Auth {
             };
             if push {
                 push_account_jwt(&self.accounts.sys, &jwt).await?;
+                self.accounts
+                    .signed
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(spec.account.clone(), (fingerprint, jwt));
             }
         }
         if unknown > 0 {

@@ -58,9 +58,8 @@ impl Revocations {
         account: &Account,
         user: &str,
     ) -> anyhow::Result<()> {
-        let key = format!("{}.{user}", identity.account_public(account));
-        self.table.put(&key, now_unix().to_string()).await?;
-        Ok(())
+        self.record(identity, account, user, now_unix().to_string())
+            .await
     }
 
     /// Like [`Revocations::revoke`] for short-lived credentials (browser NATS credentials) whose
@@ -73,10 +72,25 @@ impl Revocations {
         user: &str,
         expires_at: i64,
     ) -> anyhow::Result<()> {
+        self.record(
+            identity,
+            account,
+            user,
+            format!("{} {expires_at}", now_unix()),
+        )
+        .await
+    }
+
+    /// Stores an entry (see [`parse_entry`]) under `<account public key>.<user>`.
+    async fn record(
+        &self,
+        identity: &Identity,
+        account: &Account,
+        user: &str,
+        entry: String,
+    ) -> anyhow::Result<()> {
         let key = format!("{}.{user}", identity.account_public(account));
-        self.table
-            .put(&key, format!("{} {expires_at}", now_unix()))
-            .await?;
+        self.table.put(&key, entry).await?;
         Ok(())
     }
 }

@@ -6,7 +6,7 @@
 
 pub mod plan;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -486,13 +486,6 @@ impl Auth {
                 }
             }
         });
-    }
-
-    /// The revocations of every account (for the CLI's and tests' inspection).
-    pub async fn revocations_by_account(
-        &self,
-    ) -> anyhow::Result<BTreeMap<String, BTreeMap<String, i64>>> {
-        self.revocations.by_account().await
     }
 }
 

@@ -510,6 +510,35 @@ impl Platform {
         }
     }
 
+    /// An extension `prefix` registered directly with a key the CLI made for it: pub and sub on its
+    /// own prefix plus `extra` capabilities, and a declared bucket `<prefix>_data`.
+    pub async fn registered_extension(&self, name: &str, prefix: &str, extra: &[&str]) -> KeyConn {
+        let own = format!("sub:extensions.{prefix}.>");
+        let own_pub = format!("pub:extensions.{prefix}.>");
+        let mut args = vec![
+            "--capability",
+            own.as_str(),
+            "--capability",
+            own_pub.as_str(),
+            "--prefix",
+            prefix,
+            "--name",
+            name,
+        ];
+        for c in extra {
+            args.extend(["--capability", c]);
+        }
+        let conn = self.connect_as(&self.key_create_with(&args).await).await;
+        let _: symphony_protocol::messages::RegisterReply = conn
+            .request_json(
+                &symphony_protocol::subjects::register(conn.key_id()),
+                &crate::manifest::with_buckets(name, prefix, &[&format!("{prefix}_data")]),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{prefix} registers: {e:?}"));
+        conn
+    }
+
     /// `GET /api/v1/extensions/{prefix}` with an api key token.
     pub async fn extension_http(&self, prefix: &str, token: &str) -> ExtensionView {
         let resp = self

@@ -9,9 +9,7 @@ use futures::StreamExt as _;
 use reqwest::Method;
 use serde_json::json;
 use symphony_protocol::ErrorCode;
-use symphony_protocol::messages::{
-    ClusterInfo, ExtensionState, InstanceState, ProvisionReply, RegisterReply,
-};
+use symphony_protocol::messages::{ClusterInfo, ExtensionState, InstanceState, ProvisionReply};
 use symphony_protocol::subjects;
 use symphony_tests::extension::Extension;
 use symphony_tests::users::ADMIN_PASSWORD;
@@ -19,35 +17,6 @@ use symphony_tests::{KeyConn, Platform, PlatformOptions, bins, eventually, manif
 
 async fn platform() -> Platform {
     Platform::start(PlatformOptions::fast().admin_password(ADMIN_PASSWORD)).await
-}
-
-/// An extension `prefix` registered directly with a key the CLI made for it (capabilities on its
-/// own prefix plus `extra`).
-async fn extension(p: &Platform, name: &str, prefix: &str, extra: &[&str]) -> KeyConn {
-    let own = format!("sub:extensions.{prefix}.>");
-    let own_pub = format!("pub:extensions.{prefix}.>");
-    let mut args = vec![
-        "--capability",
-        own.as_str(),
-        "--capability",
-        own_pub.as_str(),
-        "--prefix",
-        prefix,
-        "--name",
-        name,
-    ];
-    for c in extra {
-        args.extend(["--capability", c]);
-    }
-    let conn = p.connect_as(&p.key_create_with(&args).await).await;
-    let _: RegisterReply = conn
-        .request_json(
-            &subjects::register(conn.key_id()),
-            &manifest::with_buckets(name, prefix, &[&format!("{prefix}_data")]),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{prefix} registers: {e:?}"));
-    conn
 }
 
 /// A key bound to no prefix (the clients account) with `capabilities`.
@@ -125,11 +94,11 @@ async fn a_reply_subject_cannot_make_the_server_write_platform_state() {
 #[tokio::test]
 async fn a_push_consumer_delivers_only_inside_its_own_account() {
     let p = platform().await;
-    let mut victim = extension(&p, "Victim", "victim", &[]).await;
+    let mut victim = p.registered_extension("Victim", "victim", &[]).await;
     let mut hijacked = victim
         .assert_subscribe_allowed("cirata.extensions.victim.hijack")
         .await;
-    let evil = extension(&p, "Evil", "evil", &[]).await;
+    let evil = p.registered_extension("Evil", "evil", &[]).await;
 
     let js = jetstream::new(evil.client.clone());
     let kv = js.get_key_value("evil_data").await.unwrap();
@@ -173,7 +142,7 @@ async fn a_push_consumer_delivers_only_inside_its_own_account() {
 #[tokio::test]
 async fn nobody_but_the_extension_answers_its_requests() {
     let p = platform().await;
-    let victim = extension(&p, "Victim", "victim", &[]).await;
+    let victim = p.registered_extension("Victim", "victim", &[]).await;
     let _echo = serve_echo(&victim, "victim");
     let admin = p.login_admin().await;
     let viewer = p.add_user(&admin.token, "vic", &["viewer"]).await;
@@ -189,7 +158,9 @@ async fn nobody_but_the_extension_answers_its_requests() {
     spy.assert_subscribe_denied("cirata.extensions.>").await;
     let mut events = spy.assert_subscribe_allowed("extensions.victim.echo").await;
     // An extension with the same capability: its events, never its requests, no fake events.
-    let mut spy_ext = extension(&p, "Spy", "spy", &["sub:extensions.victim.echo"]).await;
+    let mut spy_ext = p
+        .registered_extension("Spy", "spy", &["sub:extensions.victim.echo"])
+        .await;
     spy_ext
         .assert_subscribe_denied("cirata.extensions.victim.echo")
         .await;
@@ -217,7 +188,9 @@ async fn nobody_but_the_extension_answers_its_requests() {
             .unwrap();
         assert_eq!(got.payload.as_ref(), b"event");
     }
-    let caller = extension(&p, "Caller", "caller", &["pub:extensions.victim.echo"]).await;
+    let caller = p
+        .registered_extension("Caller", "caller", &["pub:extensions.victim.echo"])
+        .await;
     let reply = caller
         .client
         .request("cirata.extensions.victim.echo", "ping".into())
@@ -304,7 +277,9 @@ async fn a_prefix_belongs_to_its_owner() {
     let p = platform().await;
     let admin = p.login_admin().await;
     // `owned` is made by the CLI (an administrator).
-    let owned = extension(&p, "Owned Secret Name", "owned", &[]).await;
+    let owned = p
+        .registered_extension("Owned Secret Name", "owned", &[])
+        .await;
     let dev = p.add_user(&admin.token, "devon", &["developer"]).await;
 
     let provision = |token: String, prefix: &'static str| {
@@ -377,9 +352,9 @@ async fn a_prefix_belongs_to_its_owner() {
 #[tokio::test]
 async fn an_extension_stream_captures_only_its_own_account() {
     let p = platform().await;
-    let victim = extension(&p, "Victim", "victim", &[]).await;
+    let victim = p.registered_extension("Victim", "victim", &[]).await;
     let _echo = serve_echo(&victim, "victim");
-    let evil = extension(&p, "Evil", "evil", &[]).await;
+    let evil = p.registered_extension("Evil", "evil", &[]).await;
     let js = jetstream::new(evil.client.clone());
     let mut capture = js
         .create_stream(jetstream::stream::Config {
@@ -417,7 +392,7 @@ async fn an_extension_stream_captures_only_its_own_account() {
 #[tokio::test]
 async fn an_extension_creates_buckets_at_runtime_in_its_own_account() {
     let p = platform().await;
-    let ext = extension(&p, "Runtime", "rt", &[]).await;
+    let ext = p.registered_extension("Runtime", "rt", &[]).await;
     let info: ClusterInfo = ext
         .request_json(subjects::CLUSTER_INFO, &json!({}))
         .await
@@ -433,7 +408,7 @@ async fn an_extension_creates_buckets_at_runtime_in_its_own_account() {
         .await
         .expect("create a bucket at runtime");
     kv.put("k", "v".into()).await.unwrap();
-    let other = extension(&p, "Other", "other", &[]).await;
+    let other = p.registered_extension("Other", "other", &[]).await;
     let seen = jetstream::new(other.client.clone())
         .get_key_value("runtime_data")
         .await;
@@ -446,8 +421,8 @@ async fn an_extension_creates_buckets_at_runtime_in_its_own_account() {
 async fn an_extension_over_its_storage_limit_is_refused_alone() {
     let p = platform().await;
     let admin = p.login_admin().await;
-    let hog = extension(&p, "Hog", "hog", &[]).await;
-    let neighbour = extension(&p, "Neighbour", "neighbour", &[]).await;
+    let hog = p.registered_extension("Hog", "hog", &[]).await;
+    let neighbour = p.registered_extension("Neighbour", "neighbour", &[]).await;
     let limits =
         json!({"disk_storage": 256 * 1024, "mem_storage": 0, "streams": 10, "consumer": 100});
     let viewer = p.add_user(&admin.token, "vic", &["viewer"]).await;

@@ -5,11 +5,9 @@
 use async_nats::jetstream::{self, kv, stream::StorageType};
 use reqwest::Method;
 use serde_json::{Value, json};
-use symphony_protocol::messages::RegisterReply;
-use symphony_protocol::subjects;
 use symphony_tests::poll::{DEFAULT_DEADLINE, eventually};
 use symphony_tests::users::ADMIN_PASSWORD;
-use symphony_tests::{Platform, PlatformOptions, manifest};
+use symphony_tests::{Platform, PlatformOptions};
 
 /// Sets `prefix`'s limits as the administrator, then waits until its account reports them.
 async fn set_limits(platform: &Platform, admin: &str, js: &jetstream::Context, limits: Value) {
@@ -51,28 +49,7 @@ fn bucket(name: &str, max_bytes: i64, storage: StorageType) -> kv::Config {
 #[tokio::test]
 async fn an_extension_over_its_limits_gets_jetstream_errors_until_they_are_raised() {
     let platform = Platform::start(PlatformOptions::fast().admin_password(ADMIN_PASSWORD)).await;
-    let token = platform
-        .key_create_with(&[
-            "--capability",
-            "sub:extensions.other.>",
-            "--capability",
-            "pub:extensions.other.>",
-            "--prefix",
-            "other",
-            "--bucket",
-            "other_data",
-            "--name",
-            "Other",
-        ])
-        .await;
-    let other = platform.connect_as(&token).await;
-    let _: RegisterReply = other
-        .request_json(
-            &subjects::register(other.key_id()),
-            &manifest::with_buckets("Other", "other", &["other_data"]),
-        )
-        .await
-        .expect("register other with its bucket");
+    let other = platform.registered_extension("Other", "other", &[]).await;
     let js = jetstream::new(other.client.clone());
     let admin = platform.login_admin().await;
     set_limits(

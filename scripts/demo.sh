@@ -116,6 +116,28 @@ for ext in "${EXTENSIONS[@]}"; do
     pids+=("$!")
 done
 
+# A first look at the catalog should show items: once its routes are up, an empty catalog gets a few
+# (examples/catalog/demo/items.json) through the REST gateway with a key that expires in ten minutes.
+seed_catalog() {
+    local key base i listed="" item
+    key="$("$BIN/symphony" key create --data-dir "$DIR" --name demo-catalog-items --expires 10m \
+        --capability pub:extensions.catalog.list --capability pub:extensions.catalog.add)" || return 1
+    base="http://127.0.0.1:$http_port/api/v1/extension/catalog"
+    for ((i = 0; i < 300; i++)); do
+        listed="$(curl -fsS -H "Authorization: Bearer $key" "$base/list" 2>/dev/null)" && break
+        sleep 0.2
+    done
+    [[ "$listed" == "[]" ]] || return 0
+    python3 -c 'import json, sys; [print(json.dumps(i)) for i in json.load(open(sys.argv[1]))]' \
+        examples/catalog/demo/items.json | while read -r item; do
+        curl -fsS -o /dev/null -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
+            --data "$item" "$base/add" || return 1
+    done
+    step "added $(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' \
+        examples/catalog/demo/items.json) demo items to the empty catalog"
+}
+seed_catalog || echo "demo: could not add the demo items to the catalog (the demo runs without them)" >&2
+
 echo
 echo "Symphony is running: http://127.0.0.1:$http_port/"
 echo "Data dir: $DIR"

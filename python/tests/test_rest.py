@@ -74,9 +74,10 @@ def test_the_python_catalog_is_served_over_rest_by_the_service_proxy(
         reply = rest(rest_platform, "GET", "/list", token)
         return reply if reply.status == 200 else None
 
-    # (The seed's list answers {"error": "nats: no keys found"} while the bucket is empty.)
+    # The seed's list handler, unchanged, answers [] for the empty bucket (the SDK's kv.keys() does not raise).
     first = wait_until("GET /api/v1/extension/catalog/list to be routed", routed)
     assert first.headers["content-type"] == "application/json", str(first)
+    assert first.json() == [], str(first)
 
     added = rest(rest_platform, "POST", "/add", token, {"id": "r1", "name": "Over REST", "price": 2})
     assert added.status == 200, str(added)

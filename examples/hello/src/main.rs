@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
         )
         .init();
 
-    let mut ext = Extension::new("Hello World", "hello");
+    let mut ext = Extension::new("Hello World", "hello").with_description("My first extension");
     match ext.run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -5,6 +5,9 @@ Symphony's documentation names keys `config:theme` and `item:<id>`. nats-py 2.16
 So key-value buckets opened through this client (`ext.js.key_value(...)`, `req.nc.jetstream().key_value(...)`)
 also accept `:`. Everything else is nats-py unchanged; connections made with plain `nats.connect` keep nats-py's
 rule.
+
+`keys()` of an empty bucket answers `[]` here (nats-py raises `NoKeysError`), so the seed's catalog `list` handler
+works on a fresh bucket as written.
 """
 
 from __future__ import annotations
@@ -48,6 +51,13 @@ class KeyValue(nats.js.kv.KeyValue):
     async def update(self, key: str, value: bytes, last: int | None = None, validate_keys: bool = True) -> int:
         _check(key, validate_keys)
         return await super().update(key, value, last=last, validate_keys=False)
+
+    async def keys(self, filters: list[str] | None = None, **kwargs: Any) -> list[str]:
+        """nats-py's `keys()`, except that an empty bucket (or no key matching `filters`) answers `[]`."""
+        try:
+            return await super().keys(filters, **kwargs)
+        except nats.js.errors.NoKeysError:
+            return []
 
     async def delete(
         self, key: str, last: int | None = None, validate_keys: bool = True, msg_ttl: float | None = None

@@ -55,6 +55,8 @@ class KeyValue(nats.js.kv.KeyValue):
     async def keys(self, filters: list[str] | None = None, **kwargs: Any) -> list[str]:
         """nats-py's `keys()`, except that an empty bucket (or no key matching `filters`) answers `[]`."""
         try:
+            if filters is None:
+                return await super().keys(**kwargs)
             return await super().keys(filters, **kwargs)
         except nats.js.errors.NoKeysError:
             return []

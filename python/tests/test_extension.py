@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,7 +24,7 @@ from cirata.symphony.errors import ConfigurationError, RegistrationError, TokenR
 from cirata.symphony.kv_batch import put_all
 from cirata.symphony.tokens import encode_token, parse_token
 
-from .conftest import Platform
+from .conftest import HttpReply, Platform, http_request, wait_until
 
 
 async def poll(what: str, check: Callable[[], Any], deadline_secs: float = 15.0) -> Any:
@@ -300,3 +301,39 @@ async def test_the_seeds_runtime_bucket_snippet_runs_as_written(platform: Platfo
     async with declare(symphony.Extension("Other", other, token=own_key(platform, other))) as neighbour:
         with pytest.raises(nats.js.errors.BucketNotFoundError):
             await neighbour.js.key_value("runtime_data")
+
+
+async def test_req_caller_is_only_the_gateways_signed_caller(platform: Platform, prefix: str) -> None:
+    async with running(platform, prefix) as ext:
+        service = await ext.add_endpoints(name="who", version="1.0.0", description="who calls")
+        group = service.add_group(name=f"cirata.extensions.{prefix}")
+
+        async def who(req: symphony.Request) -> None:
+            raw = (req.headers or {}).get("Symphony-Caller")
+            await req.respond(json.dumps({"caller": req.caller, "raw": raw}).encode())
+
+        await group.add_endpoint(name="who", handler=who)
+        operating = asyncio.ensure_future(ext.operate())
+        try:
+            client = platform.api_key(prefix=prefix, capabilities=(f"pub:extensions.{prefix}.who",))
+            url = f"{platform.http_url}/api/v1/extension/{prefix}/who"
+
+            def routed() -> HttpReply | None:
+                reply = http_request("POST", url, token=client, body=b"{}", content_type="application/json")
+                return reply if reply.status == 200 else None
+
+            through = (await asyncio.to_thread(wait_until, "the who endpoint to be routed", routed)).json()
+            key_id = client.split(".")[1]
+            assert through == {"caller": key_id, "raw": key_id}, through
+
+            # Straight over NATS, anyone allowed to publish can write the header; it is not verified.
+            subject = f"cirata.extensions.{prefix}.who"
+            only_name = {"Symphony-Caller": "user:admin"}
+            forged = await ext.common.client.request(subject, b"{}", timeout=5, headers=only_name)
+            assert json.loads(forged.data) == {"caller": None, "raw": "user:admin"}
+            bad = {"Symphony-Caller": "user:admin", "Symphony-Caller-Signature": f"v1.{int(time.time())}.AAAA"}
+            forged = await ext.common.client.request(subject, b"{}", timeout=5, headers=bad)
+            assert json.loads(forged.data)["caller"] is None
+        finally:
+            ext.stop()
+            await operating

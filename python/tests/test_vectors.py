@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from cirata import symphony
-from cirata.symphony import lifecycle, subjects, tokens, validation
+from cirata.symphony import caller, lifecycle, subjects, tokens, validation
 from cirata.symphony.address import resolve_address
 from cirata.symphony.errors import SymphonyError
 
@@ -157,6 +157,9 @@ RUNNERS: dict[str, Callable[[Any], Any]] = {
     "subject_match": lambda i: {"matches": validation.subject_matches(i["pattern"], i["subject"])},
     "token": _token,
     "address": _address,
+    "caller_signature": lambda i: caller.verify(
+        i["public_key"], i["signature"], i["subject"], i["caller"], i["body"].encode(), i["now"]
+    ),
     "nats_url": lambda i: resolve_address(i["origin"], i["override"]).nats_url(i["from_key"]),
 }
 """Kinds whose function returns a value give it as `ok`; the checks that return nothing give `true`."""

@@ -90,6 +90,7 @@ pub async fn connect_browser(
         inbox_prefix: creds.inbox_prefix.clone(),
         capabilities: CapabilitySummary::default(),
         expires_at: Some(creds.expires_at.clone()),
+        caller_signing_key: None,
     };
     KeyConn::try_connect_to(key, &[url]).await
 }

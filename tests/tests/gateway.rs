@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use symphony_protocol::ErrorCode;
 use symphony_protocol::messages::ExtensionState;
+use symphony_tests::KeyConn;
 use symphony_tests::extension::Extension;
 use symphony_tests::platform::key_id_of;
 use symphony_tests::{DEFAULT_DEADLINE, Platform, PlatformOptions, bins, eventually};
@@ -92,6 +93,11 @@ async fn requests_reach_the_endpoint_with_the_gateway_headers_and_replies_come_b
         seen["caller"],
         key_id_of(&token),
         "an API key caller is its key id: {seen}"
+    );
+    assert_eq!(
+        seen["verified_caller"],
+        key_id_of(&token),
+        "the SDK verifies the gateway's signature of the caller: {seen}"
     );
     assert_eq!(seen["user_agent"], "symphony-tests/1", "{seen}");
     assert_eq!(seen["request_id"], "req-42", "{seen}");
@@ -675,5 +681,89 @@ async fn the_service_proxy_reaches_the_rust_catalog_without_openapi() {
             .is_some_and(|p| !p.keys().any(|k| k.starts_with("/api/v1/extension/catalog"))),
         "{}",
         doc["paths"]
+    );
+}
+
+/// `Symphony-Caller` can be set by anyone who may publish to an endpoint; the signature cannot.
+#[tokio::test]
+async fn a_forged_symphony_caller_is_not_verified_by_the_sdk() {
+    let platform = Platform::start(PlatformOptions::fast()).await;
+    let token = client_key(&platform, "rest").await;
+    let config = tempfile::tempdir().unwrap();
+    let _ext = start_rest_ext(&platform, config.path(), &[]).await;
+    platform.wait_route("rest", "/items/1", &token).await;
+
+    // Through the gateway the caller is verified; keep that request's headers to replay them.
+    let through = platform.rest_get("rest", "/items/1", &token).await.json();
+    assert_eq!(through["verified_caller"], key_id_of(&token), "{through}");
+
+    let key = platform.exchange(&token).await;
+    assert!(
+        key.caller_signing_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with('N')),
+        "the exchange names the platform's caller-signing key: {key:?}"
+    );
+    let conn = KeyConn::connect(key).await;
+    let ask = |headers: async_nats::HeaderMap, body: &str| {
+        let body = bytes::Bytes::from(body.to_owned());
+        let client = conn.client.clone();
+        async move {
+            let reply = client
+                .request_with_headers("cirata.extensions.rest.get_item", headers, body)
+                .await
+                .expect("the endpoint answers");
+            serde_json::from_slice::<Value>(&reply.payload).expect("a JSON reply")
+        }
+    };
+    // A forged caller without a signature, with a made-up one, and with a real signature of another
+    // request (another caller, another body): none is verified; the raw header is whatever was sent.
+    let now = symphony_protocol::time::now_unix();
+    let mut forged = async_nats::HeaderMap::new();
+    forged.insert("Symphony-Caller", "user:admin");
+    let seen = ask(forged.clone(), "").await;
+    assert_eq!(seen["caller"], "user:admin", "{seen}");
+    assert_eq!(seen["verified_caller"], Value::Null, "{seen}");
+    forged.insert(
+        "Symphony-Caller-Signature",
+        format!("v1.{now}.AAAA").as_str(),
+    );
+    assert_eq!(ask(forged, "").await["verified_caller"], Value::Null);
+
+    // The gateway's genuine signature, replayed for another caller, another payload or another
+    // endpoint, is refused: it binds all three.
+    let genuine = through["caller_signature"].as_str().unwrap().to_owned();
+    for (caller, body) in [
+        ("user:admin", ""),
+        (key_id_of(&token).as_str(), "{\"x\":1}"),
+    ] {
+        let mut replayed = async_nats::HeaderMap::new();
+        replayed.insert("Symphony-Caller", caller);
+        replayed.insert("Symphony-Caller-Signature", genuine.as_str());
+        let seen = ask(replayed, body).await;
+        assert_eq!(
+            seen["verified_caller"],
+            Value::Null,
+            "{caller} {body}: {seen}"
+        );
+    }
+    // A signature made with a key that is not the platform's.
+    let impostor = nkeys::KeyPair::new_server();
+    let signature = symphony_protocol::caller::sign(
+        &impostor,
+        "cirata.extensions.rest.get_item",
+        "user:admin",
+        now,
+        b"",
+    )
+    .unwrap();
+    let mut signed = async_nats::HeaderMap::new();
+    signed.insert("Symphony-Caller", "user:admin");
+    signed.insert("Symphony-Caller-Signature", signature.as_str());
+    let seen = ask(signed, "").await;
+    assert_eq!(
+        seen["verified_caller"],
+        Value::Null,
+        "a signature by another key is refused: {seen}"
     );
 }

@@ -64,6 +64,7 @@ error_codes! {
     ResourceNotFound => "resource_not_found",
     NotAModule => "not_a_module",
     JsxSyntaxError => "jsx_syntax_error",
+    InvalidCallerSignature => "invalid_caller_signature",
     Internal => "internal",
 }
 
@@ -72,8 +73,14 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            MissingToken | InvalidToken | TokenExpired | TokenRevoked | TokenUsed
-            | InvalidCredentials | SessionExpired => 401,
+            MissingToken
+            | InvalidToken
+            | TokenExpired
+            | TokenRevoked
+            | TokenUsed
+            | InvalidCredentials
+            | SessionExpired
+            | InvalidCallerSignature => 401,
             TooManyAttempts => 429,
             UserNotFound | RoleNotFound | KeyNotFound => 404,
             AlreadyExists => 409,

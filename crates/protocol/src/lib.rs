@@ -4,6 +4,7 @@
 //! `docs/protocol.md` is the prose version of this crate; the two change together.
 
 pub mod address;
+pub mod caller;
 pub mod capability;
 pub mod error;
 pub mod jwt;

@@ -32,6 +32,10 @@ pub struct ApiKey {
     pub inbox_prefix: String,
     pub capabilities: CapabilitySummary,
     pub expires_at: Option<String>,
+    /// The platform's public caller-signing nkey: `Symphony-Caller-Signature` verifies against it
+    /// (docs/protocol.md §7.3). Absent from servers that do not sign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_signing_key: Option<String>,
 }
 
 /// `cirata.services.registry.provision.<K>` request.

@@ -188,6 +188,14 @@ fn run(kind: &str, input: &Value) -> Option<Outcome> {
             Err(_) => Outcome::Error("invalid_token".into()),
         },
         // A bad address is `invalid_address` (docs/protocol.md §1.1).
+        "caller_signature" => check(symphony_protocol::caller::verify(
+            str_of(input, "public_key"),
+            str_of(input, "signature"),
+            str_of(input, "subject"),
+            str_of(input, "caller"),
+            str_of(input, "body").as_bytes(),
+            input["now"].as_i64()?,
+        )),
         "address" => match resolve(input) {
             Ok(a) => Outcome::Ok(json!({
                 "http_base": a.http_base,

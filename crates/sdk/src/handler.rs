@@ -39,6 +39,8 @@ pub struct Request {
     /// The request headers, if any.
     pub headers: Option<HeaderMap>,
     nc: async_nats::Client,
+    /// The platform's public caller-signing key (from the key exchange).
+    caller_key: Option<Arc<str>>,
 }
 
 impl Request {
@@ -83,6 +85,32 @@ impl Request {
     pub fn client(&self) -> crate::Client {
         crate::Client::new(self.nc.clone())
     }
+
+    /// The caller Symphony's REST gateway vouches for: the `Symphony-Caller` header (`user:<name>` for a
+    /// signed-in user, the key id for an API key) when its `Symphony-Caller-Signature` verifies against
+    /// the platform's key for this subject and payload (docs/protocol.md §7.3); `None` otherwise (a
+    /// request that did not come through the gateway, or a forged header). Authorize on this, never on
+    /// the raw header: anyone allowed to publish to the endpoint can set that.
+    ///
+    /// ```no_run
+    /// # fn demo(req: cirata_symphony::Request) {
+    /// match req.caller() {
+    ///     Some(caller) => println!("called by {caller}"),
+    ///     None => println!("not from the gateway"),
+    /// }
+    /// # }
+    /// ```
+    pub fn caller(&self) -> Option<String> {
+        use symphony_protocol::caller::{CALLER_HEADER, SIGNATURE_HEADER, verify};
+        let headers = self.headers.as_ref()?;
+        let caller = headers.get(CALLER_HEADER)?.as_str();
+        let signature = headers.get(SIGNATURE_HEADER)?.as_str();
+        let key = self.caller_key.as_deref()?;
+        let now = symphony_protocol::time::now_unix();
+        verify(key, signature, &self.subject, caller, &self.data, now)
+            .ok()
+            .map(|()| caller.to_owned())
+    }
 }
 
 pub(crate) fn erase<F, Fut, R, E>(handler: F) -> Arc<DynHandler>
@@ -103,10 +131,16 @@ pub(crate) async fn serve(
     mut endpoint: async_nats::service::endpoint::Endpoint,
     handler: Arc<DynHandler>,
     nc: async_nats::Client,
+    caller_key: Option<Arc<str>>,
 ) {
     let mut in_flight = JoinSet::new();
     while let Some(request) = endpoint.next().await {
-        in_flight.spawn(answer(request, handler.clone(), nc.clone()));
+        in_flight.spawn(answer(
+            request,
+            handler.clone(),
+            nc.clone(),
+            caller_key.clone(),
+        ));
         while in_flight.try_join_next().is_some() {}
     }
     while in_flight.join_next().await.is_some() {}
@@ -116,12 +150,14 @@ async fn answer(
     request: async_nats::service::Request,
     handler: Arc<DynHandler>,
     nc: async_nats::Client,
+    caller_key: Option<Arc<str>>,
 ) {
     let req = Request {
         data: request.message.payload.clone(),
         subject: request.message.subject.to_string(),
         headers: request.message.headers.clone(),
         nc,
+        caller_key,
     };
     let subject = req.subject.clone();
     let outcome = AssertUnwindSafe(async move { handler(req).await })

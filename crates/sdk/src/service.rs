@@ -21,9 +21,20 @@ pub(crate) struct Registry {
     specs: Mutex<Vec<ServiceSpec>>,
     slots: Mutex<Vec<Arc<Slot>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The platform's public caller-signing key, which requests verify `Symphony-Caller` against.
+    caller_key: Mutex<Option<Arc<str>>>,
 }
 
 impl Registry {
+    /// Set at connect, from the key exchange.
+    pub(crate) fn set_caller_key(&self, key: Option<&str>) {
+        *self.caller_key.lock().expect("registry lock") = key.map(Arc::from);
+    }
+
+    fn caller_key(&self) -> Option<Arc<str>> {
+        self.caller_key.lock().expect("registry lock").clone()
+    }
+
     /// The specs to put into the manifest.
     pub(crate) fn specs(&self) -> Vec<ServiceSpec> {
         self.specs.lock().expect("registry lock").clone()
@@ -389,7 +400,12 @@ async fn add_endpoint(
             subject: subject.clone(),
         });
     tracing::debug!(%subject, service = %slot.name, "endpoint added");
-    let task = tokio::spawn(handler::serve(endpoint, handler, slot.nc.clone()));
+    let task = tokio::spawn(handler::serve(
+        endpoint,
+        handler,
+        slot.nc.clone(),
+        slot.registry.caller_key(),
+    ));
     slot.registry
         .tasks
         .lock()

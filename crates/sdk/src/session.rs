@@ -27,6 +27,8 @@ pub(crate) struct Session {
     registered: RegisterReply,
     reconnected: watch::Receiver<u64>,
     started_at: String,
+    /// The platform's public caller-signing key, from the exchange (docs/protocol.md §7.3).
+    caller_key: Option<String>,
 }
 
 /// `cirata.services.registry.register.<K>` with the manifest.
@@ -82,6 +84,7 @@ impl Session {
             "registered with Symphony"
         );
         Ok(Session {
+            caller_key: creds.api_key.caller_signing_key.clone(),
             nc,
             token: creds.token,
             instance_id,
@@ -104,6 +107,11 @@ impl Session {
 
     pub(crate) fn nats(&self) -> &async_nats::Client {
         &self.nc
+    }
+
+    /// The platform's public caller-signing key (`None` from a server that does not sign callers).
+    pub(crate) fn caller_key(&self) -> Option<&str> {
+        self.caller_key.as_deref()
     }
 
     /// The permanent token in use. A secret.

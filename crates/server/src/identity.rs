@@ -202,6 +202,16 @@ impl Identity {
         self.platform_signing.public_key()
     }
 
+    /// The key the gateway signs `Symphony-Caller` with (docs/protocol.md §7.3), derived from the
+    /// instance secret (`caller-signing`): every replica signs alike, and SDKs learn its public half
+    /// at the key exchange.
+    pub fn caller_signing_key(&self) -> anyhow::Result<KeyPair> {
+        Ok(KeyPair::new_from_raw(
+            KeyPairType::Server,
+            self.derive("caller-signing"),
+        )?)
+    }
+
     /// The nkey of a key id: HMAC-SHA256(secret, key id) used as the raw ed25519 seed.
     pub fn user_keypair(&self, key: &KeyId) -> anyhow::Result<KeyPair> {
         Ok(KeyPair::new_from_raw(

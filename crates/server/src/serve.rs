@@ -295,7 +295,7 @@ async fn serve_with_nats(
             urls.clone(),
             ca.map(Path::to_path_buf),
         ),
-    );
+    )?;
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
     let presence = tokio::spawn(registry.clone().follow_disconnects());

@@ -70,6 +70,8 @@ class ApiKey:
     inbox_prefix: str
     capabilities: dict[str, Any]
     expires_at: str | None
+    caller_signing_key: str | None = None
+    """The platform's public caller-signing nkey (docs/protocol.md §7.3)."""
 
     @classmethod
     def from_json(cls, data: Any) -> ApiKey:
@@ -85,6 +87,7 @@ class ApiKey:
                 inbox_prefix=str(data["inbox_prefix"]),
                 capabilities=dict(data.get("capabilities") or {}),
                 expires_at=data.get("expires_at"),
+                caller_signing_key=data.get("caller_signing_key"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise SymphonyRuntimeError(f"unexpected API key from Symphony: {e!r}", code="internal") from None

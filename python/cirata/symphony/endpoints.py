@@ -1,7 +1,8 @@
 """Micro-service endpoints (`io.nats.micro.v1`) on nats-py's `nats.micro`: services, groups, handlers, and
 failure replies that never leave a caller waiting (docs/protocol.md §5.5).
 
-Handlers are `async def handler(req)`; `req` has `data`, `subject`, `headers`, `nc` and `await req.respond(...)`.
+Handlers are `async def handler(req)`; `req` has `data`, `subject`, `headers`, `nc`, `caller` (the gateway's
+verified caller) and `await req.respond(...)`.
 A handler that raises is answered with the headers `Nats-Service-Error: <message>`,
 `Nats-Service-Error-Code: 500` and the body `{"error":{"code":"handler_failed","message":"…"}}`.
 """
@@ -19,6 +20,7 @@ from nats.micro import add_service
 from nats.micro import request as micro_request
 from nats.micro.service import EndpointConfig, Service
 
+from .caller import verified_caller
 from .errors import InvalidManifestError
 from .validation import subject_matches, validate_service_name
 
@@ -31,10 +33,11 @@ _MAX_HEADER_LEN = 512
 class Request:
     """One request to an endpoint: the payload, the subject it came on, and the way to answer it."""
 
-    __slots__ = ("_inner", "nc", "responded")
+    __slots__ = ("_caller_key", "_inner", "nc", "responded")
 
-    def __init__(self, inner: micro_request.Request, nc: Client) -> None:
+    def __init__(self, inner: micro_request.Request, nc: Client, caller_key: str | None = None) -> None:
         self._inner = inner
+        self._caller_key = caller_key
         self.nc: Client = nc
         """The extension's NATS connection, for outbound requests and KV (`req.nc.jetstream()`)."""
         self.responded = False
@@ -53,6 +56,13 @@ class Request:
     def headers(self) -> dict[str, str] | None:
         """The request headers, if any."""
         return self._inner.headers
+
+    @property
+    def caller(self) -> str | None:
+        """Who called through Symphony's REST gateway (`user:<name>`, or an API key's id), only when the platform's
+        `Symphony-Caller-Signature` verifies for this subject and payload; `None` for requests that did not come
+        through the gateway or carry a forged `Symphony-Caller`. Authorize on this, never on the raw header."""
+        return verified_caller(self._caller_key, self.headers, self.subject, self.data)
 
     def json(self) -> Any:
         """The payload parsed as JSON (raises `ValueError` when it is not JSON)."""
@@ -91,9 +101,11 @@ def failure_reply(error: BaseException) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
-def _wrap(handler: Handler, nc: Client) -> Callable[[micro_request.Request], Awaitable[None]]:
+def _wrap(
+    handler: Handler, nc: Client, caller_key: str | None = None
+) -> Callable[[micro_request.Request], Awaitable[None]]:
     async def serve(inner: micro_request.Request) -> None:
-        req = Request(inner, nc)
+        req = Request(inner, nc, caller_key)
         try:
             result = handler(req)
             if inspect.isawaitable(result):
@@ -114,9 +126,11 @@ def _wrap(handler: Handler, nc: Client) -> Callable[[micro_request.Request], Awa
 class ServiceRegistry:
     """The services an extension started: their manifest specs and their nats-py objects."""
 
-    def __init__(self) -> None:
+    def __init__(self, caller_key: str | None = None) -> None:
         self._specs: list[dict[str, Any]] = []
         self._services: list[Service] = []
+        self.caller_key = caller_key
+        """The platform's public caller-signing key, from the key exchange (`req.caller` verifies against it)."""
 
     def specs(self) -> list[dict[str, Any]]:
         """`manifest.endpoints`: one entry per service (docs/protocol.md §5.2)."""
@@ -153,7 +167,7 @@ class ServiceRegistry:
         }
         self._specs.append(spec)
         self._services.append(service)
-        return EndpointService(service, spec, nc, capabilities)
+        return EndpointService(service, spec, nc, capabilities, self.caller_key)
 
     async def stop_all(self) -> None:
         """Stops every service: no new requests are taken."""
@@ -176,7 +190,9 @@ class _EndpointAdder:
         capabilities: Callable[[], Iterable[dict[str, str]]],
         prefix: str | None,
         queue_group: str | None,
+        caller_key: str | None = None,
     ) -> None:
+        self._caller_key = caller_key
         self._service = service
         self._spec = spec
         self._nc = nc
@@ -190,7 +206,13 @@ class _EndpointAdder:
             raise InvalidManifestError(f"group name {name!r} must be a subject prefix without spaces or '>'")
         full = f"{self._prefix}.{name}" if self._prefix else name
         return EndpointGroup(
-            self._service, self._spec, self._nc, self._capabilities, full, queue_group or self._queue_group
+            self._service,
+            self._spec,
+            self._nc,
+            self._capabilities,
+            full,
+            queue_group or self._queue_group,
+            self._caller_key,
         )
 
     async def add_endpoint(
@@ -209,7 +231,7 @@ class _EndpointAdder:
         try:
             config = EndpointConfig(
                 name=name,
-                handler=_wrap(handler, self._nc),
+                handler=_wrap(handler, self._nc, self._caller_key),
                 subject=full,
                 metadata=metadata,
                 queue_group=queue_group or self._queue_group,
@@ -242,8 +264,9 @@ class EndpointService(_EndpointAdder):
         spec: dict[str, Any],
         nc: Client,
         capabilities: Callable[[], Iterable[dict[str, str]]],
+        caller_key: str | None = None,
     ) -> None:
-        super().__init__(service, spec, nc, capabilities, None, None)
+        super().__init__(service, spec, nc, capabilities, None, None, caller_key)
 
     @property
     def service(self) -> Service:

@@ -319,7 +319,7 @@ class Extension:
             on_reconnected=on_reconnected,
         )
         self._stop = asyncio.Event()
-        self._services = ServiceRegistry()
+        self._services = ServiceRegistry(credentials.api_key.caller_signing_key)
         session = Session(
             name=self.name,
             prefix=self.prefix,

@@ -369,6 +369,7 @@ impl Extension {
             &manifest,
         )
         .await?;
+        self.registry.set_caller_key(session.caller_key());
         self.session = Some(session);
         Ok(())
     }

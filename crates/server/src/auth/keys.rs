@@ -163,6 +163,7 @@ impl KeyRecord {
             inbox_prefix: self.inbox_prefix(),
             capabilities: CapabilitySummary::of(&self.capabilities),
             expires_at: self.expires_at.map(rfc3339),
+            caller_signing_key: Some(identity.caller_signing_key()?.public_key()),
         })
     }
 }

@@ -69,6 +69,8 @@ struct Shared {
     settings: GatewaySettings,
     /// The connections requests are forwarded on.
     connections: Connections,
+    /// Signs `Symphony-Caller` (docs/protocol.md §7.3).
+    caller_key: nkeys::KeyPair,
 }
 
 /// The gateway's NATS connections: one per extension account, its own user there (it may only
@@ -120,12 +122,14 @@ impl Connections {
 }
 
 impl Gateway {
-    pub fn new(settings: GatewaySettings, connections: Connections) -> Self {
-        Gateway(Arc::new(Shared {
+    pub fn new(settings: GatewaySettings, connections: Connections) -> anyhow::Result<Self> {
+        let caller_key = connections.identity.caller_signing_key()?;
+        Ok(Gateway(Arc::new(Shared {
             table: RwLock::default(),
             settings,
             connections,
-        }))
+            caller_key,
+        })))
     }
 
     /// Routes of `prefix` if it has them and at least one live instance.

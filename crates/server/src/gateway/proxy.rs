@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 use rand::RngCore;
+use symphony_protocol::caller;
+use symphony_protocol::time::now_unix;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use std::time::Duration;
@@ -109,6 +111,13 @@ pub async fn proxy(
         caller: &caller.caller_header(),
         headers: &headers,
     };
+    let signature = caller::sign(
+        &gateway.0.caller_key,
+        &operation.subject,
+        request.caller,
+        now_unix(),
+        &body,
+    )?;
     let timeout = operation
         .timeout
         .unwrap_or(gateway.0.settings.default_timeout);
@@ -117,7 +126,7 @@ pub async fn proxy(
         prefix,
         &operation.subject,
         timeout,
-        request.headers()?,
+        request.headers(&signature)?,
         body,
     )
     .await?;
@@ -178,8 +187,9 @@ struct Forwarded<'a> {
 }
 
 impl Forwarded<'_> {
-    /// The `Symphony-*` headers, the forwarded request headers, and a `traceparent`.
-    fn headers(&self) -> Result<NatsHeaders, ApiError> {
+    /// The `Symphony-*` headers (the caller with the platform's `signature` of it), the forwarded
+    /// request headers, and a `traceparent`.
+    fn headers(&self, signature: &str) -> Result<NatsHeaders, ApiError> {
         let mut out = NatsHeaders::new();
         let decoded: serde_json::Map<String, serde_json::Value> = self
             .params
@@ -195,7 +205,8 @@ impl Forwarded<'_> {
             serde_json::Value::Object(decoded).to_string().as_str(),
         );
         out.insert("Symphony-Query", self.query);
-        out.insert("Symphony-Caller", self.caller);
+        out.insert(caller::CALLER_HEADER, self.caller);
+        out.insert(caller::SIGNATURE_HEADER, signature);
         for name in FORWARDED_HEADERS {
             if let Some(v) = self.headers.get(*name).and_then(|v| v.to_str().ok()) {
                 out.insert(*name, v);

@@ -76,7 +76,10 @@ async fn requests_reach_the_endpoint_with_the_gateway_headers_and_replies_come_b
                     Some(&token),
                 )
                 .header("user-agent", "symphony-tests/1")
-                .header("x-request-id", "req-42"),
+                .header("x-request-id", "req-42")
+                // A client's own caller headers are not forwarded: the gateway writes both.
+                .header("symphony-caller", "user:admin")
+                .header("symphony-caller-signature", "v1.1.AAAA"),
         )
         .await;
     assert_eq!(r.status, 200, "{r}");

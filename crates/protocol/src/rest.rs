@@ -251,12 +251,22 @@ pub enum AuditAction {
     RoleDeleted,
     /// An administrator changed an extension account's JetStream limits.
     LimitsChanged,
+    /// An extension registered for the first time.
+    ExtensionRegistered,
+    /// A registration replaced an extension's manifest with a different one (the detail says what changed).
+    ManifestReplaced,
+    /// A registration token's provisioning was refused (the detail has the code and message).
+    ProvisioningFailed,
+    /// A token was exchanged for its NATS credentials (`GET /api/v1/apikey`).
+    KeyExchanged,
+    /// A signed-in user was given browser credentials (`GET /api/v1/usertoken`).
+    UserTokenIssued,
     /// An action this build does not know.
     Other,
 }
 
 /// Every action but [`AuditAction::Other`].
-const AUDIT_ACTIONS: [AuditAction; 14] = [
+const AUDIT_ACTIONS: [AuditAction; 19] = [
     AuditAction::Login,
     AuditAction::LoginFailed,
     AuditAction::Logout,
@@ -271,6 +281,11 @@ const AUDIT_ACTIONS: [AuditAction; 14] = [
     AuditAction::RoleUpdated,
     AuditAction::RoleDeleted,
     AuditAction::LimitsChanged,
+    AuditAction::ExtensionRegistered,
+    AuditAction::ManifestReplaced,
+    AuditAction::ProvisioningFailed,
+    AuditAction::KeyExchanged,
+    AuditAction::UserTokenIssued,
 ];
 
 impl<'de> Deserialize<'de> for AuditAction {
@@ -301,6 +316,11 @@ impl AuditAction {
             AuditAction::RoleUpdated => "role_updated",
             AuditAction::RoleDeleted => "role_deleted",
             AuditAction::LimitsChanged => "limits_changed",
+            AuditAction::ExtensionRegistered => "extension_registered",
+            AuditAction::ManifestReplaced => "manifest_replaced",
+            AuditAction::ProvisioningFailed => "provisioning_failed",
+            AuditAction::KeyExchanged => "key_exchanged",
+            AuditAction::UserTokenIssued => "user_token_issued",
             AuditAction::Other => "other",
         }
     }

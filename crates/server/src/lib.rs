@@ -9,7 +9,7 @@
 //!
 //! | layer | modules | owns |
 //! |---|---|---|
-//! | 0 | `error` | the `internal` error mapping |
+//! | 0 | `error`, `metrics` | the `internal` error mapping; the server's counters (`GET /metrics`) |
 //! | 1 | `identity` | operator/account keys, account JWTs, the instance's private files |
 //! | 2 | `tls` | TLS files (given or self-signed) for HTTPS and NATS |
 //! | 3 | `bus` | NATS connections, the embedded nats-server, buckets, typed tables with mirrors |
@@ -39,6 +39,7 @@ pub mod gateway;
 pub mod http;
 pub mod identity;
 pub mod libraries;
+pub mod metrics;
 pub mod registry;
 pub mod serve;
 pub mod tls;
@@ -46,7 +47,7 @@ pub mod ui;
 
 /// The layers of the module graph, lowest first (see the table above).
 pub const LAYERS: &[&[&str]] = &[
-    &["error"],
+    &["error", "metrics"],
     &["identity"],
     &["tls"],
     &["bus"],

@@ -8,7 +8,9 @@ mod session;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRef, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -18,6 +20,7 @@ use symphony_protocol::messages::{ApiKey, SymphonyInfo};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::Auth;
+use crate::auth::audit::{AuditAction, event};
 use crate::http::etag::revalidated_json;
 use crate::http::{AnyKey, ApiError, Authenticated};
 use crate::registry::Registry;
@@ -63,6 +66,19 @@ where
             put(admin::put_role).delete(admin::delete_role),
         )
         .route("/api/v1/audit", get(admin::audit))
+        .route("/metrics", get(metrics))
+}
+
+/// The server's counters in the Prometheus text format (unauthenticated, like most scrape targets:
+/// counts only, no names or secrets).
+async fn metrics() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
 }
 
 async fn ping() -> Json<serde_json::Value> {
@@ -107,10 +123,16 @@ async fn symphony_info(State(info): State<Arc<SymphonyInfo>>) -> Json<SymphonyIn
 async fn api_key(
     State(auth): State<Arc<Auth>>,
     State(info): State<Arc<SymphonyInfo>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     AnyKey(record): AnyKey,
 ) -> Result<Json<ApiKey>, ApiError> {
     tracing::info!(key = %record.id, kind = ?record.kind, "api key exchanged");
-    Ok(Json(record.to_api_key(&auth.identity, &info.nats_urls)?))
+    let key = record.to_api_key(&auth.identity, &info.nats_urls)?;
+    let target = format!("key:{}", record.id);
+    auth.audit
+        .record(event(AuditAction::KeyExchanged, &target, &target).at(&peer.ip().to_string()))
+        .await;
+    Ok(Json(key))
 }
 
 async fn extensions_all(

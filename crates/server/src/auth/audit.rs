@@ -40,7 +40,8 @@ impl Audit {
         Audit { js }
     }
 
-    /// Records an event and waits for JetStream to acknowledge it; failures are logged, never fatal.
+    /// Records an event and waits for JetStream to acknowledge it; failures are logged as errors and
+    /// counted (`symphony_audit_write_failures_total` at `GET /metrics`), never fatal.
     pub async fn record(&self, event: AuditEvent) {
         let subject = format!("{AUDIT_SUBJECT_PREFIX}.{}", event.action);
         let payload = serde_json::to_vec(&event).unwrap_or_default();
@@ -49,6 +50,7 @@ impl Audit {
             Err(e) => Err(e.into()),
         };
         if let Err(e) = acked {
+            crate::metrics::AUDIT_WRITE_FAILURES.increment();
             tracing::error!(error = %e, action = %event.action, "cannot write the audit trail");
         }
     }

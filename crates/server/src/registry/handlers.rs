@@ -21,6 +21,7 @@ use symphony_protocol::time::{now_rfc3339, now_unix};
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, PROTOCOL_VERSION, subjects};
 
 use super::Registry;
+use crate::auth::audit::{AuditAction, event};
 use crate::auth::issue::Issuer;
 use crate::auth::keys::{KeyRecord, NewKey};
 use crate::bus::connect::{cluster_size, connect_extension_admin};
@@ -64,9 +65,12 @@ impl Registry {
         let result = if let Some(id) =
             subjects::key_id_suffix(subject, subjects::REGISTRY_PROVISION_PREFIX)
         {
-            self.provision(id, &sender, &msg.payload)
-                .await
-                .and_then(to_json)
+            let provisioned = self.provision(id, &sender, &msg.payload).await;
+            if let Err(error) = &provisioned {
+                self.audit_failed_provisioning(id, &msg.payload, error)
+                    .await;
+            }
+            provisioned.and_then(to_json)
         } else if let Some(id) =
             subjects::key_id_suffix(subject, subjects::REGISTRY_REGISTER_PREFIX)
         {
@@ -264,6 +268,24 @@ impl Registry {
             }
             let _ = admin.drain().await;
         }
+        let audited = match &existing {
+            None => Some(event(
+                AuditAction::ExtensionRegistered,
+                &format!("key:{}", key.id),
+                &format!("extension:{}", manifest.prefix),
+            )),
+            Some(old) => {
+                let changed = manifest_changes(&old.manifest, &manifest);
+                (!changed.is_empty()).then(|| {
+                    event(
+                        AuditAction::ManifestReplaced,
+                        &format!("key:{}", key.id),
+                        &format!("extension:{}", manifest.prefix),
+                    )
+                    .detail(format!("changed: {}", changed.join(", ")))
+                })
+            }
+        };
         let now = now_rfc3339();
         let record = RegistryRecord {
             registered_at: existing.map_or_else(|| now.clone(), |r| r.registered_at),
@@ -274,6 +296,9 @@ impl Registry {
         // The table writes through: a view read on this replica right after the reply shows it.
         self.store_record(&prefix, first, record).await?;
         tracing::info!(prefix = %prefix, instance = %key.id, "extension registered");
+        if let Some(audited) = audited {
+            self.auth.audit.record(audited).await;
+        }
         Ok(RegisterReply {
             prefix,
             instance_id: key.id,
@@ -306,6 +331,26 @@ impl Registry {
         self.records.put(prefix, record).await.map_err(internal)
     }
 
+    /// A refused provisioning, audited with the token that tried and the prefix it asked for.
+    async fn audit_failed_provisioning(&self, id: &str, payload: &[u8], error: &ErrorBody) {
+        let prefix = serde_json::from_slice::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|v| v.get("prefix")?.as_str().map(str::to_owned))
+            .filter(|p| validate_prefix(p).is_ok())
+            .unwrap_or_default();
+        let actor = match KeyId::parse(id) {
+            Ok(id) => format!("key:{id}"),
+            Err(_) => "unknown".to_owned(),
+        };
+        let failed = event(
+            AuditAction::ProvisioningFailed,
+            &actor,
+            &format!("extension:{prefix}"),
+        )
+        .detail(format!("{}: {}", error.code.as_str(), error.message));
+        self.auth.audit.record(failed).await;
+    }
+
     async fn cluster_info(&self) -> Result<ClusterInfo, ErrorBody> {
         let size = cluster_size(&self.sys).await.map_err(internal)?;
         Ok(ClusterInfo {
@@ -313,6 +358,22 @@ impl Registry {
             cluster_size: size,
         })
     }
+}
+
+/// The top-level parts of a manifest that differ between `old` and `new` (`resources`, `endpoints`, …),
+/// in alphabetical order.
+fn manifest_changes(old: &Manifest, new: &Manifest) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return vec!["manifest".to_owned()];
+    };
+    let mut keys: Vec<&String> = new.keys().collect();
+    keys.extend(old.keys().filter(|k| !new.contains_key(*k)));
+    keys.into_iter()
+        .filter(|k| old.get(*k) != new.get(*k))
+        .cloned()
+        .collect()
 }
 
 fn to_json<T: Serialize>(value: T) -> Result<Vec<u8>, ErrorBody> {

@@ -6,8 +6,27 @@ use std::time::Duration;
 use async_nats::jetstream::{self, kv};
 use symphony_protocol::manifest::BucketSpec;
 
-/// Creates or updates a bucket; existing data is kept.
+/// Creates or updates a bucket; existing data is kept. A bucket with a size limit discards its
+/// oldest entries when full (the seed: "When exceeded, the oldest entries are discarded"), where a
+/// plain JetStream KV bucket would refuse new writes.
 pub async fn ensure_bucket(
+    js: &jetstream::Context,
+    spec: &BucketSpec,
+    replicas: usize,
+) -> anyhow::Result<kv::Store> {
+    let store = create_or_update(js, spec, replicas).await?;
+    if spec.max_bucket_size > 0 {
+        let mut stream = js.get_stream(format!("KV_{}", spec.name)).await?;
+        let mut config = stream.info().await?.config.clone();
+        if config.discard != jetstream::stream::DiscardPolicy::Old {
+            config.discard = jetstream::stream::DiscardPolicy::Old;
+            js.update_stream(config).await?;
+        }
+    }
+    Ok(store)
+}
+
+async fn create_or_update(
     js: &jetstream::Context,
     spec: &BucketSpec,
     replicas: usize,

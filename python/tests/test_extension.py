@@ -337,3 +337,12 @@ async def test_req_caller_is_only_the_gateways_signed_caller(platform: Platform,
         finally:
             ext.stop()
             await operating
+
+
+async def test_the_seeds_two_part_service_version_is_read_as_semver(platform: Platform, prefix: str) -> None:
+    async with running(platform, prefix) as ext:
+        await ext.add_endpoints("myext", "1.0")  # the seed's Observability line, as written
+        (spec,) = ext.manifest()["endpoints"]
+        assert (spec["service"], spec["version"]) == ("myext", "1.0.0")
+        with pytest.raises(symphony.errors.InvalidManifestError):
+            await ext.add_endpoints("other", "v2")

@@ -152,6 +152,7 @@ RUNNERS: dict[str, Callable[[Any], Any]] = {
     "extension_name": validation.validate_name,
     "menu": lambda i: validation.validate_menu(i["group"], i["label"], i["route"]),
     "service_name": validation.validate_service_name,
+    "service_version": validation.normalize_service_version,
     "manifest": _manifest,
     "subject": _subject,
     "subject_match": lambda i: {"matches": validation.subject_matches(i["pattern"], i["subject"])},
@@ -163,7 +164,7 @@ RUNNERS: dict[str, Callable[[Any], Any]] = {
     "nats_url": lambda i: resolve_address(i["origin"], i["override"]).nats_url(i["from_key"]),
 }
 """Kinds whose function returns a value give it as `ok`; the checks that return nothing give `true`."""
-VALUE_KINDS = {"constant", "manifest", "subject", "subject_match", "token", "address", "nats_url"}
+VALUE_KINDS = {"service_version", "constant", "manifest", "subject", "subject_match", "token", "address", "nats_url"}
 
 
 def run(kind: str, value: Any) -> tuple[str, Any]:

@@ -81,6 +81,20 @@ async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
         .add_endpoints(ServiceConfig::new("health", "1.0.0").description("Sets the health"))
         .await
         .unwrap();
+    // The seed's two-part version (`add_endpoints("myext", "1.0")`) is read as semver.
+    ext.add_endpoints(ServiceConfig::new("seedversion", "1.0"))
+        .await
+        .expect("a two-part version is accepted");
+    let versions: Vec<_> = ext
+        .manifest()
+        .endpoints
+        .iter()
+        .map(|s| (s.service.clone(), s.version.clone()))
+        .collect();
+    assert!(
+        versions.contains(&("seedversion".to_owned(), "1.0.0".to_owned())),
+        "{versions:?}"
+    );
     let for_handler = health.clone();
     svc.add_group(&format!("cirata.extensions.{PREFIX}"))
         .add_endpoint("fail", move |req: Request| {

@@ -211,6 +211,26 @@ pub fn validate_service_name(name: &str) -> Result<(), ErrorBody> {
     }
 }
 
+/// A service version as semver: `1` and `1.0` (the seed writes `add_endpoints("myext", "1.0")`)
+/// become `1.0.0`; a pre-release or build suffix is kept (`1.0-rc.1` → `1.0.0-rc.1`). The numeric core
+/// must be one to three dot-separated numbers; the suffix is checked by the micro service library.
+pub fn normalize_service_version(version: &str) -> Result<String, ErrorBody> {
+    let split = version.find(['-', '+']).unwrap_or(version.len());
+    let (core, suffix) = version.split_at(split);
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() > 3 || !parts.iter().all(numeric) {
+        return Err(invalid(format!(
+            "service version {version:?} is not semver (e.g. 1.0.0)"
+        )));
+    }
+    let mut padded = parts.join(".");
+    for _ in parts.len()..3 {
+        padded.push_str(".0");
+    }
+    Ok(padded + suffix)
+}
+
 /// Checks a bucket declaration.
 pub fn validate_bucket_spec(b: &BucketSpec) -> Result<(), ErrorBody> {
     validate_bucket(&b.name)?;

@@ -162,6 +162,10 @@ fn run(kind: &str, input: &Value) -> Option<Outcome> {
         "extension_name" => check(manifest::validate_name(input.as_str()?)),
         "menu" => check(manifest::validate_menu(&from_input::<Menu>(input))),
         "service_name" => check(manifest::validate_service_name(input.as_str()?)),
+        "service_version" => match manifest::normalize_service_version(input.as_str()?) {
+            Ok(v) => Outcome::Ok(json!(v)),
+            Err(e) => Outcome::Error(e.code.as_str().to_owned()),
+        },
         "manifest" => match Manifest::parse(&serde_json::to_vec(input).unwrap()) {
             Ok(m) => Outcome::Ok(serde_json::to_value(m).unwrap()),
             Err(e) => Outcome::Error(e.code.as_str().to_owned()),

@@ -100,7 +100,7 @@ pub struct ServiceConfig {
 
 impl ServiceConfig {
     /// A service named `name` (A-Z, a-z, 0-9, `_` and `-`, checked when it starts) at `version` (semver,
-    /// e.g. `1.0.0`), without description or metadata.
+    /// e.g. `1.0.0`; `1` and `1.0` are read as `1.0.0`), without description or metadata.
     ///
     /// ```
     /// let config = cirata_symphony::ServiceConfig::new("catalog", "1.0.0");
@@ -168,6 +168,8 @@ pub(crate) async fn start(
         description,
         metadata,
     } = config;
+    let version =
+        symphony_protocol::manifest::normalize_service_version(&version).map_err(Error::Invalid)?;
     if registry.specs().iter().any(|s| s.service == name) {
         return Err(Error::Invalid(ErrorBody::new(
             ErrorCode::InvalidManifest,

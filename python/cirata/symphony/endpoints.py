@@ -22,7 +22,7 @@ from nats.micro.service import EndpointConfig, Service
 
 from .caller import verified_caller
 from .errors import InvalidManifestError
-from .validation import subject_matches, validate_service_name
+from .validation import normalize_service_version, subject_matches, validate_service_name
 
 log = logging.getLogger("cirata.symphony")
 
@@ -146,6 +146,7 @@ class ServiceRegistry:
         capabilities: Callable[[], Iterable[dict[str, str]]],
     ) -> EndpointService:
         validate_service_name(name)
+        version = normalize_service_version(version)
         if any(spec["service"] == name for spec in self._specs):
             raise InvalidManifestError(f"service {name!r} is already started")
         metadata = dict(metadata or {})

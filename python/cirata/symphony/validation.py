@@ -199,6 +199,19 @@ def validate_service_name(name: str) -> None:
         raise InvalidManifestError(f"service name {name!r} may only use A-Z, a-z, 0-9, _ and -")
 
 
+def normalize_service_version(version: str) -> str:
+    """A service version as semver: `1` and `1.0` (the seed's `add_endpoints("myext", "1.0")`) become `1.0.0`; a
+    pre-release or build suffix is kept. The numeric core must be one to three dot-separated numbers."""
+    if not isinstance(version, str):
+        raise InvalidManifestError(f"service version {version!r} is not semver (e.g. 1.0.0)")
+    cut = min((i for i in (version.find("-"), version.find("+")) if i >= 0), default=len(version))
+    core, suffix = version[:cut], version[cut:]
+    parts = core.split(".")
+    if len(parts) > 3 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise InvalidManifestError(f"service version {version!r} is not semver (e.g. 1.0.0)")
+    return ".".join(parts + ["0"] * (3 - len(parts))) + suffix
+
+
 def subject_matches(pattern: str, subject: str) -> bool:
     """Whether NATS subject `pattern` (with `*` and `>`) covers the literal `subject`."""
     pattern_tokens = pattern.split(".")

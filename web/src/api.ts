@@ -99,6 +99,8 @@ export interface ExtensionView {
   state: string;
   /** Why the extension is not OK, when the server knows. */
   message?: string;
+  /** What the last registration accepted but will not serve (OpenAPI operations no endpoint serves). */
+  warnings?: string[];
   manifest: Manifest;
   instances: InstanceStatus[];
   registered_at: string;

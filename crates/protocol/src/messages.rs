@@ -71,6 +71,10 @@ pub struct RegisterReply {
     pub heartbeat_secs: u64,
     pub status_ttl_secs: u64,
     pub buckets: Vec<BucketReply>,
+    /// What registration accepted but will not serve (OpenAPI operations no endpoint serves); the
+    /// SDKs log each as a warning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// `cirata.services.cluster.info` reply.
@@ -223,6 +227,9 @@ pub struct RegistryRecord {
     pub manifest: Manifest,
     pub registered_at: String,
     pub updated_at: String,
+    /// What the last registration accepted but will not serve (see [`RegisterReply::warnings`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// `GET /api/v1/extensions/{prefix}` and `symphony extension list`.
@@ -239,6 +246,9 @@ pub struct ExtensionView {
     /// Why `state` is not `OK` (absent when it is, or when nothing is known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What the last registration accepted but will not serve (OpenAPI operations no endpoint serves).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ExtensionView {
@@ -259,6 +269,7 @@ impl ExtensionView {
             registered_at: record.registered_at,
             updated_at: record.updated_at,
             message,
+            warnings: record.warnings,
         }
     }
 }

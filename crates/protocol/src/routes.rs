@@ -39,11 +39,13 @@ pub struct RouteTable {
     pub direct: BTreeMap<String, Operation>,
     /// The parsed OpenAPI documents, one per service that has one.
     pub documents: Vec<Value>,
+    /// Operations no endpoint could be found for: not routed, shown in the extension's view.
+    pub warnings: Vec<String>,
 }
 
 fn invalid(service: &str, message: String) -> ErrorBody {
     ErrorBody::new(ErrorCode::InvalidOpenapi, format!("service {service:?}: {message}"))
-        .with_hint("see docs/protocol.md §7.1: each operation names its endpoint with x-symphony-endpoint or operationId")
+        .with_hint("see docs/protocol.md §7.1: an operation names its endpoint with x-symphony-endpoint, its operationId or its last path segment")
 }
 
 /// Parses `x-symphony-timeout`: a duration string (`"5s"`, `"250ms"`) or a number of milliseconds.
@@ -62,8 +64,24 @@ fn parse_timeout(v: &Value) -> Option<Result<Duration, String>> {
     }
 }
 
-/// Resolves the endpoint subject an operation names.
-fn endpoint_subject(service: &ServiceSpec, op: &Value) -> Result<String, String> {
+/// How an operation found its endpoint, or why it found none.
+enum Mapping {
+    Subject(String),
+    /// No rule names an endpoint: the operation is left out, with this reason as a warning.
+    Unmapped(String),
+}
+
+/// The last path segment of `template` that is not a `{parameter}` (`/items/{id}` → `items`).
+fn last_literal_segment(template: &str) -> Option<&str> {
+    template
+        .split('/')
+        .rev()
+        .find(|s| !s.is_empty() && !(s.starts_with('{') && s.ends_with('}')))
+}
+
+/// Resolves the endpoint an operation names: `x-symphony-endpoint` (an error when it names none),
+/// else an `operationId` equal to an endpoint name, else the last literal path segment equal to one.
+fn endpoint_subject(service: &ServiceSpec, template: &str, op: &Value) -> Result<Mapping, String> {
     let names: Vec<&str> = service.endpoints.iter().map(|e| e.name.as_str()).collect();
     let by_name = |name: &str| {
         service
@@ -78,25 +96,35 @@ fn endpoint_subject(service: &ServiceSpec, op: &Value) -> Result<String, String>
             .ok_or("x-symphony-endpoint is not a string")?;
         return by_name(target)
             .or_else(|| service.endpoints.iter().find(|e| e.subject == target).map(|e| e.subject.clone()))
+            .map(Mapping::Subject)
             .ok_or_else(|| format!("x-symphony-endpoint {target:?} is not an endpoint of the service (endpoints: {})", names.join(", ")));
     }
-    match op.get("operationId").and_then(Value::as_str) {
-        Some(id) => by_name(id).ok_or_else(|| {
-            format!("operationId {id:?} names no endpoint of the service (endpoints: {}); add x-symphony-endpoint", names.join(", "))
-        }),
-        None => Err("has neither x-symphony-endpoint nor an operationId naming an endpoint".into()),
-    }
+    let operation_id = op.get("operationId").and_then(Value::as_str);
+    let found = operation_id
+        .and_then(by_name)
+        .or_else(|| last_literal_segment(template).and_then(by_name));
+    Ok(match found {
+        Some(subject) => Mapping::Subject(subject),
+        None => Mapping::Unmapped(format!(
+            "names no endpoint: neither x-symphony-endpoint, its operationId{} nor its last path segment is one of the service's endpoints ({}); it is not served",
+            operation_id
+                .map(|id| format!(" {id:?}"))
+                .unwrap_or_default(),
+            names.join(", ")
+        )),
+    })
 }
 
 /// Compiles every service of `manifest` that carries `metadata.openapi`. `Ok(None)`: no REST API.
 pub fn compile(manifest: &Manifest) -> Result<Option<RouteTable>, ErrorBody> {
     let mut paths = PathTable::new();
     let mut documents = Vec::new();
+    let mut warnings = Vec::new();
     for service in &manifest.endpoints {
         let Some(doc) = openapi_document(service)? else {
             continue;
         };
-        add_document_paths(&mut paths, service, &doc)?;
+        add_document_paths(&mut paths, service, &doc, &mut warnings)?;
         documents.push(doc);
     }
     let direct = direct_routes(manifest);
@@ -109,20 +137,34 @@ pub fn compile(manifest: &Manifest) -> Result<Option<RouteTable>, ErrorBody> {
         paths: paths.paths,
         direct,
         documents,
+        warnings,
     }))
 }
 
-/// The service's `metadata.openapi` document, parsed; `Ok(None)` if it has none.
+/// The service's `metadata.openapi` document (JSON or YAML), parsed; `Ok(None)` if it has none.
 fn openapi_document(service: &ServiceSpec) -> Result<Option<Value>, ErrorBody> {
     let Some(text) = service.metadata.get("openapi") else {
         return Ok(None);
     };
-    let doc = serde_json::from_str(text).map_err(|e| {
-        invalid(
+    let doc = match serde_json::from_str::<Value>(text) {
+        Ok(doc) => doc,
+        // Not JSON: YAML (a JSON document that is merely broken is reported as YAML's error too,
+        // since JSON is YAML). serde_norway refuses alias bombs and deep recursion.
+        Err(json) => serde_norway::from_str::<Value>(text).map_err(|yaml| {
+            invalid(
+                &service.service,
+                format!(
+                    "metadata.openapi is neither a JSON nor a YAML OpenAPI document (JSON: {json}; YAML: {yaml})"
+                ),
+            )
+        })?,
+    };
+    if !doc.is_object() {
+        return Err(invalid(
             &service.service,
-            format!("metadata.openapi is not a JSON OpenAPI document ({e}); YAML is not accepted"),
-        )
-    })?;
+            "metadata.openapi is not an OpenAPI document (not an object)".into(),
+        ));
+    }
     Ok(Some(doc))
 }
 
@@ -131,6 +173,7 @@ fn add_document_paths(
     paths: &mut PathTable,
     service: &ServiceSpec,
     doc: &Value,
+    warnings: &mut Vec<String>,
 ) -> Result<(), ErrorBody> {
     let Some(spec_paths) = doc.get("paths").and_then(Value::as_object) else {
         return Err(invalid(
@@ -152,24 +195,31 @@ fn add_document_paths(
             )
         })?;
         for (method, op) in item.iter().filter(|(k, _)| METHODS.contains(&k.as_str())) {
-            let operation = operation(service, method, template, op)?;
-            paths.add(service, operation)?;
+            match operation(service, method, template, op)? {
+                Ok(operation) => paths.add(service, operation)?,
+                Err(warning) => warnings.push(format!("service {:?}: {warning}", service.service)),
+            }
         }
     }
     Ok(())
 }
 
-/// One OpenAPI operation (`method` of path `template`) as a route: its endpoint and timeout.
+/// One OpenAPI operation (`method` of path `template`) as a route: its endpoint and timeout;
+/// `Ok(Err(warning))` when no endpoint serves it.
 fn operation(
     service: &ServiceSpec,
     method: &str,
     template: &str,
     op: &Value,
-) -> Result<Operation, ErrorBody> {
+) -> Result<Result<Operation, String>, ErrorBody> {
     let upper = method.to_ascii_uppercase();
     let where_ = format!("operation {upper} {template}");
-    let subject = endpoint_subject(service, op)
-        .map_err(|why| invalid(&service.service, format!("{where_} {why}")))?;
+    let subject = match endpoint_subject(service, template, op)
+        .map_err(|why| invalid(&service.service, format!("{where_} {why}")))?
+    {
+        Mapping::Subject(subject) => subject,
+        Mapping::Unmapped(why) => return Ok(Err(format!("{where_} {why}"))),
+    };
     let timeout = match op.get("x-symphony-timeout").and_then(parse_timeout) {
         None => None,
         Some(Ok(d)) => Some(d),
@@ -180,12 +230,12 @@ fn operation(
             ));
         }
     };
-    Ok(Operation {
+    Ok(Ok(Operation {
         method: upper,
         template: template.to_owned(),
         subject,
         timeout,
-    })
+    }))
 }
 
 /// The service proxy: every endpoint directly in the extension's group, as `/<endpoint>`.
@@ -319,21 +369,67 @@ mod tests {
     }
 
     #[test]
-    fn unmappable_operations_are_rejected_with_the_reason() {
-        let bad = json!({"paths":{"/x":{"get":{"operationId":"missing"}}}});
+    fn operations_without_a_name_map_by_their_last_path_segment() {
+        // No x-symphony-endpoint, no operationId (or one naming nothing): the last literal segment.
+        let doc = json!({"paths":{
+            "/catalog/list": {"get": {}},
+            "/add": {"post": {"operationId": "addItem"}},
+            "/get/{id}": {"get": {"summary": "one item"}}
+        }});
+        let table = compile(&manifest(doc)).unwrap().unwrap();
+        assert_eq!(
+            operation(&table, "GET", "/catalog/list").subject,
+            "cirata.extensions.catalog.list"
+        );
+        assert_eq!(
+            operation(&table, "POST", "/add").subject,
+            "cirata.extensions.catalog.add"
+        );
+        assert_eq!(
+            operation(&table, "GET", "/get/{id}").subject,
+            "cirata.extensions.catalog.get"
+        );
+        assert!(table.warnings.is_empty(), "{:?}", table.warnings);
+    }
+
+    #[test]
+    fn operations_that_still_name_nothing_are_left_out_with_a_warning() {
+        let doc = json!({"paths":{
+            "/items": {"get": {"operationId":"list"}},
+            "/x": {"get": {"operationId":"missing"}, "post": {}}
+        }});
+        let table = compile(&manifest(doc)).unwrap().unwrap();
+        assert_eq!(
+            operation(&table, "GET", "/items").subject,
+            "cirata.extensions.catalog.list"
+        );
+        assert!(
+            table.paths.iter().all(|(t, _)| t != "/x"),
+            "{:?}",
+            table.paths
+        );
+        assert_eq!(table.warnings.len(), 2, "{:?}", table.warnings);
+        assert!(
+            table.warnings[0].contains("GET /x") && table.warnings[0].contains("\"missing\""),
+            "{:?}",
+            table.warnings
+        );
+        assert!(
+            table.warnings[1].contains("POST /x"),
+            "{:?}",
+            table.warnings
+        );
+    }
+
+    #[test]
+    fn explicit_mistakes_are_still_rejected_with_the_reason() {
+        let bad = json!({"paths":{"/x":{"get":{"x-symphony-endpoint":"missing"}}}});
         let e = compile(&manifest(bad)).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidOpenapi);
         assert!(
             e.message.contains("GET /x") && e.message.contains("missing"),
             "{}",
             e.message
-        );
-        let none = json!({"paths":{"/x":{"get":{}}}});
-        assert!(
-            compile(&manifest(none))
-                .unwrap_err()
-                .message
-                .contains("neither")
         );
         let timeout =
             json!({"paths":{"/x":{"get":{"operationId":"list","x-symphony-timeout":"soon"}}}});
@@ -359,14 +455,50 @@ mod tests {
         );
     }
 
-    #[test]
-    fn non_json_and_pathless_documents_are_rejected() {
+    fn with_text(text: &str) -> Manifest {
         let mut m = manifest(json!({}));
         m.endpoints[0]
             .metadata
-            .insert("openapi".into(), "openapi: 3.1.0".into());
-        assert_eq!(compile(&m).unwrap_err().code, ErrorCode::InvalidOpenapi);
+            .insert("openapi".into(), text.into());
+        m
+    }
+
+    #[test]
+    fn yaml_documents_are_accepted_like_json() {
+        let yaml = "openapi: 3.1.0\npaths:\n  /items:\n    get:\n      operationId: list\n  /items/{id}:\n    get:\n      x-symphony-timeout: 250\n      operationId: get\n";
+        let table = compile(&with_text(yaml)).unwrap().unwrap();
+        assert_eq!(
+            operation(&table, "GET", "/items").subject,
+            "cirata.extensions.catalog.list"
+        );
+        let get = operation(&table, "GET", "/items/{id}");
+        assert_eq!(get.timeout, Some(Duration::from_millis(250)));
+        assert_eq!(table.documents[0]["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn unparseable_scalar_and_pathless_documents_are_rejected() {
+        for text in ["{not json: [", "just a string", "- a\n- list", "a: &x [*x]"] {
+            let e = compile(&with_text(text)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidOpenapi, "{text}: {e:?}");
+        }
         assert!(compile(&manifest(json!({"openapi":"3.1.0"}))).is_err());
+    }
+
+    #[test]
+    fn a_yaml_alias_bomb_is_refused_not_expanded() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i", "j"]
+            .iter()
+            .enumerate()
+        {
+            let prev = ["a", "b", "c", "d", "e", "f", "g", "h", "i"][i];
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        bomb.push_str("paths: {}\n");
+        let e = compile(&with_text(&bomb)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidOpenapi, "{e:?}");
     }
 
     #[test]

@@ -42,6 +42,13 @@ async fn register(
     decode_reply::<RegisterReply>(&reply).map_err(Error::Registration)
 }
 
+/// What registration accepted but will not serve (OpenAPI operations no endpoint serves).
+fn log_warnings(reply: &RegisterReply) {
+    for warning in &reply.warnings {
+        tracing::warn!(prefix = %reply.prefix, "registered with a warning: {warning}");
+    }
+}
+
 impl Session {
     /// Finds a token (`explicit` first), exchanges it for the API key, provisions a permanent key first if
     /// it is a registration token, connects to NATS and registers `manifest` (so declared buckets exist
@@ -83,6 +90,7 @@ impl Session {
             buckets = registered.buckets.len(),
             "registered with Symphony"
         );
+        log_warnings(&registered);
         Ok(Session {
             caller_key: creds.api_key.caller_signing_key.clone(),
             nc,
@@ -97,6 +105,7 @@ impl Session {
     /// Registers `manifest` again (a changed declaration, new endpoints, or after a reconnect).
     pub(crate) async fn register(&mut self, manifest: &Manifest) -> Result<()> {
         self.registered = register(&self.nc, &self.instance_id, manifest).await?;
+        log_warnings(&self.registered);
         Ok(())
     }
 

@@ -99,6 +99,8 @@ class Session:
             "registered",
             extra={"prefix": self.prefix, "instance_id": self.instance_id, "buckets": reply.get("buckets", [])},
         )
+        for warning in reply.get("warnings") or []:
+            log.warning("registered with a warning: %s", warning, extra={"prefix": self.prefix})
         return reply
 
     def status(self, state: str, message: str | None = None) -> dict[str, Any]:

@@ -216,7 +216,9 @@ impl Registry {
     ) -> Result<RegisterReply, ErrorBody> {
         let (key, _) = self.api_key_record(id, KeyKind::ApiKey, sender).await?;
         let manifest = Manifest::parse(payload)?;
-        symphony_protocol::routes::compile(&manifest)?;
+        let warnings = symphony_protocol::routes::compile(&manifest)?
+            .map(|routes| routes.warnings)
+            .unwrap_or_default();
         if key.prefix.as_deref() != Some(manifest.prefix.as_str()) {
             return Err(ErrorBody::new(
                 ErrorCode::PrefixMismatch,
@@ -291,6 +293,7 @@ impl Registry {
             registered_at: existing.map_or_else(|| now.clone(), |r| r.registered_at),
             updated_at: now,
             manifest,
+            warnings: warnings.clone(),
         };
         let prefix = record.manifest.prefix.clone();
         // The table writes through: a view read on this replica right after the reply shows it.
@@ -305,6 +308,7 @@ impl Registry {
             heartbeat_secs: self.settings.heartbeat.as_secs().max(1),
             status_ttl_secs: self.settings.status_ttl.as_secs(),
             buckets,
+            warnings,
         })
     }
 

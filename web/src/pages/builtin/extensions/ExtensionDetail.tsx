@@ -65,6 +65,16 @@ function ExtensionSummary({ ext }: { ext: ExtensionView }) {
           {ext.message}
         </p>
       )}
+      {ext.warnings && ext.warnings.length > 0 && (
+        <div className="notice" data-testid="extension-warnings">
+          <p>Registered with {ext.warnings.length === 1 ? "a warning" : `${ext.warnings.length} warnings`}:</p>
+          <ul>
+            {ext.warnings.map((w) => (
+              <li key={w}>{w}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       <dl className="facts">
         <dt>Prefix</dt>
         <dd>

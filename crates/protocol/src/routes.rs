@@ -76,7 +76,10 @@ fn last_literal_segment(template: &str) -> Option<&str> {
     template
         .split('/')
         .rev()
-        .find(|s| !s.is_empty() && !(s.starts_with('{') && s.ends_with('}')))
+        .find(|s| {
+            let parameter = s.starts_with('{') && s.ends_with('}');
+            !s.is_empty() && !parameter
+        })
 }
 
 /// Resolves the endpoint an operation names: `x-symphony-endpoint` (an error when it names none),

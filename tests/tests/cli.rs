@@ -575,3 +575,113 @@ async fn an_admin_changes_extension_limits_from_the_cli_and_a_viewer_cannot() {
     .unwrap();
     assert_eq!(unchanged.limits, wanted);
 }
+
+/// `symphony ext`: an extension's OpenAPI operations as commands, with the stored sign-in.
+#[tokio::test]
+async fn an_extensions_openapi_operations_are_cli_commands() {
+    let platform = Platform::start(PlatformOptions::fast().admin_password(ADMIN_PASSWORD)).await;
+    let url = platform.http_url();
+    let cli = Cli::new();
+    let out = cli
+        .login(&url, ADMIN_PASSWORD, &["--insecure-storage"])
+        .await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    let config = tempfile::tempdir().unwrap();
+    let registration = platform.token_create_registration().await;
+    let _ext = symphony_tests::Extension::spawn(
+        &bins::rest_ext(),
+        config.path(),
+        &[("REGISTRATION_TOKEN", registration.as_str())],
+    );
+    let admin = platform.login_admin().await;
+    platform.wait_route("rest", "/items/1", &admin.token).await;
+
+    let listed = cli.ok(&["ext"], None).await;
+    assert!(listed.contains("  rest  ("), "{listed}");
+    let ops = cli.ok(&["ext", "rest"], None).await;
+    for line in [
+        "get_item  GET /items/{id}",
+        "create_item  POST /items",
+        "echo  POST /echo",
+    ] {
+        let (name, rest) = line.split_once("  ").unwrap();
+        assert!(
+            ops.lines()
+                .any(|l| l.trim_start().starts_with(name) && l.contains(rest)),
+            "{line}: {ops}"
+        );
+    }
+    let help = cli.ok(&["ext", "rest", "get_item", "--help"], None).await;
+    assert!(
+        help.contains("GET /api/v1/extension/rest/items/{id}")
+            && help.contains("--id <value>  (path, required)"),
+        "{help}"
+    );
+
+    // JSON by default (pretty), a table with --table; path parameters encoded.
+    let seen: Value = serde_json::from_str(
+        &cli.ok(&["ext", "rest", "get_item", "--id", "a b"], None)
+            .await,
+    )
+    .unwrap();
+    assert_eq!(seen["path_params"], json!({"id": "a b"}), "{seen}");
+    assert_eq!(seen["caller"], "user:admin", "{seen}");
+    let table = cli
+        .ok(&["ext", "rest", "get_item", "--id=t1", "--table"], None)
+        .await;
+    assert!(
+        table.starts_with("key")
+            && table
+                .lines()
+                .any(|l| l.starts_with("method") && l.ends_with("GET")),
+        "{table}"
+    );
+    // A body inline, from a file and from stdin; non-JSON answers are printed as they are.
+    let echoed = cli
+        .ok(&["ext", "rest", "echo", "--body", "{\"a\":1}"], None)
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&echoed).unwrap(),
+        json!({"a": 1})
+    );
+    let file = config.path().join("body.json");
+    std::fs::write(&file, "[1,2]").unwrap();
+    let from_file = cli
+        .ok(
+            &[
+                "ext",
+                "rest",
+                "echo",
+                "--body",
+                &format!("@{}", file.display()),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&from_file).unwrap(),
+        json!([1, 2])
+    );
+    let from_stdin = cli
+        .ok(&["ext", "rest", "echo", "--body", "-"], Some("plain words"))
+        .await;
+    assert_eq!(from_stdin, "plain words");
+
+    // Mistakes are clear errors; a server error keeps its code.
+    let err = cli.fails(&["ext", "rest", "nope"], None).await;
+    assert!(
+        err.contains("no operation \"nope\"") && err.contains("get_item"),
+        "{err}"
+    );
+    let err = cli.fails(&["ext", "rest", "get_item"], None).await;
+    assert!(err.contains("needs --id"), "{err}");
+    let err = cli
+        .fails(&["ext", "rest", "get_item", "--id", "1", "--x", "2"], None)
+        .await;
+    assert!(err.contains("no parameter --x"), "{err}");
+    let err = cli.fails(&["ext", "missing"], None).await;
+    assert!(err.contains("has no commands"), "{err}");
+    let err = cli.fails(&["ext", "rest", "fail"], None).await;
+    assert!(err.contains("handler_failed"), "{err}");
+}

@@ -73,13 +73,10 @@ enum Mapping {
 
 /// The last path segment of `template` that is not a `{parameter}` (`/items/{id}` → `items`).
 fn last_literal_segment(template: &str) -> Option<&str> {
-    template
-        .split('/')
-        .rev()
-        .find(|s| {
-            let parameter = s.starts_with('{') && s.ends_with('}');
-            !s.is_empty() && !parameter
-        })
+    template.split('/').rev().find(|s| {
+        let parameter = s.starts_with('{') && s.ends_with('}');
+        !s.is_empty() && !parameter
+    })
 }
 
 /// Resolves the endpoint an operation names: `x-symphony-endpoint` (an error when it names none),

@@ -47,6 +47,7 @@ async fn main() {
         Command::Credential(CredentialCommand::Clear) => cli::login::credential_clear().await,
         Command::Info(args) => cli::remote::info(args).await,
         Command::Version(args) => cli::remote::version(args).await,
+        Command::Ext(args) => cli::ext::run(args).await,
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

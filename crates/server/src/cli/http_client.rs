@@ -118,6 +118,53 @@ impl ApiClient {
         self.send(method, path, None, progress).await.map(|_| ())
     }
 
+    /// `method /api/v1<path>` with `headers` and a raw body (sent as JSON when it parses as JSON,
+    /// else as bytes); the reply's content type and bytes. Errors as [`call`](Self::call)'s.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+        progress: &str,
+    ) -> anyhow::Result<(String, bytes::Bytes)> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(cred) = &self.session {
+            request = request.bearer_auth(&cred.token);
+        }
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = body {
+            let kind = if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+                "application/json"
+            } else {
+                "application/octet-stream"
+            };
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, kind)
+                .body(body);
+        }
+        let _spinner = Spinner::start(progress);
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        if status.is_success() {
+            return Ok((content_type, bytes));
+        }
+        Err(self.http_error(status, &url, &bytes))
+    }
+
     async fn send(
         &self,
         method: Method,

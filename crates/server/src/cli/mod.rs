@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod credentials;
+pub mod ext;
 pub mod http_client;
 pub mod limits;
 pub mod login;
@@ -55,6 +56,9 @@ pub enum Command {
     Info(InfoArgs),
     /// Print the version (and the server's with --remote).
     Version(VersionArgs),
+    /// Call an extension's REST API: its OpenAPI operations as commands
+    /// (`symphony ext <prefix> <operation> --help`).
+    Ext(ext::ExtArgs),
 }
 
 /// Which stored sign-in a client command uses, and how it trusts the server.

@@ -19,6 +19,7 @@ use symphony_protocol::{ErrorBody, ErrorCode};
 use crate::auth::Auth;
 use crate::auth::audit::{AuditAction, event};
 use crate::auth::policy::Caller;
+use crate::auth::sessions::CAS_ATTEMPTS;
 use crate::auth::users::{dummy_hash, verify_password};
 use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 use crate::identity::Account;
@@ -205,7 +206,16 @@ pub async fn usertoken(
     )?;
     // Recorded in the session with a compare-and-swap (retried when another request wrote it
     // first): once the session has ended nothing is issued, so logout revokes all it handed out.
+    let mut attempts = 0..CAS_ATTEMPTS;
     let bearer = loop {
+        if attempts.next().is_none() {
+            return Err(ErrorBody::new(
+                ErrorCode::NatsUnavailable,
+                "the session kept changing; browser credentials were not issued",
+            )
+            .with_hint("try again")
+            .into());
+        }
         let current = auth.sessions.current(&session.id).await?;
         let (mut session, revision) = ((*current.value).clone(), current.revision);
         session.browser_nkeys.push(nkey.public_key());

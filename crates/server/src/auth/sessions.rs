@@ -69,7 +69,7 @@ pub const LIFETIME_RANGE: (Duration, Duration) = (
 const TOUCH_EVERY_SECS: i64 = 30;
 /// Compare-and-swap attempts before a write to a session (or a failure counter) gives up; each
 /// retry means another request changed it meanwhile, so this bounds concurrent requests, not time.
-const CAS_ATTEMPTS: usize = 256;
+pub const CAS_ATTEMPTS: usize = 256;
 
 /// The `symphony_sessions` bucket.
 #[derive(Clone)]

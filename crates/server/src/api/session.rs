@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use nkeys::KeyPair;
 use serde_json::json;
 use symphony_protocol::messages::SymphonyInfo;
+use symphony_protocol::names::validate_username;
 use symphony_protocol::rest::{LoginReply, LoginRequest, UserToken};
 use symphony_protocol::time::{now_unix, rfc3339};
 use symphony_protocol::{ErrorBody, ErrorCode};
@@ -23,7 +24,6 @@ use crate::auth::sessions::CAS_ATTEMPTS;
 use crate::auth::users::{dummy_hash, verify_password};
 use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 use crate::identity::Account;
-use symphony_protocol::names::validate_username;
 
 /// Lifetime of browser NATS credentials; the UI renews them before they expire.
 pub const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);

@@ -10,8 +10,8 @@ use serde_json::json;
 use symphony_protocol::messages::SymphonyInfo;
 use symphony_protocol::{ErrorCode, Token};
 use symphony_tests::users::{
-    ADMIN_PASSWORD, SESSION_COOKIE, assert_unauthorized, connect_browser, parse, says_revoked,
-    wait_disconnected,
+    ADMIN_PASSWORD, SESSION_COOKIE, UserToken, assert_unauthorized, connect_browser, parse,
+    says_revoked, wait_disconnected,
 };
 use symphony_tests::{DEFAULT_DEADLINE, Platform, PlatformOptions, RestReply, eventually};
 
@@ -194,21 +194,6 @@ async fn wrong_password(platform: &Platform, user: &str) -> RestReply {
     platform.login_reply(user, "definitely not it").await
 }
 
-/// After three free failures for `user`, fails again until the server throttles; returns the
-/// attempt number and the 429. The fourth attempt is refused unless the clock ticked over to the
-/// next second since the third failure; each further failure doubles the wait (2 s, 4 s), so a
-/// later attempt is refused without depending on how fast the server answers.
-async fn throttle(platform: &Platform, user: &str) -> (u32, RestReply) {
-    for attempt in 4..=6 {
-        let reply = wrong_password(platform, user).await;
-        if reply.status == 429 {
-            return (attempt, reply);
-        }
-        reply.assert_error(401, ErrorCode::InvalidCredentials);
-    }
-    panic!("{user}: six failed sign-ins in a row were never throttled");
-}
-
 #[tokio::test]
 async fn idle_sessions_expire_and_failed_sign_ins_are_throttled_alike_for_unknown_users() {
     let mut opts = PlatformOptions::default().admin_password(ADMIN_PASSWORD);
@@ -234,8 +219,8 @@ async fn idle_sessions_expire_and_failed_sign_ins_are_throttled_alike_for_unknow
         "the cookie of the expired session",
     );
 
-    // An unknown user gets exactly the answer a wrong password gets; three failures are free.
-    for attempt in 1..=3 {
+    // An unknown user gets exactly the answer a wrong password gets.
+    for attempt in 1..=4 {
         let known = wrong_password(&platform, "admin").await;
         let unknown = wrong_password(&platform, "nobody").await;
         known.assert_error(401, ErrorCode::InvalidCredentials);
@@ -249,33 +234,369 @@ async fn idle_sessions_expire_and_failed_sign_ins_are_throttled_alike_for_unknow
             unknown.header("www-authenticate")
         );
     }
-
-    // Then both are throttled, alike.
-    let mut throttled = Vec::new();
-    for user in ["admin", "nobody"] {
-        let (attempt, reply) = throttle(&platform, user).await;
-        let e = reply.assert_error(429, ErrorCode::TooManyAttempts);
+    // Nine failures from this address are free; from the tenth on a wrong password gets 429 with
+    // Retry-After (the count that failure made, not the clock), for known and unknown users alike.
+    wrong_password(&platform, "admin")
+        .await
+        .assert_error(401, ErrorCode::InvalidCredentials);
+    for user in ["nobody", "admin"] {
+        let reply = wrong_password(&platform, user).await;
+        reply.assert_error(429, ErrorCode::TooManyAttempts);
         let retry_after: u64 = reply
             .header("retry-after")
             .parse()
             .unwrap_or_else(|_| panic!("{user}: a 429 carries Retry-After in seconds: {reply:?}"));
         assert!(retry_after >= 1, "{reply:?}");
-        throttled.push((attempt, e.code));
     }
-    assert_eq!(throttled[0].1, throttled[1].1);
 
-    // The wait ends: the right password signs in again (refused only with 429 meanwhile).
-    eventually(
-        "admin signs in after the wait",
+    // The right password gets past the address's limit at once: guesses from an address shared
+    // with an attacker (a NAT, a proxy) do not lock the real user out.
+    let reply = platform.login_reply("admin", ADMIN_PASSWORD).await;
+    assert_eq!(
+        reply.status, 200,
+        "the right password while the address waits: {reply}"
+    );
+}
+
+/// An HTTP client whose connections come from `ip` (any 127.x.y.z is the loopback interface), so
+/// one test can sign in from several client addresses.
+fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// `POST /api/v1/login` through `client`, raw.
+async fn login_from(
+    platform: &Platform,
+    client: &reqwest::Client,
+    user: &str,
+    password: &str,
+) -> RestReply {
+    let body = json!({"username": user, "password": password});
+    platform
+        .send(client.post(platform.api_url("/login")).json(&body))
+        .await
+}
+
+#[tokio::test]
+async fn parallel_wrong_guesses_are_all_counted() {
+    let platform = Platform::start(PlatformOptions::default().admin_password(ADMIN_PASSWORD)).await;
+    let guesser = client_from([127, 0, 0, 3]);
+    // 16 wrong guesses at once from one address (for 16 accounts, so only the address's count
+    // decides). Each failure is counted atomically and answered from the count it made: the 10th
+    // to the 16th get 429, whatever the order.
+    const N: usize = 16;
+    let replies = futures::future::join_all((0..N).map(|i| {
+        let (platform, guesser) = (&platform, &guesser);
+        async move {
+            login_from(
+                platform,
+                guesser,
+                &format!("guess-{i}"),
+                "definitely not it",
+            )
+            .await
+        }
+    }))
+    .await;
+    let statuses = |code: u16| replies.iter().filter(|r| r.status == code).count();
+    assert_eq!(
+        (statuses(401), statuses(429)),
+        (9, N - 9),
+        "every guess counted once: {replies:?}"
+    );
+    for reply in replies.iter().filter(|r| r.status == 429) {
+        reply.assert_error(429, ErrorCode::TooManyAttempts);
+    }
+}
+
+#[tokio::test]
+async fn an_attacker_at_one_address_cannot_lock_the_admin_out() {
+    let platform = Platform::start(PlatformOptions::default().admin_password(ADMIN_PASSWORD)).await;
+    let attacker = client_from([127, 0, 0, 2]);
+    // The attacker guesses until the account is locked: from then on its address is refused
+    // before the password is checked, the right password included. Each counted failure doubles
+    // the lock (1, 2, 4 … s), so the lock is seen without depending on how fast the server answers.
+    let mut locked = None;
+    for attempt in 1..=40 {
+        let guess = login_from(&platform, &attacker, "admin", "definitely not it").await;
+        assert!(
+            matches!(guess.status, 401 | 429),
+            "attempt {attempt}: {guess}"
+        );
+        if attempt >= 20 {
+            let right = login_from(&platform, &attacker, "admin", ADMIN_PASSWORD).await;
+            if right.status == 429 {
+                right.assert_error(429, ErrorCode::TooManyAttempts);
+                locked = Some(attempt);
+                break;
+            }
+        }
+    }
+    assert!(
+        locked.is_some(),
+        "40 wrong guesses from one address never locked the account"
+    );
+    // The real admin, from an address without failed sign-ins, signs in.
+    let reply = platform.login_reply("admin", ADMIN_PASSWORD).await;
+    assert_eq!(reply.status, 200, "the admin during the lock-out: {reply}");
+}
+
+#[tokio::test]
+async fn logout_is_final_while_browser_credentials_are_being_issued() {
+    let platform = Platform::start(PlatformOptions::default().admin_password(ADMIN_PASSWORD)).await;
+    let admin = platform.login_admin().await;
+    // Eight loops ask for browser credentials of the session, as fast as they can, while it signs
+    // out: each writes the session (its new nkey and bearer), racing the logout's end of it.
+    const LOOPS: usize = 8;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (started_tx, mut started_rx) = tokio::sync::mpsc::channel::<()>(LOOPS);
+    let loops: Vec<_> = (0..LOOPS)
+        .map(|_| {
+            let (http, url, token) = (
+                platform.http().clone(),
+                platform.api_url("/usertoken"),
+                admin.token.clone(),
+            );
+            let (stop, started) = (stop.clone(), started_tx.clone());
+            tokio::spawn(async move {
+                let mut issued: Vec<UserToken> = Vec::new();
+                let mut refused = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let resp = http.get(&url).bearer_auth(&token).send().await.unwrap();
+                    let reply = RestReply::read(resp).await.unwrap();
+                    match reply.status {
+                        200 => {
+                            issued.push(parse(&reply, "GET /usertoken"));
+                            let _ = started.try_send(());
+                        }
+                        _ => refused.push(reply),
+                    }
+                }
+                (issued, refused)
+            })
+        })
+        .collect();
+    for _ in 0..LOOPS {
+        started_rx.recv().await.expect("every loop got credentials");
+    }
+    let out = platform
+        .call(Method::POST, "/logout", Some(&admin.token), None)
+        .await;
+    assert_eq!(out.status, 204, "{out}");
+    // Whatever the loops still do from here on, the session stays ended.
+    let after_logout = platform.userinfo(&admin.token).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut issued = Vec::new();
+    for handle in loops {
+        let (mine, refused) = handle.await.unwrap();
+        for reply in &refused {
+            assert_unauthorized(reply, ENDED, "GET /usertoken racing the logout");
+        }
+        issued.extend(mine);
+    }
+    assert_unauthorized(&after_logout, ENDED, "the session right after logout");
+    assert_unauthorized(
+        &platform.userinfo(&admin.token).await,
+        ENDED,
+        "the session once every racing request is done",
+    );
+    assert_unauthorized(
+        &platform
+            .call(Method::GET, "/usertoken", Some(&admin.token), None)
+            .await,
+        ENDED,
+        "new browser credentials",
+    );
+    // Every browser bearer handed out is dead, and so is every NATS credential: nothing was
+    // issued that the logout did not revoke.
+    assert!(issued.len() >= LOOPS, "{}", issued.len());
+    for creds in &issued {
+        assert_unauthorized(
+            &platform.userinfo(&creds.token).await,
+            ENDED,
+            "a browser bearer of the ended session",
+        );
+    }
+    for creds in issued.iter().rev().take(LOOPS) {
+        let refused = connect_browser(&admin, creds)
+            .await
+            .err()
+            .expect("browser credentials of the ended session cannot connect");
+        assert_eq!(
+            refused.kind(),
+            ConnectErrorKind::AuthorizationViolation,
+            "{refused}"
+        );
+    }
+}
+
+/// A server log line that says the server's own NATS connection was closed.
+fn nats_connection_lost(logs: &str) -> Option<&str> {
+    logs.lines()
+        .find(|l| l.contains("maximum control line exceeded") || l.contains("NATS disconnected"))
+}
+
+#[tokio::test]
+async fn long_names_get_400_and_the_server_keeps_its_nats_connection() {
+    let platform = Platform::start(PlatformOptions::default().admin_password(ADMIN_PASSWORD)).await;
+    let admin = platform.login_admin().await;
+    let long = "a".repeat(2200);
+    let role = json!({"name": "x", "pub": [], "sub": [], "extensions": []});
+    let user = json!({"username": long, "password": "long enough password"});
+    for (method, path, body, code) in [
+        (
+            Method::POST,
+            "/users".to_owned(),
+            Some(&user),
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            Method::PUT,
+            format!("/users/{long}"),
+            Some(&json!({})),
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            Method::DELETE,
+            format!("/users/{long}"),
+            None,
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            Method::PUT,
+            format!("/roles/{long}"),
+            Some(&role),
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            Method::DELETE,
+            format!("/roles/{long}"),
+            None,
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            Method::GET,
+            format!("/extensions/{long}"),
+            None,
+            ErrorCode::InvalidPrefix,
+        ),
+        (
+            Method::GET,
+            format!("/extensions/{long}/account"),
+            None,
+            ErrorCode::InvalidPrefix,
+        ),
+        (
+            Method::PUT,
+            format!("/extensions/{long}/limits"),
+            Some(&json!({"disk_storage": 1, "mem_storage": 1, "streams": 1, "consumer": 1})),
+            ErrorCode::InvalidPrefix,
+        ),
+    ] {
+        let reply = platform
+            .call(method.clone(), &path, Some(&admin.token), body)
+            .await;
+        let e = reply.assert_error(400, code);
+        assert!(
+            e.message.len() < 200,
+            "{method} {}…: the error does not echo the whole name: {}",
+            &path[..20],
+            e.message
+        );
+    }
+    // Sign-in: refused before the name reaches a KV key (the failure counters, the users).
+    platform
+        .login_reply(&long, "whatever it is")
+        .await
+        .assert_error(400, ErrorCode::InvalidRequest);
+
+    // The server's NATS connection stayed up, and the server keeps working.
+    let logs = platform.logs(100_000);
+    assert_eq!(nats_connection_lost(&logs), None, "the server lost NATS");
+    let users = platform
+        .call(Method::GET, "/users", Some(&admin.token), None)
+        .await;
+    assert_eq!(users.status, 200, "{users}");
+    assert_eq!(platform.login_admin().await.username, "admin");
+}
+
+#[tokio::test]
+async fn cli_is_a_reserved_username() {
+    let platform = Platform::start(PlatformOptions::default().admin_password(ADMIN_PASSWORD)).await;
+    let admin = platform.login_admin().await;
+    // Keys the bootstrap CLI creates show the owner `cli` and act as an administrator's; no user
+    // may take that name (a stored user with it is an ordinary user:
+    // `crates/server/src/auth/policy.rs::a_user_named_cli_does_not_own_the_clis_keys`).
+    let reply = platform
+        .create_user_reply(
+            &admin.token,
+            &json!({"username": "cli", "password": "long enough password", "roles": ["symphony-admin"]}),
+        )
+        .await;
+    let e = reply.assert_error(400, ErrorCode::InvalidRequest);
+    assert!(e.message.contains("reserved"), "{e:?}");
+    platform
+        .login_reply("cli", "long enough password")
+        .await
+        .assert_error(400, ErrorCode::InvalidRequest);
+    let users = platform
+        .call(Method::GET, "/users", Some(&admin.token), None)
+        .await;
+    assert!(!users.text().contains("\"cli\""), "{users}");
+}
+
+#[tokio::test]
+async fn sessions_end_at_their_absolute_lifetime_however_much_they_are_used() {
+    let platform = Platform::start(
+        PlatformOptions::default()
+            .admin_password(ADMIN_PASSWORD)
+            .arg("--session-lifetime-for-tests")
+            .arg("3s"),
+    )
+    .await;
+    let admin = platform.login_admin().await;
+    assert_eq!(
+        assert_cookie_flags(&admin.set_cookie),
+        3,
+        "the cookie lives as long"
+    );
+    let me = platform.userinfo(&admin.token).await;
+    assert_eq!(me.status, 200, "{me}");
+    let ends_at = symphony_tests::parse_rfc3339(
+        me.json()["session_ends_at"]
+            .as_str()
+            .unwrap_or_else(|| panic!("userinfo shows when the session ends: {me}")),
+    );
+    let creds = platform.user_token(&admin.token).await;
+    assert!(
+        symphony_tests::parse_rfc3339(&creds.expires_at) <= ends_at,
+        "browser credentials end with the session: {} > {ends_at}",
+        creds.expires_at
+    );
+    // Used all the time (never idle), the session still ends.
+    let ended = eventually(
+        "the session reaches its lifetime",
         DEFAULT_DEADLINE,
         || async {
-            let reply = platform.login_reply("admin", ADMIN_PASSWORD).await;
-            match reply.status {
-                200 => Ok(()),
-                429 => bail!("still throttled: {reply}"),
-                _ => panic!("while throttled the right password gets 429 or 200: {reply}"),
+            let reply = platform.userinfo(&admin.token).await;
+            if reply.status == 200 {
+                bail!("still signed in");
             }
+            Ok(reply)
         },
     )
     .await;
+    assert_unauthorized(
+        &ended,
+        &[ErrorCode::SessionExpired],
+        "a session past its lifetime",
+    );
+    assert_unauthorized(
+        &platform.userinfo(&creds.token).await,
+        ENDED,
+        "its browser bearer",
+    );
 }

@@ -73,19 +73,7 @@ pub fn builtin_roles() -> Vec<Role> {
 
 /// Validates a custom role.
 pub fn validate_role(role: &Role) -> Result<(), ErrorBody> {
-    let ok_name = !role.name.is_empty()
-        && role.name.len() <= 64
-        && role
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !ok_name {
-        return Err(ErrorBody::new(
-            ErrorCode::InvalidRequest,
-            format!("role name {:?} is invalid", role.name),
-        )
-        .with_hint("1-64 characters: letters, digits, - and _"));
-    }
+    crate::names::validate_role_name(&role.name)?;
     for (kind, patterns) in [
         (CapabilityKind::Pub, &role.publish),
         (CapabilityKind::Sub, &role.subscribe),

@@ -394,6 +394,8 @@ async fn init_auth(
                 sys.clone(),
                 replicas,
                 args.session_idle_for_tests.unwrap_or(args.session_idle),
+                args.session_lifetime_for_tests
+                    .unwrap_or(args.session_lifetime),
             )
         },
     )

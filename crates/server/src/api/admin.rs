@@ -7,6 +7,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use symphony_protocol::names::{
+    validate_prefix, validate_role_name, validate_username, validate_username_syntax,
+};
 use symphony_protocol::rbac::{Role, validate_role};
 use symphony_protocol::rest::{CreateUser, ExtensionAccount, UpdateLimits, UpdateUser, UserView};
 use symphony_protocol::time::now_rfc3339;
@@ -15,7 +18,7 @@ use symphony_protocol::{ErrorBody, ErrorCode};
 use crate::auth::Auth;
 use crate::auth::accounts::validate_limits;
 use crate::auth::audit::{AuditAction, AuditEvent, event};
-use crate::auth::users::{UserRecord, hash_password, validate_password, validate_username};
+use crate::auth::users::{UserRecord, hash_password, validate_password};
 use crate::http::{ApiError, Authenticated};
 
 async fn check_roles(auth: &Auth, roles: &[String]) -> Result<(), ApiError> {
@@ -92,6 +95,7 @@ pub async fn update_user(
     Json(req): Json<UpdateUser>,
 ) -> Result<Json<UserView>, ApiError> {
     caller.require_admin()?;
+    validate_username_syntax(&username)?;
     let users = &auth.users;
     let mut user = users
         .get(&username)
@@ -130,6 +134,7 @@ pub async fn delete_user(
     Path(username): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
+    validate_username_syntax(&username)?;
     if caller.actor() == username {
         return Err(ErrorBody::new(ErrorCode::InvalidRequest, "you cannot delete yourself").into());
     }
@@ -193,6 +198,7 @@ pub async fn delete_role(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
+    validate_role_name(&name)?;
     let roles = &auth.roles;
     match roles.get(&name).await? {
         None => {
@@ -246,6 +252,7 @@ pub async fn extension_account(
     Authenticated(caller): Authenticated,
     Path(prefix): Path<String>,
 ) -> Result<Json<ExtensionAccount>, ApiError> {
+    validate_prefix(&prefix)?;
     if !caller.sees(&prefix) {
         return Err(no_account(&prefix).into());
     }
@@ -266,6 +273,7 @@ pub async fn set_limits(
     Json(limits): Json<UpdateLimits>,
 ) -> Result<Json<ExtensionAccount>, ApiError> {
     caller.require_admin()?;
+    validate_prefix(&prefix)?;
     validate_limits(&limits)?;
     let account = auth.accounts.set_limits(&prefix, limits).await?;
     auth.sync_accounts().await?;

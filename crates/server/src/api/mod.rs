@@ -155,6 +155,7 @@ async fn extension_one(
     Path(prefix): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    symphony_protocol::names::validate_prefix(&prefix)?;
     let view = registry
         .view(&prefix)
         .await?

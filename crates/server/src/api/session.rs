@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use nkeys::KeyPair;
 use serde_json::json;
 use symphony_protocol::messages::SymphonyInfo;
+use symphony_protocol::names::validate_username;
 use symphony_protocol::rest::{LoginReply, LoginRequest, UserToken};
 use symphony_protocol::time::{now_unix, rfc3339};
 use symphony_protocol::{ErrorBody, ErrorCode};
@@ -19,6 +20,7 @@ use symphony_protocol::{ErrorBody, ErrorCode};
 use crate::auth::Auth;
 use crate::auth::audit::{AuditAction, event};
 use crate::auth::policy::Caller;
+use crate::auth::sessions::CAS_ATTEMPTS;
 use crate::auth::users::{dummy_hash, verify_password};
 use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 use crate::identity::Account;
@@ -29,6 +31,15 @@ pub const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 fn invalid_credentials() -> ApiError {
     // Never says whether the user exists.
     ErrorBody::new(ErrorCode::InvalidCredentials, "wrong username or password").into()
+}
+
+/// A `429 too_many_attempts` with `Retry-After`.
+fn throttled(body: ErrorBody, wait: i64) -> Response {
+    let mut response = ApiError(body.with_hint(format!("wait {wait} s"))).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
+    response
 }
 
 fn cookie(info: &SymphonyInfo, value: &str, max_age: Option<u64>) -> HeaderValue {
@@ -50,13 +61,13 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    // Before the name reaches a KV key (a failure counter, the users bucket). A reserved name
+    // (`cli`) never signs in.
+    validate_username(&req.username)?;
     let address = peer.ip().to_string();
+    // Only a locked account refuses before the password is checked (see `Throttle`).
     if let Err((body, wait)) = auth.throttle.check(&req.username, &address).await {
-        let mut response = ApiError(body.with_hint(format!("wait {wait} s"))).into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
-        return Ok(response);
+        return Ok(throttled(body, wait));
     }
     let user = auth
         .users
@@ -72,13 +83,15 @@ pub async fn login(
         .await
         .unwrap_or(false);
     let Some(user) = user.filter(|_| ok) else {
-        auth.throttle.failed(&req.username, &address).await;
+        let counted = auth.throttle.failed(&req.username, &address).await?;
         auth.audit
             .record(event(AuditAction::LoginFailed, &req.username, "").at(&address))
             .await;
-        return Err(invalid_credentials());
+        return match counted {
+            Ok(()) => Err(invalid_credentials()),
+            Err((body, wait)) => Ok(throttled(body, wait)),
+        };
     };
-    auth.throttle.succeeded(&user.username).await;
     let (session, token) = auth.sessions.create(&user.username, &info.origin).await?;
     auth.audit
         .record(event(AuditAction::Login, &user.username, "").at(&address))
@@ -91,9 +104,10 @@ pub async fn login(
         idle_timeout_secs: session.idle_timeout_secs,
     };
     let mut response = Json(reply).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, cookie(&info, &token, Some(8 * 3600)));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(&info, &token, Some(auth.sessions.lifetime.as_secs())),
+    );
     Ok(response)
 }
 
@@ -110,10 +124,13 @@ pub async fn logout(
         .into());
     };
 
-    auth.sessions.end(&session.id).await?;
+    // The final record: every browser credential issued before the end (none can be after it).
+    let Some(ended) = auth.sessions.end(&session.id).await? else {
+        return Err(crate::auth::sessions::expired().into());
+    };
     // Browser credentials live USER_TOKEN_LIFETIME at most; their revocations are pruned after that.
     let until = now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64 + 60;
-    for nkey in &session.browser_nkeys {
+    for nkey in &ended.browser_nkeys {
         auth.revocations
             .revoke_until(&auth.identity, &Account::Clients, nkey, until)
             .await?;
@@ -129,7 +146,10 @@ pub async fn logout(
     Ok(response)
 }
 
-pub async fn userinfo(Authenticated(caller): Authenticated) -> Json<serde_json::Value> {
+pub async fn userinfo(
+    State(auth): State<Arc<Auth>>,
+    Authenticated(caller): Authenticated,
+) -> Json<serde_json::Value> {
     Json(match &caller {
         Caller::User {
             user,
@@ -140,6 +160,7 @@ pub async fn userinfo(Authenticated(caller): Authenticated) -> Json<serde_json::
             "roles": user.roles, "admin": grants.admin, "extensions": grants.extensions,
             "pub": grants.publish, "sub": grants.subscribe, "source": user.source,
             "idle_timeout_secs": session.idle_timeout_secs,
+            "session_ends_at": rfc3339(auth.sessions.ends_at(session)),
         }),
         Caller::Key(k) => json!({
             "kind": "api_key", "id": k.id, "name": k.name, "owner": k.owner(), "prefix": k.prefix,
@@ -171,7 +192,9 @@ pub async fn usertoken(
     let nkey = KeyPair::new_user();
     let inbox = format!("_INBOX_user.{}", session.id);
     let permissions = grants.browser_permissions(&inbox);
-    let exp = now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64;
+    // Nothing issued here outlives the session's absolute lifetime.
+    let exp =
+        (now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64).min(auth.sessions.ends_at(&session));
     let jti = format!("user-{}", session.id);
     let jwt = auth.identity.user_jwt(
         &Account::Clients,
@@ -181,15 +204,32 @@ pub async fn usertoken(
         Some(exp),
         &permissions,
     )?;
-    let mut session = (*session).clone();
-    session.browser_nkeys.push(nkey.public_key());
-    let keep = session.browser_nkeys.len().saturating_sub(16);
-    session.browser_nkeys.drain(..keep);
-    let bearer = auth
-        .sessions
-        .create_child(&mut session, &info.origin, exp)
-        .await?;
-    auth.sessions.put(&session).await?;
+    // Recorded in the session with a compare-and-swap (retried when another request wrote it
+    // first): once the session has ended nothing is issued, so logout revokes all it handed out.
+    let mut attempts = 0..CAS_ATTEMPTS;
+    let bearer = loop {
+        if attempts.next().is_none() {
+            return Err(ErrorBody::new(
+                ErrorCode::NatsUnavailable,
+                "the session kept changing; browser credentials were not issued",
+            )
+            .with_hint("try again")
+            .into());
+        }
+        let current = auth.sessions.current(&session.id).await?;
+        let (mut session, revision) = ((*current.value).clone(), current.revision);
+        session.browser_nkeys.push(nkey.public_key());
+        let keep = session.browser_nkeys.len().saturating_sub(16);
+        session.browser_nkeys.drain(..keep);
+        let bearer = auth
+            .sessions
+            .create_child(&mut session, &info.origin, exp)
+            .await?;
+        if auth.sessions.put_at(&session, revision).await? {
+            break bearer;
+        }
+        auth.sessions.discard(&bearer.key_id).await?;
+    };
     Ok(Json(UserToken {
         token: bearer.encode(),
         jwt,

@@ -56,6 +56,7 @@ impl Auth {
         sys: Client,
         replicas: usize,
         idle_timeout: Duration,
+        session_lifetime: Duration,
     ) -> anyhow::Result<Auth> {
         let js = jetstream::new(client.clone());
         let forever = Duration::ZERO;
@@ -92,6 +93,7 @@ impl Auth {
             sessions: SessionStore::new(
                 Table::new(sessions).mirrored(&session_changes),
                 idle_timeout,
+                session_lifetime,
             ),
             throttle: Throttle::new(failures),
             revocations: Revocations::new(Table::new(revocations).mirrored(&account_changes)),
@@ -102,10 +104,11 @@ impl Auth {
         })
     }
 
-    /// The roles bounding keys owned by `owner`: `None` for the bootstrap CLI (an administrator).
-    /// A missing or disabled owner bounds everything away.
+    /// The roles bounding keys owned by `owner` (the recorded owner): `None` for the bootstrap CLI
+    /// (an administrator), which records an empty owner. A user named `cli` is bounded by their
+    /// roles like anyone. A missing or disabled owner bounds everything away.
     pub async fn owner_grants(&self, owner: &str) -> Result<Option<Grants>, ErrorBody> {
-        if owner.is_empty() || owner == policy::CLI_OWNER {
+        if owner.is_empty() {
             return Ok(None);
         }
         let user = self.users.get(owner).await.map_err(internal)?;
@@ -138,7 +141,11 @@ impl Auth {
             keys: KeyStore::new(Table::new(bind(subjects::KEYS_BUCKET).await?)),
             users: UserStore::new(Table::new(bind(subjects::USERS_BUCKET).await?)),
             roles: RoleStore::new(Table::new(bind(subjects::ROLES_BUCKET).await?)),
-            sessions: SessionStore::new(Table::new(sessions), Duration::from_secs(30 * 60)),
+            sessions: SessionStore::new(
+                Table::new(sessions),
+                Duration::from_secs(30 * 60),
+                sessions::DEFAULT_LIFETIME,
+            ),
             throttle: Throttle::new(bind(subjects::LOGIN_FAILURES_BUCKET).await?),
             revocations: Revocations::new(Table::new(bind(subjects::REVOCATIONS_BUCKET).await?)),
             accounts: Accounts::new(Table::new(bind(subjects::ACCOUNTS_BUCKET).await?), sys)

@@ -12,7 +12,10 @@ use super::keys::KeyRecord;
 use super::sessions::SessionRecord;
 use super::users::UserRecord;
 
-/// The owner recorded on keys the bootstrap CLI creates; it acts as an administrator.
+/// How keys the bootstrap CLI created show their owner (and the CLI appears in the audit trail).
+/// Such keys record an *empty* owner, which no username can equal; `cli` is a reserved username
+/// (`symphony_protocol::names::RESERVED_USERNAMES`), and a user stored with that name before it
+/// was reserved is an ordinary user: decisions compare the recorded owner, never this label.
 pub const CLI_OWNER: &str = "cli";
 
 /// An authenticated caller.
@@ -100,7 +103,9 @@ impl Caller {
     /// May this caller manage (list, change, revoke) `key`?
     pub fn may_manage(&self, key: &KeyRecord) -> bool {
         match self {
-            Caller::User { user, grants, .. } => grants.admin || key.owner() == user.username,
+            // The recorded owner: empty for the CLI's keys, so no user (not even one named `cli`)
+            // owns them.
+            Caller::User { user, grants, .. } => grants.admin || key.owner == user.username,
             Caller::Key(_) => false,
         }
     }
@@ -119,5 +124,58 @@ pub fn check_bounded(
     match prefix {
         Some(p) => g.check_binding(p),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(owner: &str) -> KeyRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": symphony_protocol::KeyId::generate(), "kind": "api_key", "name": "k",
+            "prefix": null, "secret_hash": "", "capabilities": [], "buckets": [],
+            "created_at": "", "expires_at": null, "created_by": "cli", "consumed_by": null,
+            "revoked": false, "owner": owner, "notes": "", "last_used": null,
+        }))
+        .expect("a key record")
+    }
+
+    fn user(name: &str, grants: Grants) -> Caller {
+        let user: UserRecord = serde_json::from_value(serde_json::json!({
+            "username": name, "roles": ["viewer"], "source": "local", "created_at": "",
+        }))
+        .expect("a user record");
+        let session: SessionRecord = serde_json::from_value(serde_json::json!({
+            "id": symphony_protocol::KeyId::generate(), "username": name, "secret_hash": "",
+            "created_at": 0, "last_seen": 0, "idle_timeout_secs": 60,
+        }))
+        .expect("a session record");
+        Caller::User {
+            user: Arc::new(user),
+            grants,
+            session: Arc::new(session),
+        }
+    }
+
+    #[test]
+    fn a_user_named_cli_does_not_own_the_clis_keys() {
+        let cli_key = key("");
+        assert_eq!(cli_key.owner(), CLI_OWNER, "shown as the CLI's");
+        let named_cli = user("cli", Grants::default());
+        assert!(
+            !named_cli.may_manage(&cli_key),
+            "a user named cli is not the CLI"
+        );
+        assert!(
+            named_cli.may_manage(&key("cli")),
+            "their own keys are theirs"
+        );
+        assert!(!user("alice", Grants::default()).may_manage(&cli_key));
+        let admin = Grants {
+            admin: true,
+            ..Grants::default()
+        };
+        assert!(user("alice", admin).may_manage(&cli_key));
     }
 }

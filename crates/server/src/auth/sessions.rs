@@ -1,7 +1,12 @@
-//! Sessions of signed-in users (`symphony_sessions`): a session token has the token format, idle
-//! timeout is enforced on every use, and login failures are throttled per account and per address.
-//! A session may have short-lived child tokens (the browser's HTTP bearer, `GET /api/v1/usertoken`):
-//! each has its own expiry and is valid only while its parent session is.
+//! Sessions of signed-in users (`symphony_sessions`): a session token has the token format, the idle
+//! timeout and the absolute lifetime are enforced on every use, and login failures are throttled
+//! per account and per address. A session may have short-lived child tokens (the browser's HTTP
+//! bearer, `GET /api/v1/usertoken`): each has its own expiry and is valid only while its parent
+//! session is.
+//!
+//! Every write of a session is a compare-and-swap on the revision it was read at, and ending a
+//! session purges it at the revision last read: the purge marker is a tombstone no later write can
+//! get past, so a touch or new browser credentials racing a logout cannot bring the session back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use symphony_protocol::time::now_unix;
 use symphony_protocol::{ErrorBody, ErrorCode, KeyId, Token};
 
-use crate::bus::table::Table;
+use crate::bus::table::{Table, Versioned};
 
 /// A session. The token's secret is stored only as a hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +27,10 @@ pub struct SessionRecord {
     pub created_at: i64,
     pub last_seen: i64,
     pub idle_timeout_secs: u64,
+    /// For a session: when it ends however much it is used (unix seconds; `--session-lifetime`
+    /// after sign-in). Absent on child tokens, which end with their session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<i64>,
     /// Public nkeys of the browser NATS credentials issued to this session (revoked at logout).
     #[serde(default)]
     pub browser_nkeys: Vec<String>,
@@ -49,18 +58,38 @@ const MAX_CHILDREN: usize = 16;
 /// Shortest and longest idle timeout an operator may configure.
 pub const IDLE_RANGE: (Duration, Duration) =
     (Duration::from_secs(5 * 60), Duration::from_secs(8 * 3600));
+/// The absolute session lifetime unless configured (`--session-lifetime`).
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// Shortest and longest absolute session lifetime an operator may configure.
+pub const LIFETIME_RANGE: (Duration, Duration) = (
+    Duration::from_secs(10 * 60),
+    Duration::from_secs(30 * 24 * 3600),
+);
 /// A session is written back at most this often (its bucket TTL keeps idle ones from piling up).
 const TOUCH_EVERY_SECS: i64 = 30;
+/// Compare-and-swap attempts before a write to a session (or a failure counter) gives up; each
+/// retry means another request changed it meanwhile, so this bounds concurrent requests, not time.
+pub const CAS_ATTEMPTS: usize = 256;
 
 /// The `symphony_sessions` bucket.
 #[derive(Clone)]
 pub struct SessionStore {
     table: Table<SessionRecord>,
     pub idle_timeout: Duration,
+    /// The absolute lifetime of sessions started from now on.
+    pub lifetime: Duration,
 }
 
-fn expired() -> ErrorBody {
+pub(crate) fn expired() -> ErrorBody {
     ErrorBody::new(ErrorCode::SessionExpired, "the session has ended").with_hint("sign in again")
+}
+
+fn lifetime_over() -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::SessionExpired,
+        "the session has reached its lifetime",
+    )
+    .with_hint("sign in again")
 }
 
 fn child_expired() -> ErrorBody {
@@ -76,11 +105,20 @@ fn unreadable(e: anyhow::Error) -> ErrorBody {
 }
 
 impl SessionStore {
-    pub fn new(table: Table<SessionRecord>, idle_timeout: Duration) -> Self {
+    pub fn new(table: Table<SessionRecord>, idle_timeout: Duration, lifetime: Duration) -> Self {
         SessionStore {
             table,
             idle_timeout,
+            lifetime,
         }
+    }
+
+    /// When `session` ends at the latest (one started before sessions recorded it: the configured
+    /// lifetime after sign-in).
+    pub fn ends_at(&self, session: &SessionRecord) -> i64 {
+        session
+            .ends_at
+            .unwrap_or(session.created_at + self.lifetime.as_secs() as i64)
     }
 
     /// Starts a session and returns it with its token (the only time the token exists in clear).
@@ -99,12 +137,21 @@ impl SessionStore {
             created_at: now,
             last_seen: now,
             idle_timeout_secs: self.idle_timeout.as_secs(),
+            ends_at: Some(now + self.lifetime.as_secs() as i64),
             browser_nkeys: vec![],
             parent: None,
             expires_at: None,
             children: vec![],
         };
-        self.put(&record).await?;
+        // Create-only: a session id is never reused, not even the id of one that ended.
+        if self
+            .table
+            .create(id.as_str(), record.clone())
+            .await?
+            .is_none()
+        {
+            anyhow::bail!("session id {id} exists");
+        }
         Ok((record, token))
     }
 
@@ -126,12 +173,15 @@ impl SessionStore {
             created_at: now,
             last_seen: now,
             idle_timeout_secs: parent.idle_timeout_secs,
+            ends_at: None,
             browser_nkeys: vec![],
             parent: Some(parent.id.clone()),
             expires_at: Some(expires_at),
             children: vec![],
         };
-        self.put(&child).await?;
+        if self.table.create(id.as_str(), child).await?.is_none() {
+            anyhow::bail!("token id {id} exists");
+        }
         parent.children.retain(|c| c.expires_at > now);
         parent.children.push(ChildToken { id, expires_at });
         let keep = parent.children.len().saturating_sub(MAX_CHILDREN);
@@ -158,17 +208,43 @@ impl SessionStore {
         self.table.cached(id.as_str()).is_some()
     }
 
-    pub async fn put(&self, record: &SessionRecord) -> anyhow::Result<()> {
-        self.table.put(record.id.as_str(), record.clone()).await?;
-        Ok(())
+    /// The session as stored now, with the revision to write it back at; `session_expired` once
+    /// it has ended.
+    pub async fn current(&self, id: &KeyId) -> Result<Versioned<SessionRecord>, ErrorBody> {
+        self.table
+            .get(id.as_str())
+            .await
+            .map_err(unreadable)?
+            .ok_or_else(expired)
+    }
+
+    /// Writes `record` back only if its session is still at `revision`: `Ok(false)` when another
+    /// write came first or the session has ended (read it again with [`SessionStore::current`]).
+    pub async fn put_at(&self, record: &SessionRecord, revision: u64) -> anyhow::Result<bool> {
+        Ok(self
+            .table
+            .update(record.id.as_str(), record.clone(), revision)
+            .await?
+            .is_some())
+    }
+
+    /// Deletes a child token that was never handed out.
+    pub async fn discard(&self, id: &KeyId) -> anyhow::Result<()> {
+        self.table.purge(id.as_str()).await
     }
 
     /// Verifies a session token; `Ok(None)` when no session has this id (it may be an API key). A
     /// child token answers with its parent session: it acts as that session, and keeps it alive.
     pub async fn verify(&self, token: &Token) -> Result<Option<Arc<SessionRecord>>, ErrorBody> {
-        let Some(record) = self.get_shared(&token.key_id).await.map_err(unreadable)? else {
+        let Some(entry) = self
+            .table
+            .read_or_fetch(token.key_id.as_str())
+            .await
+            .map_err(unreadable)?
+        else {
             return Ok(None);
         };
+        let record = entry.value.clone();
         if !token.matches_hash(&record.secret_hash) {
             return Err(ErrorBody::new(
                 ErrorCode::InvalidToken,
@@ -176,14 +252,19 @@ impl SessionStore {
             ));
         }
         let Some(parent_id) = &record.parent else {
-            return self.still_live(record).await.map(Some);
+            return self.still_live(entry).await.map(Some);
         };
         let now = now_unix();
         if record.expires_at.is_none_or(|at| now >= at) {
             let _ = self.table.purge(record.id.as_str()).await;
             return Err(child_expired());
         }
-        match self.get_shared(parent_id).await.map_err(unreadable)? {
+        match self
+            .table
+            .read_or_fetch(parent_id.as_str())
+            .await
+            .map_err(unreadable)?
+        {
             Some(parent) => self.still_live(parent).await.map(Some),
             None => {
                 let _ = self.table.purge(record.id.as_str()).await;
@@ -192,13 +273,19 @@ impl SessionStore {
         }
     }
 
-    /// Ends a session idle for too long; else records the use (at most every [`TOUCH_EVERY_SECS`]),
-    /// rewriting its live children too so the bucket's max age does not drop them while it lives.
+    /// Ends a session past its lifetime or idle for too long; else records the use (at most every
+    /// [`TOUCH_EVERY_SECS`], compare-and-swap at the revision read), rewriting its live children
+    /// too so the bucket's max age does not drop them while it lives.
     async fn still_live(
         &self,
-        record: Arc<SessionRecord>,
+        entry: Versioned<SessionRecord>,
     ) -> Result<Arc<SessionRecord>, ErrorBody> {
+        let record = entry.value;
         let now = now_unix();
+        if now >= self.ends_at(&record) {
+            let _ = self.end(&record.id).await;
+            return Err(lifetime_over());
+        }
         if now - record.last_seen > record.idle_timeout_secs as i64 {
             let _ = self.end(&record.id).await;
             return Err(expired());
@@ -206,57 +293,91 @@ impl SessionStore {
         if now - record.last_seen < TOUCH_EVERY_SECS {
             return Ok(record);
         }
-        let mut record = (*record).clone();
-        {
-            record.last_seen = now;
-            let _ = self.put(&record).await;
-            for child in record.children.iter().filter(|c| c.expires_at > now) {
-                if let Ok(Some(entry)) = self.table.get(child.id.as_str()).await {
-                    let _ = self
-                        .table
-                        .put(child.id.as_str(), (*entry.value).clone())
-                        .await;
-                }
+        let mut touched = (*record).clone();
+        touched.last_seen = now;
+        match self.put_at(&touched, entry.revision).await {
+            Ok(true) => {}
+            // Another write came first (a touch, new browser credentials) or the session ended.
+            Ok(false) => return self.current(&record.id).await.map(|c| c.value),
+            // The use is not recorded this time; the session is as valid as it was read.
+            Err(_) => return Ok(record),
+        }
+        for child in touched.children.iter().filter(|c| c.expires_at > now) {
+            if let Ok(Some(entry)) = self.table.get(child.id.as_str()).await {
+                let _ = self
+                    .table
+                    .update(child.id.as_str(), (*entry.value).clone(), entry.revision)
+                    .await;
             }
         }
-        Ok(Arc::new(record))
+        Ok(Arc::new(touched))
     }
 
-    /// Ends a session and its child tokens.
-    pub async fn end(&self, id: &KeyId) -> anyhow::Result<()> {
-        if let Some(record) = self.get_shared(id).await? {
-            for child in &record.children {
-                self.table.purge(child.id.as_str()).await?;
+    /// Ends a session and its child tokens for good, and returns its final record (every browser
+    /// credential and child token issued to it); `None` when it had already ended. The purge is a
+    /// compare-and-swap at the revision just read, retried when another write came first, so no
+    /// credential issued before the end is missing from the record returned.
+    pub async fn end(&self, id: &KeyId) -> anyhow::Result<Option<SessionRecord>> {
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(entry) = self.table.get(id.as_str()).await? else {
+                return Ok(None);
+            };
+            if self.table.purge_at(id.as_str(), entry.revision).await? {
+                for child in &entry.value.children {
+                    self.table.purge(child.id.as_str()).await?;
+                }
+                return Ok(Some((*entry.value).clone()));
             }
         }
-        self.table.purge(id.as_str()).await
+        anyhow::bail!("session {id} kept changing while it was being ended")
     }
 }
 
-/// Login failures per account and per address (`symphony_login_failures`, entries expire after 15 min).
+/// Login failures per account and per address (`symphony_login_failures`; an entry expires 15
+/// minutes after its last failure). The rule (docs/security.md §2.2):
+///
+/// - Every wrong password counts one failure for its account and one for its address, each with a
+///   compare-and-swap increment, so parallel guesses are all counted.
+/// - The password is checked before the address's limit: a right password always gets past it (an
+///   attacker at the same address — a NAT, a proxy — cannot lock the real user out). A wrong one
+///   past [`FREE_FAILURES_PER_ADDRESS`] gets `429 too_many_attempts` with the wait, not `401`.
+/// - An account with more than [`FREE_FAILURES_PER_ACCOUNT`] failures is locked with exponential
+///   backoff (1, 2, 4 … up to [`MAX_ACCOUNT_WAIT_SECS`]); while locked, attempts from addresses
+///   that have failed sign-ins on record are refused before the password is checked (and are not
+///   counted). An address without failures still signs in with the right password.
 #[derive(Clone)]
 pub struct Throttle {
     kv: kv::Store,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Failures {
     count: u32,
     last: i64,
 }
 
-/// Failures allowed before waits start, per account and per address.
-const FREE_FAILURES_PER_ACCOUNT: u32 = 3;
-const FREE_FAILURES_PER_ADDRESS: u32 = 10;
-/// Longest wait between attempts.
-const MAX_WAIT_SECS: i64 = 60;
+impl Failures {
+    /// Seconds still to wait at `now` when `free` failures are allowed and waits stop at `cap`.
+    fn wait(&self, free: u32, cap: i64, now: i64) -> i64 {
+        (self.last + wait_after(self.count, free, cap) - now).max(0)
+    }
+}
 
-/// Seconds to wait after `count` failures when `free` are allowed: 1, 2, 4, … up to a minute.
-pub fn wait_after(count: u32, free: u32) -> i64 {
+/// Failures allowed before an address's wrong passwords get waits.
+pub const FREE_FAILURES_PER_ADDRESS: u32 = 10;
+/// Failures allowed before an account is locked (with backoff).
+pub const FREE_FAILURES_PER_ACCOUNT: u32 = 20;
+/// Longest wait of an address.
+const MAX_WAIT_SECS: i64 = 60;
+/// Longest lock-out of an account.
+pub const MAX_ACCOUNT_WAIT_SECS: i64 = 15 * 60;
+
+/// Seconds to wait after `count` failures when `free` are allowed: 1, 2, 4, … up to `cap`.
+pub fn wait_after(count: u32, free: u32, cap: i64) -> i64 {
     if count < free {
         0
     } else {
-        (1i64 << (count - free).min(6)).min(MAX_WAIT_SECS)
+        (1i64 << (count - free).min(30)).min(cap)
     }
 }
 
@@ -271,6 +392,14 @@ fn account_key(username: &str) -> String {
     )
 }
 
+fn too_many(wait: i64) -> (ErrorBody, i64) {
+    let body = ErrorBody::new(
+        ErrorCode::TooManyAttempts,
+        "too many failed sign-ins; try again later",
+    );
+    (body, wait.max(1))
+}
+
 impl Throttle {
     pub fn new(kv: kv::Store) -> Self {
         Throttle { kv }
@@ -283,39 +412,69 @@ impl Throttle {
         }
     }
 
-    /// Refuses with `too_many_attempts` (and the seconds to wait) while an account or address must wait.
+    /// Before the password is checked: refuses with `too_many_attempts` (and the seconds to wait)
+    /// only while `username`'s account is locked and `addr` has failed sign-ins on record.
     pub async fn check(&self, username: &str, addr: &str) -> Result<(), (ErrorBody, i64)> {
         let now = now_unix();
-        for (key, free) in [
-            (account_key(username), FREE_FAILURES_PER_ACCOUNT),
-            (address_key(addr), FREE_FAILURES_PER_ADDRESS),
-        ] {
-            let f = self.read(&key).await;
-            let until = f.last + wait_after(f.count, free);
-            if f.count >= free && now < until {
-                let body = ErrorBody::new(
-                    ErrorCode::TooManyAttempts,
-                    "too many failed sign-ins; try again later",
-                );
-                return Err((body, until - now));
-            }
+        let account = self.read(&account_key(username)).await;
+        let wait = account.wait(FREE_FAILURES_PER_ACCOUNT, MAX_ACCOUNT_WAIT_SECS, now);
+        if wait == 0 || self.read(&address_key(addr)).await.count == 0 {
+            return Ok(());
         }
-        Ok(())
+        Err(too_many(wait))
     }
 
-    pub async fn failed(&self, username: &str, addr: &str) {
-        for key in [account_key(username), address_key(addr)] {
-            let mut f = self.read(&key).await;
-            f.count += 1;
-            f.last = now_unix();
-            if let Ok(bytes) = serde_json::to_vec(&f) {
-                let _ = self.kv.put(&key, bytes.into()).await;
-            }
-        }
+    /// Counts a wrong password for `username` and `addr`; `Err` with the seconds to wait when
+    /// either must now wait (the reply is `429`, not `401`).
+    pub async fn failed(
+        &self,
+        username: &str,
+        addr: &str,
+    ) -> anyhow::Result<Result<(), (ErrorBody, i64)>> {
+        let now = now_unix();
+        let account = self.count(&account_key(username), now).await?;
+        let address = self.count(&address_key(addr), now).await?;
+        let wait = account
+            .wait(FREE_FAILURES_PER_ACCOUNT, MAX_ACCOUNT_WAIT_SECS, now)
+            .max(address.wait(FREE_FAILURES_PER_ADDRESS, MAX_WAIT_SECS, now));
+        Ok(if wait > 0 {
+            Err(too_many(wait))
+        } else {
+            Ok(())
+        })
     }
 
-    pub async fn succeeded(&self, username: &str) {
-        let _ = self.kv.purge(account_key(username)).await;
+    /// Adds one failure to `key` (compare-and-swap on the entry's revision, retried when another
+    /// request counted meanwhile) and returns the count stored.
+    async fn count(&self, key: &str, now: i64) -> anyhow::Result<Failures> {
+        for _ in 0..CAS_ATTEMPTS {
+            let entry = self.kv.entry(key).await?;
+            let mut f = match &entry {
+                Some(e) if e.operation == kv::Operation::Put => {
+                    serde_json::from_slice(&e.value).unwrap_or_default()
+                }
+                _ => Failures::default(),
+            };
+            f.count = f.count.saturating_add(1);
+            f.last = now;
+            let bytes = serde_json::to_vec(&f)?.into();
+            let stored = match &entry {
+                Some(e) => match self.kv.update(key, bytes, e.revision).await {
+                    Ok(_) => true,
+                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
+                    Err(e) => return Err(e.into()),
+                },
+                None => match self.kv.create(key, bytes).await {
+                    Ok(_) => true,
+                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => false,
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            if stored {
+                return Ok(f);
+            }
+        }
+        anyhow::bail!("the failure count {key} kept changing")
     }
 }
 
@@ -325,10 +484,25 @@ mod tests {
 
     #[test]
     fn waits_grow_and_cap() {
-        assert_eq!(wait_after(2, 3), 0);
-        assert_eq!(wait_after(3, 3), 1);
-        assert_eq!(wait_after(5, 3), 4);
-        assert_eq!(wait_after(30, 3), MAX_WAIT_SECS);
+        assert_eq!(wait_after(2, 3, 60), 0);
+        assert_eq!(wait_after(3, 3, 60), 1);
+        assert_eq!(wait_after(5, 3, 60), 4);
+        assert_eq!(wait_after(30, 3, MAX_WAIT_SECS), MAX_WAIT_SECS);
+        assert_eq!(
+            wait_after(u32::MAX, 0, MAX_ACCOUNT_WAIT_SECS),
+            MAX_ACCOUNT_WAIT_SECS
+        );
+        let f = Failures {
+            count: FREE_FAILURES_PER_ADDRESS,
+            last: 100,
+        };
+        assert_eq!(f.wait(FREE_FAILURES_PER_ADDRESS, MAX_WAIT_SECS, 100), 1);
+        assert_eq!(f.wait(FREE_FAILURES_PER_ADDRESS, MAX_WAIT_SECS, 101), 0);
+        let below = Failures {
+            count: 9,
+            last: 100,
+        };
+        assert_eq!(below.wait(FREE_FAILURES_PER_ADDRESS, MAX_WAIT_SECS, 100), 0);
     }
 
     #[test]

@@ -43,23 +43,6 @@ impl From<&UserRecord> for UserView {
     }
 }
 
-pub fn validate_username(name: &str) -> Result<(), ErrorBody> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ErrorBody::new(
-            ErrorCode::InvalidRequest,
-            format!("username {name:?} is invalid"),
-        )
-        .with_hint("1-64 characters: letters, digits, -, _, . and @"))
-    }
-}
-
 pub fn validate_password(password: &str) -> Result<(), ErrorBody> {
     if password.chars().count() >= 12 {
         Ok(())
@@ -197,9 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn names_and_passwords() {
-        assert!(validate_username("alice@example.com").is_ok());
-        assert!(validate_username("a b").is_err());
+    fn passwords() {
         assert!(validate_password("short").is_err());
         assert!(validate_password(&generate_password()).is_ok());
     }

@@ -442,12 +442,30 @@ where
     /// Removes `key` and its history.
     pub async fn purge(&self, key: &str) -> anyhow::Result<()> {
         self.kv.purge(key).await?;
+        self.forget(key);
+        Ok(())
+    }
+
+    /// Removes `key` and its history only if the key is still at `revision`; `Ok(false)` when it
+    /// is not. The purge marker it leaves is a tombstone: no compare-and-swap made against an
+    /// earlier revision succeeds after it.
+    pub async fn purge_at(&self, key: &str, revision: u64) -> anyhow::Result<bool> {
+        match self.kv.purge_expect_revision(key, Some(revision)).await {
+            Ok(()) => {
+                self.forget(key);
+                Ok(true)
+            }
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn forget(&self, key: &str) {
         if let Some(m) = &self.mirror
             && let Some(Some(held)) = m.get(key, now_nanos())
         {
             m.apply(key, held.revision, held.stored, None, false, now_nanos());
         }
-        Ok(())
     }
 }
 

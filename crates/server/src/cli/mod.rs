@@ -165,6 +165,15 @@ fn parse_session_idle(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+fn parse_session_lifetime(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    let (min, max) = crate::auth::sessions::LIFETIME_RANGE;
+    if d < min || d > max {
+        return Err("the session lifetime must be between 10m and 30d".into());
+    }
+    Ok(d)
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -221,6 +230,12 @@ pub struct ServeArgs {
     /// Test-only: an idle timeout below the 5m minimum (e.g. 2s), so tests need not wait.
     #[arg(long, hide = true, value_parser = parse_duration)]
     pub session_idle_for_tests: Option<Duration>,
+    /// Sign-in sessions end this long after sign-in however much they are used (10m to 30d).
+    #[arg(long, default_value = "12h", value_parser = parse_session_lifetime)]
+    pub session_lifetime: Duration,
+    /// Test-only: a session lifetime below the 10m minimum (e.g. 3s), so tests need not wait.
+    #[arg(long, hide = true, value_parser = parse_duration)]
+    pub session_lifetime_for_tests: Option<Duration>,
     /// Fixed replica count for buckets (default: 1 standalone, 3 on 3-4 nodes, 5 on 5+).
     #[arg(long)]
     pub replicas: Option<usize>,

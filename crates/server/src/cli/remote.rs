@@ -350,6 +350,7 @@ pub async fn info(args: InfoArgs) -> anyhow::Result<()> {
                 "no".into()
             },
         ),
+        ("session", format!("ends {}", s(&user, "session_ends_at"))),
     ];
     for (label, value) in rows {
         println!("{label:<10} {value}");

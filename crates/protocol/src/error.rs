@@ -64,6 +64,7 @@ error_codes! {
     ResourceNotFound => "resource_not_found",
     NotAModule => "not_a_module",
     JsxSyntaxError => "jsx_syntax_error",
+    ModuleTooComplex => "module_too_complex",
     Internal => "internal",
 }
 
@@ -80,7 +81,7 @@ impl ErrorCode {
             WrongTokenKind | CapabilityForbidden | PrefixMismatch | Forbidden => 403,
             ExtensionNotFound | NotFound | RouteNotFound | ResourceNotFound => 404,
             NotAModule => 415,
-            JsxSyntaxError => 422,
+            JsxSyntaxError | ModuleTooComplex => 422,
             MethodNotAllowed => 405,
             BodyTooLarge => 413,
             PrefixOwned => 409,

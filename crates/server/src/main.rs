@@ -4,7 +4,7 @@ use clap::Parser;
 use symphony_server::cli::{
     self, Cli, Command, CredentialCommand, ExtensionCommand, KeyCommand, TokenCommand,
 };
-use symphony_server::{bus, identity, serve, tls};
+use symphony_server::{bus, identity, serve, tls, ui};
 
 #[tokio::main]
 async fn main() {
@@ -47,6 +47,7 @@ async fn main() {
         Command::Credential(CredentialCommand::Clear) => cli::login::credential_clear().await,
         Command::Info(args) => cli::remote::info(args).await,
         Command::Version(args) => cli::remote::version(args).await,
+        Command::TranspileModule => ui::isolated::child_main(),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use symphony_protocol::names::validate_prefix;
 use symphony_protocol::rbac::{Role, validate_role};
 use symphony_protocol::rest::{CreateUser, ExtensionAccount, UpdateLimits, UpdateUser, UserView};
 use symphony_protocol::time::now_rfc3339;
@@ -16,6 +16,7 @@ use crate::auth::Auth;
 use crate::auth::accounts::validate_limits;
 use crate::auth::audit::{AuditAction, AuditEvent, event};
 use crate::auth::users::{UserRecord, hash_password, validate_password, validate_username};
+use crate::http::typed::{Json, Path, Query};
 use crate::http::{ApiError, Authenticated};
 
 async fn check_roles(auth: &Auth, roles: &[String]) -> Result<(), ApiError> {
@@ -246,7 +247,8 @@ pub async fn extension_account(
     Authenticated(caller): Authenticated,
     Path(prefix): Path<String>,
 ) -> Result<Json<ExtensionAccount>, ApiError> {
-    if !caller.sees(&prefix) {
+    // Not a prefix: no account (and never a store key; `:` made the store fail, a 500).
+    if validate_prefix(&prefix).is_err() || !caller.sees(&prefix) {
         return Err(no_account(&prefix).into());
     }
     let account = auth
@@ -266,6 +268,9 @@ pub async fn set_limits(
     Json(limits): Json<UpdateLimits>,
 ) -> Result<Json<ExtensionAccount>, ApiError> {
     caller.require_admin()?;
+    if validate_prefix(&prefix).is_err() {
+        return Err(no_account(&prefix).into());
+    }
     validate_limits(&limits)?;
     let account = auth.accounts.set_limits(&prefix, limits).await?;
     auth.sync_accounts().await?;

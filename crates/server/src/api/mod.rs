@@ -8,17 +8,19 @@ mod session;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, Path, State};
+use axum::Router;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use serde_json::json;
 use symphony_protocol::messages::{ApiKey, SymphonyInfo};
+use symphony_protocol::names::validate_prefix;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::Auth;
 use crate::http::etag::revalidated_json;
+use crate::http::typed::{Json, Path};
 use crate::http::{AnyKey, ApiError, Authenticated};
 use crate::registry::Registry;
 
@@ -133,15 +135,16 @@ async fn extension_one(
     Path(prefix): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let view = registry
-        .view(&prefix)
-        .await?
-        .filter(|_| caller.sees(&prefix))
-        .ok_or_else(|| {
-            ErrorBody::new(
-                ErrorCode::ExtensionNotFound,
-                format!("no extension with prefix {prefix:?} is registered"),
-            )
-        })?;
+    let view = if validate_prefix(&prefix).is_ok() {
+        registry.view(&prefix).await?
+    } else {
+        None
+    };
+    let view = view.filter(|_| caller.sees(&prefix)).ok_or_else(|| {
+        ErrorBody::new(
+            ErrorCode::ExtensionNotFound,
+            format!("no extension with prefix {prefix:?} is registered"),
+        )
+    })?;
     revalidated_json(&headers, &view)
 }

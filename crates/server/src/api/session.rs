@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +18,9 @@ use symphony_protocol::{ErrorBody, ErrorCode};
 use crate::auth::Auth;
 use crate::auth::audit::{AuditAction, event};
 use crate::auth::policy::Caller;
+use crate::auth::users::validate_username;
 use crate::auth::users::{dummy_hash, verify_password};
+use crate::http::typed::Json;
 use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 use crate::identity::Account;
 
@@ -58,11 +59,13 @@ pub async fn login(
             .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
         return Ok(response);
     }
-    let user = auth
-        .users
-        .get(&req.username)
-        .await?
-        .filter(|u| !u.disabled && !u.password_hash.is_empty());
+    // A name no user can have is an unknown user (never a store key: `""` was a 500).
+    let user = if validate_username(&req.username).is_ok() {
+        auth.users.get(&req.username).await?
+    } else {
+        None
+    };
+    let user = user.filter(|u| !u.disabled && !u.password_hash.is_empty());
     let hash = user
         .as_ref()
         .map_or(dummy_hash(), |u| u.password_hash.as_str());

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use symphony_protocol::manifest::is_module_mime;
@@ -14,6 +14,7 @@ use symphony_protocol::{ErrorBody, ErrorCode, SourceLocation};
 use super::jsx::TranspileCache;
 use super::jsx::{Outcome, source_hash};
 use crate::http::etag::{not_modified, strong_etag, validators};
+use crate::http::typed::Path;
 use crate::http::{ApiError, Authenticated};
 use crate::registry::Registry;
 

@@ -6,6 +6,8 @@
 pub mod address;
 pub mod capability;
 pub mod error;
+#[cfg(any(test, feature = "fuzz"))]
+pub mod fuzz;
 pub mod jwt;
 pub mod manifest;
 pub mod messages;

@@ -188,14 +188,6 @@ async fn random_and_adversarial_jsx_and_markdown_never_crash_the_server() {
     let conn = p.registered_extension("Pages", "pages", &[]).await;
 
     let modules: Vec<String> = (0..cases(60)).map(|_| random_module(&mut rng)).collect();
-    let mut m = manifest::minimal("Pages", "pages");
-    let mut resources: Vec<Value> = modules
-        .iter()
-        .enumerate()
-        .map(|(i, source)| {
-            json!({"uri": format!("ui://pages/m{i}"), "mime_type": "text/symphony-jsx", "content": source})
-        })
-        .collect();
     // Markdown is rendered by the browser; the server only stores and serves it: hostile text,
     // front matter, NULs and size must register and read back unchanged.
     let markdown = [
@@ -206,38 +198,62 @@ async fn random_and_adversarial_jsx_and_markdown_never_crash_the_server() {
         "<script>alert(1)</script>\0\u{202e}".to_owned(),
         hostile_string(&mut rng),
     ];
-    resources.extend(markdown.iter().enumerate().map(|(i, text)| {
-        json!({"uri": format!("ui://pages/md{i}"), "mime_type": "text/markdown", "content": text})
-    }));
-    m["resources"] = Value::Array(resources);
-    let registered = conn
-        .request_json::<Value>(&subjects::register(conn.key_id()), &m)
-        .await;
-    assert!(registered.is_ok(), "{registered:?}");
+    let markdown_resources: Vec<Value> = markdown
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            json!({"uri": format!("ui://pages/md{i}"), "mime_type": "text/markdown", "content": text})
+        })
+        .collect();
 
+    // Registered in batches that fit the 1 MiB manifest (a longer campaign has more modules).
     let (mut ok, mut refused) = (0, 0);
-    for (i, source) in modules.iter().enumerate() {
-        let reply = p
-            .send(p.api(
-                Method::GET,
-                &format!("/ui/module/pages/m{i}"),
-                Some(&admin.token),
-            ))
-            .await;
-        match reply.status {
-            200 => ok += 1,
-            422 => {
-                refused += 1;
-                let e = reply.error();
-                assert!(
-                    matches!(
-                        e.code,
-                        ErrorCode::JsxSyntaxError | ErrorCode::ModuleTooComplex
-                    ),
-                    "{reply} for {source:.200}"
-                );
+    let mut batch: Vec<usize> = Vec::new();
+    let mut size = 0;
+    for i in 0..=modules.len() {
+        let full = i == modules.len() || size + modules[i].len() > 700_000;
+        if full && !batch.is_empty() {
+            let mut m = manifest::minimal("Pages", "pages");
+            let mut resources = markdown_resources.clone();
+            resources.extend(batch.iter().map(|&j| {
+                json!({"uri": format!("ui://pages/m{j}"), "mime_type": "text/symphony-jsx", "content": modules[j]})
+            }));
+            m["resources"] = Value::Array(resources);
+            let registered = conn
+                .request_json::<Value>(&subjects::register(conn.key_id()), &m)
+                .await;
+            assert!(registered.is_ok(), "{registered:?}");
+            for &j in &batch {
+                let source = &modules[j];
+                let reply = p
+                    .send(p.api(
+                        Method::GET,
+                        &format!("/ui/module/pages/m{j}"),
+                        Some(&admin.token),
+                    ))
+                    .await;
+                match reply.status {
+                    200 => ok += 1,
+                    422 => {
+                        refused += 1;
+                        let e = reply.error();
+                        assert!(
+                            matches!(
+                                e.code,
+                                ErrorCode::JsxSyntaxError | ErrorCode::ModuleTooComplex
+                            ),
+                            "{reply} for {source:.200}"
+                        );
+                    }
+                    _ => panic!("{reply} for {source:.200}"),
+                }
             }
-            _ => panic!("{reply} for {source:.200}"),
+            batch.clear();
+            size = 0;
+        }
+        if i < modules.len() {
+            batch.push(i);
+            size += modules[i].len();
         }
     }
     assert!(

@@ -42,6 +42,8 @@ pub async fn transpile_in_child(exe: &Path, source: &str) -> Outcome {
     let refused = |why: String| Err(SyntaxError::too_complex(why, source, 0));
     let mut child = match tokio::process::Command::new(exe)
         .arg(SUBCOMMAND)
+        // The child needs nothing of the server's environment (which may hold secrets).
+        .env_clear()
         .env("RUST_LOG", "error")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

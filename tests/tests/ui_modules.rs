@@ -348,3 +348,77 @@ async fn the_browser_bearer_ends_when_its_session_idles_out() {
         "the idle session",
     );
 }
+
+/// Issue 12 item 4: modules built to exhaust the transpiler's stack are refused with a typed 422
+/// (or, over the manifest bound, never registered), and the server keeps serving everyone.
+#[tokio::test]
+async fn modules_built_to_crash_the_transpiler_are_refused_and_the_server_keeps_serving() {
+    let platform = Platform::start(PlatformOptions::fast().admin_password(ADMIN_PASSWORD)).await;
+    let admin = platform.login_admin().await;
+    let key = platform
+        .key_create_with(&[
+            "--capability",
+            "sub:extensions.deep.>",
+            "--prefix",
+            "deep",
+            "--name",
+            "Deep",
+        ])
+        .await;
+
+    // 100 000 nested `<div>` closed: over the 1 MiB manifest bound, so registration refuses it.
+    let divs = format!("{}{}", "<div>".repeat(100_000), "</div>".repeat(100_000));
+    let mut too_big = Extension::new("Deep", "deep").with_token(key.clone());
+    too_big
+        .add_resource("ui://deep/divs", "text/symphony-jsx", divs)
+        .unwrap();
+    let Err(refused) = too_big.connect().await else {
+        panic!("a manifest over 1 MiB registered");
+    };
+    assert!(
+        format!("{refused:?}").contains("manifest_too_large")
+            || format!("{refused}").contains("manifest_too_large"),
+        "{refused:?}"
+    );
+
+    // Within the manifest bound: the issue's 200 000 `(`, 100 000 unclosed `<div>`, and a deep
+    // chain no bracket count sees (transpiled in the child process, which has the stack for it).
+    let bangs = format!("export const a = {}1;\n", "!".repeat(100_000));
+    let mut ext = Extension::new("Deep", "deep").with_token(key);
+    ext.add_resource("ui://deep/parens", "text/symphony-jsx", "(".repeat(200_000))
+        .unwrap()
+        .add_resource(
+            "ui://deep/divs",
+            "text/symphony-jsx",
+            "<div>".repeat(100_000),
+        )
+        .unwrap()
+        .add_resource("ui://deep/bangs", "text/symphony-module", bangs)
+        .unwrap()
+        .add_resource("ui://deep/home", "text/symphony-jsx", HOME)
+        .unwrap();
+    ext.connect().await.expect("the extension registers");
+
+    for name in ["deep/parens", "deep/divs"] {
+        for _ in 0..2 {
+            let reply = get_module(&platform, name, Some(&admin.token), &[]).await;
+            let error = reply.assert_error(422, ErrorCode::ModuleTooComplex);
+            assert!(error.message.contains("nests deeper than"), "{reply}");
+            let location = error.location.expect("where the bound was passed");
+            assert_eq!(location.file, format!("ui://{name}"));
+            assert_eq!(location.line, 1);
+            // The server is still up: a later request succeeds.
+            let ping = platform
+                .send(platform.api(Method::GET, "/ping", None))
+                .await;
+            assert_eq!(ping.status, 200, "{ping}");
+        }
+    }
+    let bangs = get_module(&platform, "deep/bangs", Some(&admin.token), &[]).await;
+    assert_eq!(bangs.status, 200, "{bangs}");
+    assert!(bangs.text().contains("!!!!!!!!1"), "{bangs}");
+
+    // A normal page still renders.
+    let home = get_module(&platform, "deep/home", Some(&admin.token), &[]).await;
+    assert_module(&home, "ui://deep/home", HOME);
+}

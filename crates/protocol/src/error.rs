@@ -65,6 +65,7 @@ error_codes! {
     NotAModule => "not_a_module",
     JsxSyntaxError => "jsx_syntax_error",
     InvalidCallerSignature => "invalid_caller_signature",
+    ModuleTooComplex => "module_too_complex",
     Internal => "internal",
 }
 
@@ -87,7 +88,7 @@ impl ErrorCode {
             WrongTokenKind | CapabilityForbidden | PrefixMismatch | Forbidden => 403,
             ExtensionNotFound | NotFound | RouteNotFound | ResourceNotFound => 404,
             NotAModule => 415,
-            JsxSyntaxError => 422,
+            JsxSyntaxError | ModuleTooComplex => 422,
             MethodNotAllowed => 405,
             BodyTooLarge => 413,
             PrefixOwned => 409,

@@ -7,6 +7,8 @@ pub mod address;
 pub mod caller;
 pub mod capability;
 pub mod error;
+#[cfg(any(test, feature = "fuzz"))]
+pub mod fuzz;
 pub mod jwt;
 pub mod manifest;
 pub mod messages;

@@ -4,7 +4,7 @@ use clap::Parser;
 use symphony_server::cli::{
     self, Cli, Command, CredentialCommand, ExtensionCommand, KeyCommand, TokenCommand,
 };
-use symphony_server::{bus, identity, serve, tls};
+use symphony_server::{bus, identity, serve, tls, ui};
 
 #[tokio::main]
 async fn main() {
@@ -48,6 +48,7 @@ async fn main() {
         Command::Info(args) => cli::remote::info(args).await,
         Command::Version(args) => cli::remote::version(args).await,
         Command::Ext(args) => cli::ext::run(args).await,
+        Command::TranspileModule => ui::isolated::child_main(),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use symphony_protocol::names::{
@@ -19,6 +18,7 @@ use crate::auth::Auth;
 use crate::auth::accounts::validate_limits;
 use crate::auth::audit::{AuditAction, AuditEvent, event};
 use crate::auth::users::{UserRecord, hash_password, validate_password};
+use crate::http::typed::{Json, Path, Query};
 use crate::http::{ApiError, Authenticated};
 
 async fn check_roles(auth: &Auth, roles: &[String]) -> Result<(), ApiError> {

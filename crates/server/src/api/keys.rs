@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use symphony_protocol::capability::CapabilitySummary;
 use symphony_protocol::messages::{KeyKind, SymphonyInfo};
@@ -18,6 +17,7 @@ use crate::auth::Auth;
 use crate::auth::audit::{AuditAction, event};
 use crate::auth::issue::Issuer;
 use crate::auth::keys::{KeyRecord, NewKey};
+use crate::http::typed::{Json, Path};
 use crate::http::{ApiError, Authenticated};
 use crate::registry::Registry;
 

@@ -10,18 +10,20 @@ use std::time::Duration;
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRef, Path, State};
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use serde_json::json;
 use symphony_protocol::messages::{ApiKey, SymphonyInfo};
+use symphony_protocol::names::validate_prefix;
 use symphony_protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::Auth;
 use crate::auth::audit::{AuditAction, event};
 use crate::http::etag::revalidated_json;
+use crate::http::typed::{Json, Path};
 use crate::http::{AnyKey, ApiError, Authenticated};
 use crate::registry::Registry;
 
@@ -155,7 +157,7 @@ async fn extension_one(
     Path(prefix): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    symphony_protocol::names::validate_prefix(&prefix)?;
+    validate_prefix(&prefix)?;
     let view = registry
         .view(&prefix)
         .await?

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +21,7 @@ use crate::auth::audit::{AuditAction, event};
 use crate::auth::policy::Caller;
 use crate::auth::sessions::CAS_ATTEMPTS;
 use crate::auth::users::{dummy_hash, verify_password};
+use crate::http::typed::Json;
 use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 use crate::identity::Account;
 
@@ -69,11 +69,8 @@ pub async fn login(
     if let Err((body, wait)) = auth.throttle.check(&req.username, &address).await {
         return Ok(throttled(body, wait));
     }
-    let user = auth
-        .users
-        .get(&req.username)
-        .await?
-        .filter(|u| !u.disabled && !u.password_hash.is_empty());
+    let user = auth.users.get(&req.username).await?;
+    let user = user.filter(|u| !u.disabled && !u.password_hash.is_empty());
     let hash = user
         .as_ref()
         .map_or(dummy_hash(), |u| u.password_hash.as_str());

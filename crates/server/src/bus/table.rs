@@ -327,6 +327,11 @@ where
 
     /// The value of `key` from the KV itself (for compare-and-swap and ownership checks).
     pub async fn get(&self, key: &str) -> anyhow::Result<Option<Versioned<T>>> {
+        // A key the KV cannot hold is absent (asking the KV is an error: `""` or `:` from a
+        // request path was a 500).
+        if !is_storable_key(key) {
+            return Ok(None);
+        }
         let Some(entry) = self.kv.entry(key).await? else {
             return Ok(None);
         };
@@ -441,6 +446,9 @@ where
 
     /// Removes `key` and its history.
     pub async fn purge(&self, key: &str) -> anyhow::Result<()> {
+        if !is_storable_key(key) {
+            return Ok(()); // nothing can be stored under it
+        }
         self.kv.purge(key).await?;
         self.forget(key);
         Ok(())
@@ -527,9 +535,30 @@ async fn watch_into<T, C: Codec<T>>(kv: &kv::Store, mirror: &Mirror<T>) -> anyho
     }
 }
 
+/// Whether the KV accepts `key` (async-nats' rule: `[-/_=.a-zA-Z0-9]+`, not starting or ending
+/// with `.`).
+pub fn is_storable_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('.')
+        && !key.ends_with('.')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'/' | b'_' | b'=' | b'.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_the_kv_cannot_hold_are_told_apart() {
+        for ok in ["admin", "a.b", "k_1-x=/y"] {
+            assert!(is_storable_key(ok), "{ok}");
+        }
+        for bad in ["", ":", ".a", "a.", "a b", "a*", "a>", "é"] {
+            assert!(!is_storable_key(bad), "{bad:?}");
+        }
+    }
 
     const SEC: i128 = 1_000_000_000;
 

@@ -59,6 +59,10 @@ pub enum Command {
     /// Call an extension's REST API: its OpenAPI operations as commands
     /// (`symphony ext <prefix> <operation> --help`).
     Ext(ext::ExtArgs),
+    /// Internal: the server runs its UI module transpiles in this child process (source on stdin,
+    /// JSON outcome on stdout), so a module that exhausts the stack cannot take the server down.
+    #[command(name = "transpile-module", hide = true)]
+    TranspileModule,
 }
 
 /// Which stored sign-in a client command uses, and how it trusts the server.
@@ -419,4 +423,15 @@ pub struct ExtensionListArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_transpiler_subcommand_is_the_one_the_server_spawns() {
+        let cli = Cli::try_parse_from(["symphony", crate::ui::isolated::SUBCOMMAND]).unwrap();
+        assert!(matches!(cli.command, Command::TranspileModule));
+    }
 }

@@ -2,6 +2,7 @@
 //! keeps its route table in step with the registry (on every replica), and aggregates OpenAPI.
 
 mod openapi;
+mod platform_openapi;
 mod proxy;
 pub mod response;
 pub mod routes;

@@ -7,6 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::Gateway;
+use super::platform_openapi::platform_document;
 use super::proxy::BASE;
 
 /// `swagger-ui-dist` from npm, vendored by `scripts/bootstrap.sh` into `web/node_modules`.
@@ -17,46 +18,6 @@ use super::proxy::BASE;
 #[include = "favicon-32x32.png"]
 #[allow_missing = true]
 struct SwaggerAssets;
-
-fn op(summary: &str, auth: bool, tag: &str) -> Value {
-    let mut o =
-        json!({"summary": summary, "tags": [tag], "responses": {"200": {"description": "OK"}}});
-    if auth {
-        o["security"] = json!([{"bearer": []}]);
-        o["responses"]["401"] = json!({"description": "missing, invalid, expired or revoked token",
-                                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    }
-    o
-}
-
-/// The platform's own REST API.
-fn platform_document() -> Value {
-    let tag = "Symphony";
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "Symphony", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "The Symphony platform API and the REST APIs of its extensions."},
-        "tags": [{"name": tag, "description": "The platform's own API"}],
-        "paths": {
-            "/api/v1/ping": {"get": op("Liveness: {\"message\":\"pong\"}", false, tag)},
-            "/api/v1/health": {"get": op("200 when NATS is reachable, 503 otherwise", false, tag)},
-            "/api/v1/ready": {"get": op("200 once the server serves requests", false, tag)},
-            "/api/v1/symphonyinfo": {"get": op("Instance name, version and NATS addresses", false, tag)},
-            "/api/v1/apikey": {"get": op("Exchange a token for its API key (NATS JWT, seed, URLs)", true, tag)},
-            "/api/v1/extensions/all": {"get": op("Every registered extension and its state", true, tag)},
-            "/api/v1/extensions/{prefix}": {"get": {
-                "summary": "One extension", "tags": [tag], "security": [{"bearer": []}],
-                "parameters": [{"name": "prefix", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "OK"}, "404": {"description": "extension_not_found"}}}},
-            "/api/v1/openapi.json": {"get": op("This document", false, tag)}
-        },
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"}}}}
-        }
-    })
-}
 
 /// Rewrites `#/components/<kind>/<Name>` references to the namespaced `<prefix>.<Name>`.
 fn namespace_refs(value: &mut Value, prefix: &str) {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod etag;
 pub mod extract;
 pub mod middleware;
+pub mod typed;
 
 pub use error::ApiError;
 pub use extract::{AnyKey, Authenticated, SESSION_COOKIE};

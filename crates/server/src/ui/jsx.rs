@@ -1,10 +1,15 @@
 //! TSX/JSX → JavaScript for extension UI modules (oxc: parse → semantic → transform → codegen), and a
 //! bounded cache of the results keyed by the SHA-256 of the source, so a module is transpiled once.
 //!
+//! No input can crash the server: [`transpile`] first checks the size and nesting bound
+//! (`complexity.rs`), and the cache runs every transpile in a child process (`isolated.rs`), because
+//! oxc recurses and a stack overflow aborts the whole process whichever thread it happens on. A
+//! refused or crashing module is a `422 module_too_complex` (docs/security.md "Inputs that crash").
+//!
 //! Not for: finding or serving resources (`ui/module.rs`).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -15,11 +20,16 @@ use oxc::parser::Parser;
 use oxc::semantic::SemanticBuilder;
 use oxc::span::SourceType;
 use oxc::transformer::{JsxOptions, JsxRuntime, TransformOptions, Transformer, TypeScriptOptions};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
-/// Why a source does not transpile: the first error diagnostic and where it points.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use super::complexity;
+use super::isolated::transpile_in_child;
+
+/// Why a source does not transpile: the first error diagnostic and where it points, or why it is
+/// refused as too large or too deep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyntaxError {
     /// The diagnostic's text, e.g. `Unexpected token`.
     pub message: String,
@@ -29,6 +39,27 @@ pub struct SyntaxError {
     pub line: u32,
     /// 1-based column, in characters.
     pub column: u32,
+    /// Refused for its size or nesting (`module_too_complex`), not for its syntax.
+    #[serde(default)]
+    pub too_complex: bool,
+}
+
+impl SyntaxError {
+    /// A `module_too_complex` refusal pointing at byte `offset` of `source`.
+    pub fn too_complex(message: impl Into<String>, source: &str, offset: usize) -> Self {
+        let (line, column) = line_column(source, offset);
+        SyntaxError {
+            message: message.into(),
+            hint: Some(format!(
+                "a module may be at most {} bytes and nest at most {} levels",
+                complexity::MAX_MODULE_BYTES,
+                complexity::MAX_NESTING
+            )),
+            line,
+            column,
+            too_complex: true,
+        }
+    }
 }
 
 /// The JavaScript (without the `sourceURL` comment, which depends on the URI), or the error.
@@ -36,7 +67,14 @@ pub type Outcome = Result<String, SyntaxError>;
 
 /// Transpiles `source` as TSX: TypeScript types are stripped (only `import type` imports go; every
 /// other import stays as written) and JSX uses the automatic runtime (`react/jsx-runtime`).
+///
+/// Refuses a source over the size or nesting bound (`complexity.rs`) before parsing. That bound does
+/// not make every input safe for the caller's stack; the server calls this only in the child process
+/// ([`TranspileCache`]).
 pub fn transpile(source: &str) -> Outcome {
+    if let Some(refused) = refusal(source) {
+        return Err(refused);
+    }
     let allocator = Allocator::default();
     let source_type = SourceType::tsx().with_module(true);
     let parsed = Parser::new(&allocator, source, source_type).parse();
@@ -79,6 +117,16 @@ pub fn transpile(source: &str) -> Outcome {
     Ok(Codegen::new().with_options(options).build(&program).code)
 }
 
+/// The `module_too_complex` refusal when `source` is over the size or nesting bound.
+fn refusal(source: &str) -> Option<SyntaxError> {
+    let e = complexity::check(source).err()?;
+    let offset = match e {
+        complexity::TooComplex::TooDeep { offset } => offset,
+        complexity::TooComplex::TooLarge { .. } => 0,
+    };
+    Some(SyntaxError::too_complex(e.message(), source, offset))
+}
+
 fn syntax_error(source: &str, diagnostic: &OxcDiagnostic) -> SyntaxError {
     let label = diagnostic
         .labels
@@ -95,6 +143,7 @@ fn syntax_error(source: &str, diagnostic: &OxcDiagnostic) -> SyntaxError {
             .map(str::to_owned),
         line,
         column,
+        too_complex: false,
     }
 }
 
@@ -159,26 +208,67 @@ impl Entries {
     }
 }
 
+/// Where a transpile runs.
+#[derive(Debug, Clone)]
+pub enum Transpiler {
+    /// `<exe> transpile-module` (`isolated.rs`): the server's own binary.
+    ChildProcess(PathBuf),
+    /// On a blocking thread of this process: unit tests only (the test binary has no subcommand).
+    #[cfg(test)]
+    InProcess,
+}
+
+impl Transpiler {
+    /// The running binary, as a child process.
+    pub fn this_binary() -> Self {
+        // `/proc/self/exe` still works when the binary was replaced on disk while running.
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        Transpiler::ChildProcess(exe)
+    }
+
+    async fn run(&self, source: Arc<str>) -> Outcome {
+        match self {
+            Transpiler::ChildProcess(exe) => {
+                // Refused before spawning anything when the cheap bound already says no.
+                match refusal(&source) {
+                    Some(refused) => Err(refused),
+                    None => transpile_in_child(exe, &source).await,
+                }
+            }
+            #[cfg(test)]
+            Transpiler::InProcess => tokio::task::spawn_blocking(move || transpile(&source))
+                .await
+                .expect("transpile thread"),
+        }
+    }
+}
+
 /// Transpile results (successes and errors) by source hash, least recently used evicted first.
-/// Concurrent requests for the same source share one transpile.
+/// Concurrent requests for the same source share one transpile; at most as many transpiles as
+/// there are CPUs run at once.
 pub struct TranspileCache {
     entries: Mutex<Entries>,
     max_entries: usize,
     max_bytes: usize,
+    transpiler: Transpiler,
+    running: Semaphore,
 }
 
 impl Default for TranspileCache {
     fn default() -> Self {
-        TranspileCache::new(CACHE_ENTRIES, CACHE_BYTES)
+        TranspileCache::new(CACHE_ENTRIES, CACHE_BYTES, Transpiler::this_binary())
     }
 }
 
 impl TranspileCache {
-    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
+    pub fn new(max_entries: usize, max_bytes: usize, transpiler: Transpiler) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         TranspileCache {
             entries: Mutex::default(),
             max_entries: max_entries.max(1),
             max_bytes,
+            transpiler,
+            running: Semaphore::new(cpus),
         }
     }
 
@@ -216,17 +306,8 @@ impl TranspileCache {
                 transpiled = true;
                 let source = source.clone();
                 async move {
-                    let outcome = tokio::task::spawn_blocking(move || transpile(&source))
-                        .await
-                        .unwrap_or_else(|e| {
-                            Err(SyntaxError {
-                                message: format!("the transpiler failed: {e}"),
-                                hint: None,
-                                line: 1,
-                                column: 1,
-                            })
-                        });
-                    Arc::new(outcome)
+                    let _permit = self.running.acquire().await.expect("never closed");
+                    Arc::new(self.transpiler.run(source).await)
                 }
             })
             .await
@@ -338,7 +419,7 @@ export function List({ items, title }: Props): JSX.Element {
 
     #[tokio::test]
     async fn a_cache_hit_returns_the_same_result_without_transpiling_again() {
-        let cache = TranspileCache::default();
+        let cache = TranspileCache::new(CACHE_ENTRIES, CACHE_BYTES, Transpiler::InProcess);
         let source: Arc<str> = "export const a = <b/>;".into();
         let first = cache.get("ui://x/a", &source).await;
         let second = cache
@@ -357,7 +438,7 @@ export function List({ items, title }: Props): JSX.Element {
 
     #[tokio::test]
     async fn the_cache_is_bounded_and_evicts_the_least_recently_used() {
-        let cache = TranspileCache::new(2, usize::MAX);
+        let cache = TranspileCache::new(2, usize::MAX, Transpiler::InProcess);
         let a: Arc<str> = "export const a = 1;".into();
         let b: Arc<str> = "export const b = 2;".into();
         let c: Arc<str> = "export const c = 3;".into();
@@ -377,7 +458,7 @@ export function List({ items, title }: Props): JSX.Element {
 
     #[tokio::test]
     async fn the_byte_budget_bounds_the_cache() {
-        let cache = TranspileCache::new(100, 10);
+        let cache = TranspileCache::new(100, 10, Transpiler::InProcess);
         cache.get("a", &Arc::from("export const a = 1;")).await;
         cache.get("b", &Arc::from("export const b = 2;")).await;
         assert_eq!(cache.len(), 1, "over the budget, only the newest stays");

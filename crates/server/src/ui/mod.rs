@@ -9,6 +9,8 @@
 //! Awesome, …) for extension UIs, revalidated by ETag. Extension modules are transpiled in `jsx.rs`
 //! and served by `module.rs` (docs/protocol.md "UI resources").
 
+pub mod complexity;
+pub mod isolated;
 pub mod jsx;
 pub mod module;
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use symphony_protocol::manifest::is_module_mime;
@@ -14,6 +14,7 @@ use symphony_protocol::{ErrorBody, ErrorCode, SourceLocation};
 use super::jsx::TranspileCache;
 use super::jsx::{Outcome, source_hash};
 use crate::http::etag::{not_modified, strong_etag, validators};
+use crate::http::typed::Path;
 use crate::http::{ApiError, Authenticated};
 use crate::registry::Registry;
 
@@ -84,17 +85,22 @@ pub async fn module(
     })
 }
 
-/// The module text with its `sourceURL`, or the `jsx_syntax_error` naming the URI.
+/// The module text with its `sourceURL`, or the `jsx_syntax_error` / `module_too_complex` naming
+/// the URI.
 fn into_body(uri: &str, outcome: &Outcome) -> Result<String, ApiError> {
     match outcome {
         Ok(js) => Ok(format!("{js}\n//# sourceURL={uri}\n")),
         Err(e) => {
-            let mut body = ErrorBody::new(ErrorCode::JsxSyntaxError, e.message.clone())
-                .with_location(SourceLocation {
-                    file: uri.to_owned(),
-                    line: e.line,
-                    column: e.column,
-                });
+            let code = if e.too_complex {
+                ErrorCode::ModuleTooComplex
+            } else {
+                ErrorCode::JsxSyntaxError
+            };
+            let mut body = ErrorBody::new(code, e.message.clone()).with_location(SourceLocation {
+                file: uri.to_owned(),
+                line: e.line,
+                column: e.column,
+            });
             body.hint = e.hint.clone();
             Err(body.into())
         }
@@ -131,6 +137,7 @@ mod tests {
             hint: None,
             line: 4,
             column: 19,
+            too_complex: false,
         });
         let response = into_body("ui://p/n", &outcome).unwrap_err().into_response();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -90,6 +90,8 @@ pub async fn connect_browser(
         inbox_prefix: creds.inbox_prefix.clone(),
         capabilities: CapabilitySummary::default(),
         expires_at: Some(creds.expires_at.clone()),
+        jwt_expires_at: Some(creds.expires_at.clone()),
+        renew_after_secs: Some(creds.renew_after_secs),
     };
     KeyConn::try_connect_to(key, &[url]).await
 }

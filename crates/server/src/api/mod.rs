@@ -110,7 +110,7 @@ async fn api_key(
     AnyKey(record): AnyKey,
 ) -> Result<Json<ApiKey>, ApiError> {
     tracing::info!(key = %record.id, kind = ?record.kind, "api key exchanged");
-    Ok(Json(record.to_api_key(&auth.identity, &info.nats_urls)?))
+    Ok(Json(auth.mint_api_key(&record, &info.nats_urls).await?))
 }
 
 async fn extensions_all(

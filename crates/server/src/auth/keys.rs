@@ -194,10 +194,11 @@ pub fn jwt_window(
     (iat, expires_at.map_or(exp, |t| exp.min(t)))
 }
 
-/// When to exchange again: after three quarters of what is left of the JWT's life, so a slow
-/// exchange or reconnect still ends before nats-server closes the connection.
+/// When to exchange again: after three quarters of what is left of the JWT's life (less the second
+/// `now` may already be into), so a slow exchange or handover still ends before nats-server closes
+/// the connection.
 pub fn renew_after(now: i64, exp: i64) -> u64 {
-    ((exp - now).max(1) as u64 * 3 / 4).max(1)
+    ((exp - now - 1).max(1) as u64 * 3 / 4).max(1)
 }
 
 fn invalid_token() -> ErrorBody {
@@ -465,7 +466,8 @@ mod tests {
             "a revocation in this second would refuse a JWT issued in it"
         );
         assert_eq!(jwt_window(100, hour, None, Some(40)), (100, 3700));
-        assert_eq!(renew_after(100, 3700), 2700);
+        assert_eq!(renew_after(100, 3700), 2699);
+        assert_eq!(renew_after(100, 104), 2, "a second of margin at least");
         assert_eq!(renew_after(100, 101), 1);
         assert_eq!(renew_after(100, 90), 1, "already expired: renew at once");
     }

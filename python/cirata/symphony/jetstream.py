@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import nats.errors
 import nats.js
 import nats.js.errors
 import nats.js.kv
@@ -87,3 +88,11 @@ class SymphonyClient(Client):
 
     def jetstream(self, **opts: Any) -> JetStreamContext:
         return JetStreamContext(self, **opts)
+
+    async def force_reconnect(self) -> None:
+        """Reconnects now (with the credentials callbacks' current JWT), keeping subscriptions and buffered
+        publishes, as a lost connection would. nats-py has no public call for it."""
+        if not self.is_connected:
+            return
+        await self.flush()
+        await self._process_op_err(nats.errors.StaleConnectionError())

@@ -59,13 +59,7 @@ impl Registry {
             started.push((slot.clone(), service, tasks));
         }
         if !slots.is_empty() {
-            // nats-server handles a connection's operations in order: once a request sent after the
-            // subscriptions is answered, they are in place.
-            let _ = tokio::time::timeout(
-                std::time::Duration::from_secs(5),
-                to.request(symphony_protocol::subjects::CLUSTER_INFO, "{}".into()),
-            )
-            .await;
+            round_trip(to).await;
         }
         let old_tasks = std::mem::take(&mut *self.tasks.lock().expect("registry lock"));
         let mut old_services = Vec::new();
@@ -107,6 +101,16 @@ impl Registry {
             tracing::warn!("requests still running after {grace:?}; stopping anyway");
         }
     }
+}
+
+/// Waits until nats-server has handled everything sent on `nc` so far: it handles a connection's operations
+/// in order, so once a request sent now is answered, earlier subscriptions are in place.
+async fn round_trip(nc: &async_nats::Client) {
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        nc.request(symphony_protocol::subjects::CLUSTER_INFO, "{}".into()),
+    )
+    .await;
 }
 
 /// One started micro service.
@@ -519,6 +523,14 @@ async fn add_endpoint(
     });
     tracing::debug!(%subject, service = %slot.name, "endpoint added");
     let task = tokio::spawn(handler::serve(endpoint, handler, slot.nc.clone()));
+    let serving = slot.registry.serving.lock().expect("registry lock").clone();
+    if let Some(serving) =
+        serving.filter(|s| s.server_info().client_id != slot.nc.server_info().client_id)
+    {
+        // The services moved to a connection of their own: a round trip makes sure nats-server has the
+        // subscription before anyone calls the endpoint through the session's connection.
+        round_trip(&serving).await;
+    }
     slot.registry
         .tasks
         .lock()

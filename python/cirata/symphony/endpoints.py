@@ -127,10 +127,12 @@ class _Slot:
     """One started service: how it was started and its endpoints (to start it again on another connection),
     and the nats-py service currently serving it."""
 
-    def __init__(self, service: Service, config: dict[str, Any]) -> None:
+    def __init__(self, service: Service, config: dict[str, Any], serving: Client) -> None:
         self.service = service
         self.config = config
         self.endpoints: list[dict[str, Any]] = []
+        self.serving = serving
+        """The connection the service listens on."""
 
 
 class ServiceRegistry:
@@ -195,7 +197,7 @@ class ServiceRegistry:
                 "endpoints": [],
             }
             self._specs.append(spec)
-            slot = _Slot(service, config)
+            slot = _Slot(service, config, serving)
             self._slots.append(slot)
         return EndpointService(slot, spec, nc, capabilities, self._changing)
 
@@ -213,7 +215,7 @@ class ServiceRegistry:
             await fresh.flush()
             old, self._serving = self._serving, fresh
             for slot, service in started:
-                slot.service = service
+                slot.service, slot.serving = service, fresh
             if old is not None:
                 with contextlib.suppress(Exception):
                     await old.drain()
@@ -295,6 +297,9 @@ class _EndpointAdder:
         async with self._changing:
             await self._slot.service.add_endpoint(config)
             self._slot.endpoints.append(endpoint)
+            # The services' connection is not the session's: a round trip makes sure nats-server has the
+            # subscription before anyone calls the endpoint through the session's connection.
+            await self._slot.serving.flush()
         self._spec["endpoints"].append({"name": name, "subject": full})
 
     def _warn_if_not_granted(self, subject: str) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import nats.errors
 import pytest
+from nats.aio.client import Client
 
 from cirata import symphony
 
@@ -19,11 +22,77 @@ from .conftest import Platform, http_request, start_platform
 LIFETIME_SECS = 6
 
 
+ADMIN_PASSWORD = "renewal-admin-password"
+
+
 @pytest.fixture(scope="module")
 def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("renewal")
-    with start_platform(data_dir, "--key-jwt-lifetime-for-tests", f"{LIFETIME_SECS}s") as running:
-        yield running
+    previous = os.environ.get("SYMPHONY_ADMIN_PASSWORD")
+    os.environ["SYMPHONY_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    try:
+        with start_platform(data_dir, "--key-jwt-lifetime-for-tests", f"{LIFETIME_SECS}s") as running:
+            yield running
+    finally:
+        if previous is None:
+            os.environ.pop("SYMPHONY_ADMIN_PASSWORD", None)
+        else:
+            os.environ["SYMPHONY_ADMIN_PASSWORD"] = previous
+
+
+async def may_publish(nc: Client, subject: str) -> bool:
+    """A permitted request finds no responder (nobody serves it); a forbidden one is dropped by nats-server
+    and times out."""
+    try:
+        await nc.request(subject, b"{}", timeout=0.5)
+    except nats.errors.NoRespondersError:
+        return True
+    except nats.errors.TimeoutError:
+        return False
+    raise AssertionError(f"{subject} was answered")
+
+
+async def test_a_narrowed_capability_reaches_a_live_python_instance(short_lived: Platform, prefix: str) -> None:
+    platform = short_lived
+    own = f"sub:extensions.{prefix}.>"
+    token = platform.api_key(prefix=prefix, capabilities=(own, "pub:extensions.other.a", "pub:extensions.other.b"))
+    key_id = token.split(".")[1]
+    login = http_request(
+        "POST",
+        f"{platform.http_url}/api/v1/login",
+        body=json.dumps({"username": "admin", "password": ADMIN_PASSWORD}).encode(),
+        content_type="application/json",
+    )
+    assert login.status == 200, login
+    admin = json.loads(login.body)["token"]
+    ext = symphony.Extension("Narrowed", prefix, token=token)
+    ext.add_capability("sub", f"extensions.{prefix}.>", "its own endpoints")
+    async with ext:
+        task = asyncio.ensure_future(ext.operate())
+        a, b = "cirata.extensions.other.a", "cirata.extensions.other.b"
+        assert await may_publish(ext.nc, a)
+        assert await may_publish(ext.nc, b)
+        edit = {"capabilities": [own, "pub:extensions.other.a"]}
+        edited = await asyncio.to_thread(
+            http_request,
+            "PUT",
+            f"{platform.http_url}/api/v1/key/{key_id}",
+            token=admin,
+            body=json.dumps(edit).encode(),
+            content_type="application/json",
+        )
+        assert edited.status == 200, edited
+        # The live connection is dropped, the SDK exchanges again and reconnects with only `a` allowed.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        # (A request sent while the connection is away times out too: `a` tells the two apart.)
+        while await may_publish(ext.nc, b) or not await may_publish(ext.nc, a):
+            assert loop.time() < deadline, f"{b} still allowed on the live connection, or {a} not any more"
+            assert not task.done(), task
+            await asyncio.sleep(0.2)
+        assert not task.done(), "the extension still runs"
+        ext.stop()
+        await asyncio.wait_for(task, 30)
 
 
 async def test_a_python_extension_renews_its_jwt_without_leaving_a_request_unanswered(

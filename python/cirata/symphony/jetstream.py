@@ -89,10 +89,20 @@ class SymphonyClient(Client):
     def jetstream(self, **opts: Any) -> JetStreamContext:
         return JetStreamContext(self, **opts)
 
-    async def force_reconnect(self) -> None:
+    async def reconnect_now(self) -> None:
         """Reconnects now (with the credentials callbacks' current JWT), keeping subscriptions and buffered
-        publishes, as a lost connection would. nats-py has no public call for it."""
+        publishes, after flushing what is pending."""
         if not self.is_connected:
             return
         await self.flush()
-        await self._process_op_err(nats.errors.StaleConnectionError())
+        await self.force_reconnect()
+
+    async def _process_err(self, err_msg: str) -> None:
+        # nats-py closes the connection for good on every server error but a stale connection. When
+        # nats-server drops it because its JWT was revoked (a capability edit: docs/protocol.md §9.3) or has
+        # expired, reconnect instead: the SDK exchanges its token again and the reconnect uses the new JWT.
+        text = err_msg.lower()
+        if "authentication revoked" in text or "authentication expired" in text:
+            await self._process_op_err(nats.errors.StaleConnectionError())
+            return
+        await super()._process_err(err_msg)

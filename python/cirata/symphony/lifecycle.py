@@ -191,7 +191,7 @@ class Session:
             except Exception as e:
                 log.warning("could not move the services to the renewed credentials: %s", e)
             if isinstance(self.nc, SymphonyClient):
-                await self.nc.force_reconnect()
+                await self.nc.reconnect_now()
             log.info("NATS credentials renewed")
 
     async def after_reconnect(self) -> None:

@@ -30,6 +30,9 @@ pub struct PlatformOptions {
     pub nats_urls: Vec<String>,
     /// Use this data dir instead of a fresh temp one (the caller keeps it alive).
     pub data_dir: Option<PathBuf>,
+    /// `--nats-port` of the embedded nats-server (default: a free one), e.g. to watch it while
+    /// the server starts again on the same data dir.
+    pub nats_port: Option<u16>,
     /// More `serve` arguments.
     pub extra_args: Vec<String>,
     /// `SYMPHONY_ADMIN_PASSWORD` for the first start (user `admin`). `None`: the server generates
@@ -201,7 +204,8 @@ impl Platform {
             .args(["--host", opts.host.as_deref().unwrap_or("127.0.0.1")])
             .args(["--http", "0"]);
         if opts.nats_urls.is_empty() {
-            cmd.args(["--nats-port", "0", "--ws-port", "0"])
+            let nats_port = opts.nats_port.unwrap_or(0).to_string();
+            cmd.args(["--nats-port", nats_port.as_str(), "--ws-port", "0"])
                 .arg("--nats-server")
                 .arg(bins::nats_server());
         } else {

@@ -91,6 +91,8 @@ pub async fn connect_browser(
         capabilities: CapabilitySummary::default(),
         expires_at: Some(creds.expires_at.clone()),
         caller_signing_key: None,
+        jwt_expires_at: Some(creds.expires_at.clone()),
+        renew_after_secs: Some(creds.renew_after_secs),
     };
     KeyConn::try_connect_to(key, &[url]).await
 }

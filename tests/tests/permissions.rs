@@ -348,7 +348,21 @@ async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
         "the JWT is for the seed's nkey"
     );
     assert_eq!(claims.name, "JwtProbe");
-    assert_eq!(claims.exp, None);
+    // The key never expires, its JWT does: an hour after the exchange (the default key JWT
+    // lifetime), as the exchange says, with a renewal due before that.
+    let exp = claims.exp.expect("key JWTs are short-lived");
+    let now = symphony_protocol::time::now_unix();
+    assert!((now..=now + 3600).contains(&exp), "exp {exp}, now {now}");
+    assert_eq!(
+        key.jwt_expires_at
+            .as_deref()
+            .map(symphony_tests::parse_rfc3339),
+        Some(exp)
+    );
+    assert!(
+        key.renew_after_secs
+            .is_some_and(|s| s > 0 && (s as i64) < exp - now + 1)
+    );
     assert_eq!(claims.nats.kind, "user");
     assert_eq!(claims.nats.version, 2);
     assert!(!claims.nats.bearer_token);

@@ -282,3 +282,137 @@ async fn deleting_a_user_revokes_their_keys() {
         "{audit:?}"
     );
 }
+
+/// Every write to `symphony_keys` is a compare-and-swap: an owner's edit racing an administrator's
+/// revocation never brings the key back, and an exchange racing the revocation never yields a JWT
+/// nats-server accepts afterwards (the revocation entry of a revoked key covers JWTs minted after
+/// it). Many rounds, each a real race over HTTP.
+#[tokio::test]
+async fn an_edit_or_exchange_racing_a_revocation_never_resurrects_the_key() {
+    let platform = Platform::start(PlatformOptions::fast().admin_password(ADMIN_PASSWORD)).await;
+    let admin = platform.login_admin().await;
+    let dana = platform
+        .add_user(&admin.token, "dana", &["developer"])
+        .await;
+    for round in 0..12 {
+        let created = platform
+            .create_key(
+                &dana.token,
+                &json!({"name": format!("race {round}"), "prefix": "racer",
+                        "capabilities": ["sub:extensions.racer.>"]}),
+            )
+            .await;
+        let id = created.id.to_string();
+        let edit = json!({"notes": format!("edited in round {round}"),
+                          "capabilities": ["sub:extensions.racer.x"]});
+        let path = format!("/key/{id}");
+        let (revoked, edited, exchanged) = tokio::join!(
+            platform.revoke_key(&admin.token, &id),
+            platform.call(Method::PUT, &path, Some(&dana.token), Some(&edit)),
+            platform.apikey(&created.token),
+        );
+        assert_eq!(revoked.status, 204, "round {round}: {revoked}");
+        assert_eq!(edited.status, 200, "round {round}: {edited}");
+        let view = platform
+            .key_view(&admin.token, &id)
+            .await
+            .expect("the key is listed");
+        assert!(
+            view.revoked,
+            "round {round}: the edit undid the revocation: {view:?}"
+        );
+        let again = RestReply::read(platform.apikey(&created.token).await)
+            .await
+            .unwrap();
+        assert_unauthorized(&again, &[ErrorCode::TokenRevoked], "GET /apikey");
+        if exchanged.status() == 200 {
+            let api: symphony_protocol::messages::ApiKey = exchanged.json().await.unwrap();
+            let urls = vec![platform.nats_url().to_owned()];
+            let refused = KeyConn::try_connect_to(api, &urls)
+                .await
+                .err()
+                .unwrap_or_else(|| {
+                    panic!("round {round}: a JWT of the race outlived the revocation")
+                });
+            assert_eq!(
+                refused.kind(),
+                ConnectErrorKind::AuthorizationViolation,
+                "round {round}: {refused}"
+            );
+        }
+    }
+}
+
+/// The accounts a server pushes when it starts carry the revocations from their first push: a
+/// revoked key's JWT is refused while the server starts again on the same data dir (every connect
+/// attempt from the moment nats-server listens until the server is ready, and after).
+#[tokio::test]
+async fn a_revoked_key_stays_refused_while_the_server_starts_again() {
+    let data = tempfile::tempdir().unwrap();
+    let nats_port = symphony_tests::cluster::free_ports(1)[0];
+    let options = || {
+        let mut o = PlatformOptions::fast().admin_password(ADMIN_PASSWORD);
+        o.data_dir = Some(data.path().join("data"));
+        o.nats_port = Some(nats_port);
+        o
+    };
+    let platform = Platform::start(options()).await;
+    let admin = platform.login_admin().await;
+    let mut keys = Vec::new();
+    for (name, prefix) in [
+        ("in an extension account", Some("hello")),
+        ("a client", None),
+    ] {
+        let mut body = json!({"name": name, "capabilities": ["pub:extensions.hello.ping"]});
+        if let Some(p) = prefix {
+            body = json!({"name": name, "prefix": p, "capabilities": ["sub:extensions.hello.>"]});
+        }
+        let created = platform.create_key(&admin.token, &body).await;
+        let api = platform.exchange(&created.token).await;
+        KeyConn::connect(api.clone()).await;
+        let revoked = platform.revoke_key(&admin.token, created.id.as_str()).await;
+        assert_eq!(revoked.status, 204, "{revoked}");
+        keys.push(api);
+    }
+    drop(platform);
+
+    // Watch nats-server from before it starts until the server is ready.
+    let url = format!("nats://127.0.0.1:{nats_port}");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (keys, url, stop) = (keys.clone(), url.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut refused = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for key in &keys {
+                    match KeyConn::try_connect_to(key.clone(), std::slice::from_ref(&url)).await {
+                        Ok(_) => panic!("key {} connected during the start", key.name),
+                        Err(e) if e.kind() == ConnectErrorKind::AuthorizationViolation => {
+                            refused += 1
+                        }
+                        // Not listening yet.
+                        Err(_) => {}
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            refused
+        })
+    };
+    let platform = Platform::start(options()).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused_while_starting = watcher.await.expect("no key connected while starting");
+    for key in &keys {
+        let refused = KeyConn::try_connect_to(key.clone(), std::slice::from_ref(&url))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("key {} connected after the start", key.name));
+        assert_eq!(
+            refused.kind(),
+            ConnectErrorKind::AuthorizationViolation,
+            "{refused}"
+        );
+    }
+    eprintln!("{refused_while_starting} refused connects while the server started");
+    drop(platform);
+}

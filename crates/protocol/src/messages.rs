@@ -31,11 +31,19 @@ pub struct ApiKey {
     pub nats_urls: Vec<String>,
     pub inbox_prefix: String,
     pub capabilities: CapabilitySummary,
+    /// When the token itself expires (RFC 3339), if ever.
     pub expires_at: Option<String>,
     /// The platform's public caller-signing nkey: `Symphony-Caller-Signature` verifies against it
     /// (docs/protocol.md §7.3). Absent from servers that do not sign.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_signing_key: Option<String>,
+    /// When `jwt` expires (RFC 3339): nats-server closes a connection whose JWT has expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_expires_at: Option<String>,
+    /// Exchange the token again after this many seconds and move the connection to the new JWT
+    /// (docs/protocol.md §9.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_after_secs: Option<u64>,
 }
 
 /// `cirata.services.registry.provision.<K>` request.

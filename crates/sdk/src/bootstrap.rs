@@ -287,7 +287,7 @@ pub(crate) async fn exchange(
 /// Trades a registration key for a permanent one: `cirata.services.registry.provision.<K>`.
 async fn provision(creds: &Credentials, request: &ProvisionRequest) -> Result<ProvisionReply> {
     let nc = connect_nats(
-        &creds.api_key,
+        &KeyCell::fixed(creds.api_key.clone()),
         &creds.address,
         format!("{}-provision", request.prefix),
         None,
@@ -322,11 +322,15 @@ pub(crate) async fn request_json<T: serde::Serialize>(
 fn event_handler(
     name: String,
     reconnected: Option<watch::Sender<u64>>,
+    cell: Option<Arc<KeyCell>>,
 ) -> impl Fn(Event) -> std::future::Ready<()> + Send + Sync + 'static {
     let was_disconnected = Arc::new(AtomicBool::new(false));
     move |event| {
         match &event {
             Event::Disconnected => {
+                if let Some(cell) = &cell {
+                    cell.trouble.notify_one();
+                }
                 was_disconnected.store(true, Ordering::SeqCst);
                 tracing::warn!(connection = %name, "disconnected from NATS; reconnecting");
             }
@@ -354,21 +358,95 @@ fn event_handler(
     }
 }
 
-/// Connects with the key's user JWT, signing the server nonce with its nkey seed, and with the key's inbox
-/// prefix (the only inbox its permissions allow). Fails at once if no server is reachable; once connected,
-/// reconnects forever.
+/// The credentials a connection authenticates with, renewed in place: every (re)connect signs with the
+/// JWT in here, so a renewed JWT (a new exchange of the token, docs/protocol.md §9.3) is used from the next
+/// connect on.
+pub(crate) struct KeyCell {
+    /// The accepted token and where it came from (for renewals); `None`: never renewed (a registration
+    /// connection).
+    token: Option<(String, TokenSource)>,
+    address_override: Option<String>,
+    current: std::sync::Mutex<ApiKey>,
+    /// Signalled when a connection made with these credentials lost the server (its JWT may have been
+    /// revoked by a capability edit, or expired): the renewal exchanges the token again.
+    pub(crate) trouble: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for KeyCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCell").finish_non_exhaustive()
+    }
+}
+
+impl KeyCell {
+    /// Credentials that are renewed by exchanging `token` again.
+    pub(crate) fn renewable(api_key: ApiKey, token: String, from: TokenSource) -> Arc<KeyCell> {
+        Arc::new(KeyCell {
+            token: Some((token, from)),
+            address_override: env_value(ADDRESS_ENV),
+            current: std::sync::Mutex::new(api_key),
+            trouble: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Credentials used as they are.
+    pub(crate) fn fixed(api_key: ApiKey) -> Arc<KeyCell> {
+        Arc::new(KeyCell {
+            token: None,
+            address_override: None,
+            current: std::sync::Mutex::new(api_key),
+            trouble: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub(crate) fn api_key(&self) -> ApiKey {
+        self.current.lock().expect("key cell lock").clone()
+    }
+
+    /// How long after the last exchange to exchange again (`None`: the JWT does not expire).
+    pub(crate) fn renew_after(&self) -> Option<Duration> {
+        self.current
+            .lock()
+            .expect("key cell lock")
+            .renew_after_secs
+            .map(Duration::from_secs)
+    }
+
+    /// Exchanges the token again; the next connect uses the new JWT.
+    pub(crate) async fn renew(&self) -> Result<()> {
+        let Some((token, from)) = &self.token else {
+            return Ok(());
+        };
+        let (_, api_key) = exchange(token, *from, self.address_override.as_deref()).await?;
+        *self.current.lock().expect("key cell lock") = api_key;
+        Ok(())
+    }
+
+    /// The `CONNECT` credentials for `nonce`.
+    fn auth(&self, nonce: &[u8]) -> std::result::Result<async_nats::Auth, async_nats::AuthError> {
+        let key = self.api_key();
+        let key_pair = nkeys::KeyPair::from_seed(&key.seed).map_err(async_nats::AuthError::new)?;
+        let mut auth = async_nats::Auth::new();
+        auth.jwt = Some(key.jwt);
+        auth.signature = Some(key_pair.sign(nonce).map_err(async_nats::AuthError::new)?);
+        Ok(auth)
+    }
+}
+
+/// Connects with the key's user JWT (the current one of `cell` at every connect), signing the server nonce
+/// with its nkey seed, and with the key's inbox prefix (the only inbox its permissions allow). Fails at once
+/// if no server is reachable; once connected, reconnects forever.
 pub(crate) async fn connect_nats(
-    api_key: &ApiKey,
+    cell: &Arc<KeyCell>,
     address: &Address,
     connection_name: String,
     reconnected: Option<watch::Sender<u64>>,
 ) -> Result<async_nats::Client> {
-    let key_pair =
-        nkeys::KeyPair::from_seed(&api_key.seed).map_err(|_| Error::UnexpectedReply {
-            what: "the API key".into(),
-            detail: "its nkey seed is not a valid user seed".into(),
-        })?;
-    let key_pair = Arc::new(key_pair);
+    let api_key = cell.api_key();
+    nkeys::KeyPair::from_seed(&api_key.seed).map_err(|_| Error::UnexpectedReply {
+        what: "the API key".into(),
+        detail: "its nkey seed is not a valid user seed".into(),
+    })?;
     let urls: Vec<String> = api_key
         .nats_urls
         .iter()
@@ -380,14 +458,19 @@ pub(crate) async fn connect_nats(
             detail: "it lists no NATS URLs".into(),
         });
     }
-    let options = ConnectOptions::with_jwt(api_key.jwt.clone(), move |nonce| {
-        let key_pair = key_pair.clone();
-        async move { key_pair.sign(&nonce).map_err(async_nats::AuthError::new) }
+    let signer = cell.clone();
+    let options = ConnectOptions::with_auth_callback(move |nonce| {
+        let auth = signer.auth(&nonce);
+        async move { auth }
     })
     .custom_inbox_prefix(&api_key.inbox_prefix)
     .name(&connection_name)
     .max_reconnects(None)
-    .event_callback(event_handler(connection_name.clone(), reconnected));
+    .event_callback(event_handler(
+        connection_name.clone(),
+        reconnected,
+        Some(cell.clone()),
+    ));
     let options = match ca_file() {
         Some(path) => options.add_root_certificates(path),
         None => options,
@@ -471,7 +554,7 @@ mod tests {
     #[tokio::test]
     async fn only_a_connect_after_a_disconnect_counts_as_a_reconnect() {
         let (tx, rx) = watch::channel(0u64);
-        let handle = event_handler("t".into(), Some(tx));
+        let handle = event_handler("t".into(), Some(tx), None);
         handle(Event::Connected).await;
         assert_eq!(*rx.borrow(), 0);
         handle(Event::Disconnected).await;

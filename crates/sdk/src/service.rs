@@ -21,6 +21,10 @@ pub(crate) struct Registry {
     specs: Mutex<Vec<ServiceSpec>>,
     slots: Mutex<Vec<Arc<Slot>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The connection the services listen on (the session's until the first renewal moves them).
+    serving: Mutex<Option<async_nats::Client>>,
+    /// Held while services start or move, so a service started meanwhile is not left behind.
+    changing: tokio::sync::Mutex<()>,
     /// The platform's public caller-signing key, which requests verify `Symphony-Caller` against.
     caller_key: Mutex<Option<Arc<str>>>,
 }
@@ -33,6 +37,57 @@ impl Registry {
 
     fn caller_key(&self) -> Option<Arc<str>> {
         self.caller_key.lock().expect("registry lock").clone()
+    }
+
+    /// Whether any service was started.
+    pub(crate) fn has_services(&self) -> bool {
+        !self.slots.lock().expect("registry lock").is_empty()
+    }
+
+    /// Moves every service to `to` without a moment in which no connection serves them (docs/protocol.md
+    /// §9.3): starts them all on `to`, makes sure nats-server has its subscriptions (a round trip), then
+    /// stops them on the old connection and waits for the requests in flight there, which are answered on
+    /// it. Returns the old connection (`None`: no service was started yet), for the caller to close.
+    pub(crate) async fn move_to(
+        &self,
+        to: &async_nats::Client,
+    ) -> Result<Option<async_nats::Client>> {
+        let _one_at_a_time = self.changing.lock().await;
+        let slots: Vec<Arc<Slot>> = self.slots.lock().expect("registry lock").clone();
+        let mut started = Vec::new();
+        for slot in &slots {
+            let service = build_service(to, &slot.config).await?;
+            let mut tasks = Vec::new();
+            let endpoints = slot.endpoints.lock().expect("slot lock").clone();
+            for def in endpoints {
+                let endpoint = add_to(&service, def.group.as_deref(), &def.name).await?;
+                tasks.push(tokio::spawn(handler::serve(
+                    endpoint,
+                    def.handler.clone(),
+                    slot.nc.clone(),
+                    self.caller_key(),
+                )));
+            }
+            started.push((slot.clone(), service, tasks));
+        }
+        if !slots.is_empty() {
+            round_trip(to).await;
+        }
+        let old_tasks = std::mem::take(&mut *self.tasks.lock().expect("registry lock"));
+        let mut old_services = Vec::new();
+        for (slot, service, tasks) in started {
+            old_services.push(slot.service.lock().expect("service lock").replace(service));
+            self.tasks.lock().expect("registry lock").extend(tasks);
+        }
+        for service in old_services.into_iter().flatten() {
+            let _ = service.stop().await;
+        }
+        futures::future::join_all(old_tasks).await;
+        Ok(self
+            .serving
+            .lock()
+            .expect("registry lock")
+            .replace(to.clone()))
     }
 
     /// The specs to put into the manifest.
@@ -60,14 +115,98 @@ impl Registry {
     }
 }
 
+/// Waits until nats-server has handled everything sent on `nc` so far: it handles a connection's operations
+/// in order, so once a request sent now is answered, earlier subscriptions are in place.
+async fn round_trip(nc: &async_nats::Client) {
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        nc.request(symphony_protocol::subjects::CLUSTER_INFO, "{}".into()),
+    )
+    .await;
+}
+
 /// One started micro service.
 #[derive(Debug)]
 struct Slot {
     name: String,
     spec_index: usize,
+    config: ServiceConfig,
     service: Mutex<Option<async_nats::service::Service>>,
+    /// Its endpoints, to start them again on another connection.
+    endpoints: Mutex<Vec<EndpointDef>>,
     registry: Arc<Registry>,
+    /// The session's connection, which handlers get (`Request::nc`).
     nc: async_nats::Client,
+}
+
+/// An endpoint as it was added.
+#[derive(Clone)]
+struct EndpointDef {
+    group: Option<String>,
+    name: String,
+    handler: Arc<DynHandler>,
+}
+
+impl std::fmt::Debug for EndpointDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointDef")
+            .field("group", &self.group)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the micro service of `config` on `nc`.
+async fn build_service(
+    nc: &async_nats::Client,
+    config: &ServiceConfig,
+) -> Result<async_nats::service::Service> {
+    nc.service_builder()
+        .description(&config.description)
+        .metadata(config.metadata.clone())
+        .start(&config.name, &config.version)
+        .await
+        .map_err(|e| Error::Service {
+            name: config.name.clone(),
+            detail: format!("{e} (the version must be semver, e.g. 1.0.0)"),
+        })
+}
+
+fn endpoint_builder(
+    service: &async_nats::service::Service,
+    group: Option<&str>,
+) -> async_nats::service::EndpointBuilder {
+    match group {
+        Some(prefix) => service.group(prefix).endpoint_builder(),
+        None => service.endpoint_builder(),
+    }
+}
+
+/// Adds endpoint `name` (in `group`) to `service`.
+async fn add_to(
+    service: &async_nats::service::Service,
+    group: Option<&str>,
+    name: &str,
+) -> Result<async_nats::service::endpoint::Endpoint> {
+    add_built(endpoint_builder(service, group), group, name).await
+}
+
+async fn add_built(
+    builder: async_nats::service::EndpointBuilder,
+    group: Option<&str>,
+    name: &str,
+) -> Result<async_nats::service::endpoint::Endpoint> {
+    builder
+        .name(name)
+        .add(name)
+        .await
+        .map_err(|e| Error::Service {
+            name: match group {
+                Some(prefix) => format!("{prefix}.{name}"),
+                None => name.to_owned(),
+            },
+            detail: e.to_string(),
+        })
 }
 
 /// A micro service (`io.nats.micro.v1`) to start with
@@ -155,52 +294,54 @@ impl ServiceConfig {
     }
 }
 
-/// Starts a micro service and records its spec.
+/// Starts a micro service and records its spec. `nc` is the session's connection: the service listens on
+/// it until a renewal moves it, and handlers get it.
 pub(crate) async fn start(
     registry: &Arc<Registry>,
     nc: &async_nats::Client,
     config: ServiceConfig,
 ) -> Result<Service> {
     config.check_name()?;
-    let ServiceConfig {
-        name,
-        version,
-        description,
-        metadata,
-    } = config;
-    let version =
-        symphony_protocol::manifest::normalize_service_version(&version).map_err(Error::Invalid)?;
-    if registry.specs().iter().any(|s| s.service == name) {
+    let config = ServiceConfig {
+        version: symphony_protocol::manifest::normalize_service_version(&config.version)
+            .map_err(Error::Invalid)?,
+        ..config
+    };
+    let _one_at_a_time = registry.changing.lock().await;
+    if registry.specs().iter().any(|s| s.service == config.name) {
         return Err(Error::Invalid(ErrorBody::new(
             ErrorCode::InvalidManifest,
-            format!("service {name:?} is already started"),
+            format!("service {:?} is already started", config.name),
         )));
     }
-    let service = nc
-        .service_builder()
-        .description(&description)
-        .metadata(metadata.clone())
-        .start(&name, &version)
-        .await
-        .map_err(|e| Error::Service {
-            name: name.clone(),
-            detail: format!("{e} (the version must be semver, e.g. 1.0.0)"),
-        })?;
+    let serving = registry
+        .serving
+        .lock()
+        .expect("registry lock")
+        .get_or_insert_with(|| nc.clone())
+        .clone();
+    let service = build_service(&serving, &config).await?;
     let spec_index = {
         let mut specs = registry.specs.lock().expect("registry lock");
         specs.push(ServiceSpec {
-            service: name.clone(),
-            version,
-            description,
-            metadata: metadata.into_iter().collect::<BTreeMap<_, _>>(),
+            service: config.name.clone(),
+            version: config.version.clone(),
+            description: config.description.clone(),
+            metadata: config
+                .metadata
+                .clone()
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
             endpoints: Vec::new(),
         });
         specs.len() - 1
     };
     let slot = Arc::new(Slot {
-        name,
+        name: config.name.clone(),
         spec_index,
+        config,
         service: Mutex::new(Some(service)),
+        endpoints: Mutex::default(),
         registry: registry.clone(),
         nc: nc.clone(),
     });
@@ -360,17 +501,7 @@ async fn add_endpoint(
     if !subject.split('.').all(is_literal_token) {
         return Err(invalid_subject(&subject));
     }
-    let builder = {
-        let guard = slot.service.lock().expect("service lock");
-        let service = guard.as_ref().ok_or_else(|| Error::Service {
-            name: subject.clone(),
-            detail: format!("service {} has been stopped", slot.name),
-        })?;
-        match group {
-            Some(prefix) => service.group(prefix).endpoint_builder(),
-            None => service.endpoint_builder(),
-        }
-    };
+    let _one_at_a_time = slot.registry.changing.lock().await;
     {
         let specs = slot.registry.specs.lock().expect("registry lock");
         if specs[slot.spec_index]
@@ -387,20 +518,26 @@ async fn add_endpoint(
             )));
         }
     }
-    let endpoint = builder
-        .name(name)
-        .add(name)
-        .await
-        .map_err(|e| Error::Service {
+    let builder = {
+        let guard = slot.service.lock().expect("service lock");
+        let service = guard.as_ref().ok_or_else(|| Error::Service {
             name: subject.clone(),
-            detail: e.to_string(),
+            detail: format!("service {} has been stopped", slot.name),
         })?;
+        endpoint_builder(service, group)
+    };
+    let endpoint = add_built(builder, group, name).await?;
     slot.registry.specs.lock().expect("registry lock")[slot.spec_index]
         .endpoints
         .push(EndpointSpec {
             name: name.to_owned(),
             subject: subject.clone(),
         });
+    slot.endpoints.lock().expect("slot lock").push(EndpointDef {
+        group: group.map(str::to_owned),
+        name: name.to_owned(),
+        handler: handler.clone(),
+    });
     tracing::debug!(%subject, service = %slot.name, "endpoint added");
     let task = tokio::spawn(handler::serve(
         endpoint,
@@ -408,6 +545,14 @@ async fn add_endpoint(
         slot.nc.clone(),
         slot.registry.caller_key(),
     ));
+    let serving = slot.registry.serving.lock().expect("registry lock").clone();
+    if let Some(serving) =
+        serving.filter(|s| s.server_info().client_id != slot.nc.server_info().client_id)
+    {
+        // The services moved to a connection of their own: a round trip makes sure nats-server has the
+        // subscription before anyone calls the endpoint through the session's connection.
+        round_trip(&serving).await;
+    }
     slot.registry
         .tasks
         .lock()

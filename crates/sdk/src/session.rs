@@ -2,6 +2,7 @@
 //! the instance id, and what registration answered (docs/protocol.md §5.2); plus registering again and
 //! closing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -11,10 +12,11 @@ use symphony_protocol::time::now_rfc3339;
 use symphony_protocol::{KeyId, Manifest, subjects};
 use tokio::sync::watch;
 
-use crate::bootstrap::{self, ProvisionInput, SERVICE_TIMEOUT};
+use crate::bootstrap::{self, KeyCell, ProvisionInput, SERVICE_TIMEOUT};
 use crate::credentials::CredentialStore;
 use crate::declare::Declarations;
 use crate::error::{Error, Result};
+use crate::service::Registry;
 
 /// How long closing waits for the connection to drain.
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
@@ -22,6 +24,10 @@ const DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// A connection registered with Symphony.
 pub(crate) struct Session {
     nc: async_nats::Client,
+    /// Exchanges the token again before the JWT expires, or after the connection lost the server.
+    renewal: tokio::task::JoinHandle<()>,
+    /// The connection the services moved to at the last renewal (none yet: they are on `nc`).
+    services: Arc<std::sync::Mutex<Option<async_nats::Client>>>,
     token: String,
     instance_id: KeyId,
     registered: RegisterReply,
@@ -55,6 +61,7 @@ impl Session {
     /// before handlers run).
     pub(crate) async fn open(
         declarations: &Declarations,
+        registry: &Arc<Registry>,
         explicit: Option<&str>,
         manifest: &Manifest,
     ) -> Result<Session> {
@@ -70,16 +77,23 @@ impl Session {
         .await?;
         let instance_id = creds.api_key.id.clone();
         let (reconnect_tx, reconnected) = watch::channel(0u64);
-        let nc = bootstrap::connect_nats(
-            &creds.api_key,
-            &creds.address,
-            format!("{prefix}-{instance_id}"),
-            Some(reconnect_tx),
-        )
-        .await?;
+        let cell = KeyCell::renewable(creds.api_key.clone(), creds.token.clone(), creds.from);
+        let name = format!("{prefix}-{instance_id}");
+        let nc = bootstrap::connect_nats(&cell, &creds.address, name.clone(), Some(reconnect_tx))
+            .await?;
+        let services = Arc::default();
+        let renewal = tokio::spawn(renew(Renewal {
+            cell,
+            address: creds.address.clone(),
+            name,
+            nc: nc.clone(),
+            registry: registry.clone(),
+            services: Arc::clone(&services),
+        }));
         let registered = match register(&nc, &instance_id, manifest).await {
             Ok(r) => r,
             Err(e) => {
+                renewal.abort();
                 let _ = nc.drain().await;
                 return Err(e);
             }
@@ -94,6 +108,8 @@ impl Session {
         Ok(Session {
             caller_key: creds.api_key.caller_signing_key.clone(),
             nc,
+            renewal,
+            services,
             token: creds.token,
             instance_id,
             registered,
@@ -155,10 +171,88 @@ impl Session {
 
     /// Drains the connection (replies in flight still go out), waiting at most a few seconds.
     pub(crate) async fn close(self) {
+        self.renewal.abort();
+        let services = self.services.lock().expect("services lock").take();
+        if let Some(services) = services {
+            let _ = tokio::time::timeout(DRAIN_GRACE, services.drain()).await;
+        }
         match tokio::time::timeout(DRAIN_GRACE, self.nc.drain()).await {
             Ok(Ok(())) => tracing::debug!("connection drained"),
             Ok(Err(e)) => tracing::warn!(error = %e, "could not drain the connection"),
             Err(_) => tracing::warn!("the connection did not drain within {DRAIN_GRACE:?}"),
         }
     }
+}
+
+/// What the renewal works with.
+struct Renewal {
+    cell: Arc<KeyCell>,
+    address: symphony_protocol::Address,
+    name: String,
+    nc: async_nats::Client,
+    registry: Arc<Registry>,
+    services: Arc<std::sync::Mutex<Option<async_nats::Client>>>,
+}
+
+/// Longest wait before a failed exchange is tried again.
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// Keeps the session's JWT fresh (docs/protocol.md §9.3). When `renew_after_secs` has passed: exchanges the
+/// token again, moves the services to a new connection made with the new JWT (both serve during the
+/// handover, so no request finds nobody listening) and reconnects the session's connection with it (it
+/// serves no request by then). When a connection lost the server (a capability edit revokes the JWTs issued
+/// before it; an expired JWT): exchanges again, and the reconnect, which is already under way, uses the new
+/// JWT.
+async fn renew(r: Renewal) {
+    let mut retry: Option<Duration> = None;
+    loop {
+        let wait = retry.or_else(|| r.cell.renew_after());
+        let scheduled = tokio::select! {
+            () = sleep_or_forever(wait) => retry.is_none(),
+            () = r.cell.trouble.notified() => false,
+        };
+        if let Err(e) = r.cell.renew().await {
+            let next = retry.map_or(Duration::from_secs(1), |d| (d * 2).min(RETRY_MAX));
+            tracing::warn!(error = %e, retry_in = ?next, "could not renew the NATS credentials");
+            retry = Some(next);
+            continue;
+        }
+        retry = None;
+        if !scheduled {
+            tracing::info!("NATS credentials renewed after a disconnect");
+            continue;
+        }
+        if let Err(e) = hand_over(&r).await {
+            tracing::warn!(error = %e, "could not move the services to the renewed credentials");
+        }
+        // Nothing listens on the session's connection any more: reconnect it with the new JWT.
+        let _ = r.nc.flush().await;
+        if let Err(e) = r.nc.force_reconnect().await {
+            tracing::warn!(error = %e, "could not reconnect with the renewed credentials");
+        }
+        tracing::info!("NATS credentials renewed");
+    }
+}
+
+async fn sleep_or_forever(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Moves the services to a new connection with the renewed JWT and closes the one they leave (not the
+/// session's).
+async fn hand_over(r: &Renewal) -> Result<()> {
+    if !r.registry.has_services() {
+        return Ok(());
+    }
+    let fresh = bootstrap::connect_nats(&r.cell, &r.address, r.name.clone(), None).await?;
+    let moved = r.registry.move_to(&fresh).await;
+    let previous = r.services.lock().expect("services lock").replace(fresh);
+    moved?;
+    if let Some(previous) = previous {
+        let _ = tokio::time::timeout(DRAIN_GRACE, previous.drain()).await;
+    }
+    Ok(())
 }

@@ -231,12 +231,28 @@ impl Identity {
         exp: Option<i64>,
         permissions: &Permissions,
     ) -> anyhow::Result<String> {
+        self.user_jwt_at(account, user, jti, name, now_unix(), exp, permissions)
+    }
+
+    /// [`Identity::user_jwt`] issued at `iat` (unix seconds): a JWT minted in the second of a
+    /// revocation of its user is dated just after it, or nats-server would refuse it too.
+    #[allow(clippy::too_many_arguments)]
+    pub fn user_jwt_at(
+        &self,
+        account: &Account,
+        user: &KeyPair,
+        jti: &str,
+        name: &str,
+        iat: i64,
+        exp: Option<i64>,
+        permissions: &Permissions,
+    ) -> anyhow::Result<String> {
         if *account == Account::Platform {
             let nats = UserNats::with_permissions(Some(&self.platform.public_key()), permissions);
-            return sign_user(user, jti, name, exp, nats, &self.platform_signing);
+            return sign_user(user, jti, name, iat, exp, nats, &self.platform_signing);
         }
         let nats = UserNats::with_permissions(None, permissions);
-        sign_user(user, jti, name, exp, nats, &self.account_key(account)?)
+        sign_user(user, jti, name, iat, exp, nats, &self.account_key(account)?)
     }
 
     /// JWT and seed of the server's own user: every subject of the platform account.
@@ -248,6 +264,7 @@ impl Identity {
                 &user,
                 "",
                 "symphony-server",
+                now_unix(),
                 None,
                 nats,
                 &self.platform_signing,
@@ -310,6 +327,7 @@ impl Identity {
                 &user,
                 "",
                 "symphony-system",
+                now_unix(),
                 None,
                 nats,
                 &self.system_account,
@@ -330,13 +348,14 @@ fn sign_user(
     user: &KeyPair,
     jti: &str,
     name: &str,
+    iat: i64,
     exp: Option<i64>,
     nats: UserNats,
     signer: &KeyPair,
 ) -> anyhow::Result<String> {
     let claims = Claims {
         jti: jti.to_owned(),
-        iat: now_unix(),
+        iat,
         iss: String::new(),
         sub: user.public_key(),
         name: name.to_owned(),

@@ -384,7 +384,7 @@ async fn init_auth(
         Some(r) => r,
         None => replicas_for(cluster_size(sys).await?),
     };
-    let auth = with_retry(
+    let mut auth = with_retry(
         "creating the identity buckets",
         Duration::from_secs(60),
         || {
@@ -400,6 +400,9 @@ async fn init_auth(
         },
     )
     .await?;
+    auth.key_jwt_lifetime = args
+        .key_jwt_lifetime_for_tests
+        .unwrap_or(args.key_jwt_lifetime);
     auth.sync_accounts().await?;
     auth.spawn_follow_accounts(&auth.account_changes);
     auth.spawn_sync_service(client);

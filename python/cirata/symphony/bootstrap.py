@@ -72,6 +72,10 @@ class ApiKey:
     expires_at: str | None
     caller_signing_key: str | None = None
     """The platform's public caller-signing nkey (docs/protocol.md §7.3)."""
+    jwt_expires_at: str | None = None
+    """When `jwt` expires (nats-server then closes the connection)."""
+    renew_after_secs: int | None = None
+    """Exchange the token again after this many seconds (docs/protocol.md §9.3)."""
 
     @classmethod
     def from_json(cls, data: Any) -> ApiKey:
@@ -88,6 +92,8 @@ class ApiKey:
                 capabilities=dict(data.get("capabilities") or {}),
                 expires_at=data.get("expires_at"),
                 caller_signing_key=data.get("caller_signing_key"),
+                jwt_expires_at=data.get("jwt_expires_at"),
+                renew_after_secs=(int(data["renew_after_secs"]) if data.get("renew_after_secs") is not None else None),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise SymphonyRuntimeError(f"unexpected API key from Symphony: {e!r}", code="internal") from None
@@ -240,29 +246,60 @@ def falls_through(source: TokenSource, error: Exception) -> bool:
 ConnectionCallback = Callable[[], Awaitable[None]]
 
 
+class KeyCell:
+    """The credentials connections authenticate with, renewed in place: every (re)connect signs with the JWT
+    in here, so a renewed JWT (a new exchange of the token, docs/protocol.md §9.3) is used from the next
+    connect on. `trouble` is set when a connection lost the server (a capability edit revokes the JWTs
+    issued before it; an expired JWT): the renewal then exchanges again."""
+
+    def __init__(self, api_key: ApiKey, token: str | None = None, source: TokenSource | None = None) -> None:
+        self.api_key = api_key
+        self._token = token
+        self._source = source
+        self._address_override = os.environ.get(ADDRESS_ENV) or None
+        self.trouble = asyncio.Event()
+
+    def renew_after(self) -> float | None:
+        """Seconds after the last exchange to exchange again (`None`: the JWT does not expire)."""
+        secs = self.api_key.renew_after_secs
+        return float(secs) if secs is not None else None
+
+    async def renew(self) -> None:
+        """Exchanges the token again; the next connect uses the new JWT."""
+        if self._token is None or self._source is None:
+            return
+        _, self.api_key = await exchange(self._token, self._source, self._address_override)
+
+    def user_jwt(self) -> bytes:
+        return self.api_key.jwt.encode()
+
+    def sign(self, nonce: str) -> bytes:
+        key_pair = nkeys.from_seed(self.api_key.seed.encode())
+        return base64.urlsafe_b64encode(key_pair.sign(nonce.encode())).rstrip(b"=")
+
+
 async def connect_nats(
-    api_key: ApiKey,
+    key: ApiKey | KeyCell,
     address: Address,
     name: str,
     *,
     on_reconnected: ConnectionCallback | None = None,
 ) -> Client:
-    """Connects with the key's user JWT, signing the server nonce with its nkey seed, and with the key's inbox
-    prefix (the only inbox its permissions allow). Gives up after a few attempts when no server answers;
-    once connected, reconnects forever. Connection events are logged, never printed as tracebacks."""
+    """Connects with the key's user JWT (the current one of a `KeyCell` at every connect), signing the server
+    nonce with its nkey seed, and with the key's inbox prefix (the only inbox its permissions allow). Gives up
+    after a few attempts when no server answers; once connected, reconnects forever. Connection events are
+    logged, never printed as tracebacks."""
+    cell = key if isinstance(key, KeyCell) else KeyCell(key)
+    api_key = cell.api_key
     try:
-        key_pair = nkeys.from_seed(api_key.seed.encode())
+        nkeys.from_seed(api_key.seed.encode())
     except Exception:
         raise ConfigurationError("the API key's nkey seed is not a valid user seed", code="internal") from None
     urls = [address.nats_url(u) for u in api_key.nats_urls]
     if not urls:
         raise ConfigurationError("the API key lists no NATS URLs", code="internal")
-
-    def user_jwt() -> bytes:
-        return api_key.jwt.encode()
-
-    def sign(nonce: str) -> bytes:
-        return base64.urlsafe_b64encode(key_pair.sign(nonce.encode())).rstrip(b"=")
+    user_jwt = cell.user_jwt
+    sign = cell.sign
 
     errors: list[Exception] = []
 
@@ -276,6 +313,7 @@ async def connect_nats(
         # nats-py also reports a deliberate close() or drain() as a disconnect.
         if nc.is_closed:
             return
+        cell.trouble.set()
         log.warning("NATS (%s): disconnected; reconnecting", name)
 
     async def on_reconnect() -> None:

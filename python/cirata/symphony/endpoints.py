@@ -9,6 +9,8 @@ A handler that raises is answered with the headers `Nats-Service-Error: <message
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -123,18 +125,66 @@ def _wrap(
     return serve
 
 
-class ServiceRegistry:
-    """The services an extension started: their manifest specs and their nats-py objects."""
+async def _add_service(nc: Client, config: dict[str, Any]) -> Service:
+    return await add_service(
+        nc,
+        name=config["name"],
+        version=config["version"],
+        description=config["description"],
+        metadata=config["metadata"],
+    )
 
-    def __init__(self, caller_key: str | None = None) -> None:
+
+class _Slot:
+    """One started service: how it was started and its endpoints (to start it again on another connection),
+    and the nats-py service currently serving it."""
+
+    def __init__(
+        self, service: Service, config: dict[str, Any], serving: Client, caller_key: str | None = None
+    ) -> None:
+        self.service = service
+        self.config = config
+        self.caller_key = caller_key
+        """The platform's public caller-signing key (`req.caller` verifies against it)."""
+        self.endpoints: list[dict[str, Any]] = []
+        self.serving = serving
+        """The connection the service listens on."""
+
+
+class ServiceRegistry:
+    """The services an extension started: their manifest specs and their nats-py objects.
+
+    Services listen on a connection of their own (`connect()` makes it, with the session's credentials), so a
+    renewal can move them to a connection with a new JWT and drain the old one: nats-py's drain unsubscribes,
+    waits for the server's round trip and for the handlers in flight, then closes (docs/protocol.md §9.3)."""
+
+    def __init__(
+        self, connect: Callable[[], Awaitable[Client]] | None = None, caller_key: str | None = None
+    ) -> None:
         self._specs: list[dict[str, Any]] = []
-        self._services: list[Service] = []
+        self._slots: list[_Slot] = []
         self.caller_key = caller_key
         """The platform's public caller-signing key, from the key exchange (`req.caller` verifies against it)."""
+        self._connect = connect
+        self._serving: Client | None = None
+        self._changing = asyncio.Lock()
 
     def specs(self) -> list[dict[str, Any]]:
         """`manifest.endpoints`: one entry per service (docs/protocol.md §5.2)."""
         return [{**spec, "endpoints": [dict(e) for e in spec["endpoints"]]} for spec in self._specs]
+
+    def has_services(self) -> bool:
+        return bool(self._slots) and self._connect is not None
+
+    async def connect_fresh(self) -> Client:
+        """A new connection for the services (with the current credentials)."""
+        assert self._connect is not None
+        return await self._connect()
+
+    async def _serving_connection(self, nc: Client) -> Client:
+        if self._serving is None:
+            self._serving = await self._connect() if self._connect is not None else nc
+        return self._serving
 
     async def start(
         self,
@@ -153,31 +203,56 @@ class ServiceRegistry:
         for key, value in metadata.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise InvalidManifestError(f"service {name!r}: metadata keys and values must be strings")
-        try:
-            service = await add_service(
-                nc, name=name, version=version, description=description or "", metadata=metadata
-            )
-        except ValueError as e:
-            raise InvalidManifestError(f"service {name!r}: {e} (the version must be semver, e.g. 1.0.0)") from e
-        spec: dict[str, Any] = {
-            "service": name,
-            "version": version,
-            "description": description or "",
-            "metadata": metadata,
-            "endpoints": [],
-        }
-        self._specs.append(spec)
-        self._services.append(service)
-        return EndpointService(service, spec, nc, capabilities, self.caller_key)
+        config = {"name": name, "version": version, "description": description or "", "metadata": metadata}
+        async with self._changing:
+            serving = await self._serving_connection(nc)
+            try:
+                service = await _add_service(serving, config)
+            except ValueError as e:
+                raise InvalidManifestError(f"service {name!r}: {e} (the version must be semver, e.g. 1.0.0)") from e
+            spec: dict[str, Any] = {
+                "service": name,
+                "version": version,
+                "description": description or "",
+                "metadata": metadata,
+                "endpoints": [],
+            }
+            self._specs.append(spec)
+            slot = _Slot(service, config, serving, self.caller_key)
+            self._slots.append(slot)
+        return EndpointService(slot, spec, nc, capabilities, self._changing)
+
+    async def move_to(self, fresh: Client) -> None:
+        """Starts every service on `fresh`, makes sure nats-server has its subscriptions (a round trip), then
+        drains the connection they served on: both serve during the handover, and the requests in flight on
+        the old one are answered there."""
+        async with self._changing:
+            started = []
+            for slot in self._slots:
+                service = await _add_service(fresh, slot.config)
+                for endpoint in slot.endpoints:
+                    await service.add_endpoint(EndpointConfig(**endpoint))
+                started.append((slot, service))
+            await fresh.flush()
+            old, self._serving = self._serving, fresh
+            for slot, service in started:
+                slot.service, slot.serving = service, fresh
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    await old.drain()
 
     async def stop_all(self) -> None:
-        """Stops every service: no new requests are taken."""
-        services, self._services = self._services, []
-        for service in services:
+        """Stops every service: no new requests are taken; the services' connection is drained."""
+        slots, self._slots = self._slots, []
+        for slot in slots:
             try:
-                await service.stop()
+                await slot.service.stop()
             except Exception as e:
                 log.warning("stopping a service failed: %s", e)
+        serving, self._serving = self._serving, None
+        if serving is not None and self._connect is not None:
+            with contextlib.suppress(Exception):
+                await serving.drain()
 
 
 class _EndpointAdder:
@@ -185,21 +260,21 @@ class _EndpointAdder:
 
     def __init__(
         self,
-        service: Service,
+        slot: _Slot,
         spec: dict[str, Any],
         nc: Client,
         capabilities: Callable[[], Iterable[dict[str, str]]],
         prefix: str | None,
         queue_group: str | None,
-        caller_key: str | None = None,
+        changing: asyncio.Lock,
     ) -> None:
-        self._caller_key = caller_key
-        self._service = service
+        self._slot = slot
         self._spec = spec
         self._nc = nc
         self._capabilities = capabilities
         self._prefix = prefix
         self._queue_group = queue_group
+        self._changing = changing
 
     def add_group(self, name: str, queue_group: str | None = None) -> EndpointGroup:
         """A group: endpoints added to it listen on `<name>.<endpoint>` (`cirata.extensions.<prefix>`)."""
@@ -207,13 +282,13 @@ class _EndpointAdder:
             raise InvalidManifestError(f"group name {name!r} must be a subject prefix without spaces or '>'")
         full = f"{self._prefix}.{name}" if self._prefix else name
         return EndpointGroup(
-            self._service,
+            self._slot,
             self._spec,
             self._nc,
             self._capabilities,
             full,
             queue_group or self._queue_group,
-            self._caller_key,
+            self._changing,
         )
 
     async def add_endpoint(
@@ -229,17 +304,23 @@ class _EndpointAdder:
         local = subject or name
         full = f"{self._prefix}.{local}" if self._prefix else local
         self._warn_if_not_granted(full)
+        endpoint: dict[str, Any] = {
+            "name": name,
+            "handler": _wrap(handler, self._nc, self._slot.caller_key),
+            "subject": full,
+            "metadata": metadata,
+            "queue_group": queue_group or self._queue_group,
+        }
         try:
-            config = EndpointConfig(
-                name=name,
-                handler=_wrap(handler, self._nc, self._caller_key),
-                subject=full,
-                metadata=metadata,
-                queue_group=queue_group or self._queue_group,
-            )
+            config = EndpointConfig(**endpoint)
         except ValueError as e:
             raise InvalidManifestError(f"endpoint {name!r}: {e}") from e
-        await self._service.add_endpoint(config)
+        async with self._changing:
+            await self._slot.service.add_endpoint(config)
+            self._slot.endpoints.append(endpoint)
+            # The services' connection is not the session's: a round trip makes sure nats-server has the
+            # subscription before anyone calls the endpoint through the session's connection.
+            await self._slot.serving.flush()
         self._spec["endpoints"].append({"name": name, "subject": full})
 
     def _warn_if_not_granted(self, subject: str) -> None:
@@ -261,18 +342,18 @@ class EndpointService(_EndpointAdder):
 
     def __init__(
         self,
-        service: Service,
+        slot: _Slot,
         spec: dict[str, Any],
         nc: Client,
         capabilities: Callable[[], Iterable[dict[str, str]]],
-        caller_key: str | None = None,
+        changing: asyncio.Lock,
     ) -> None:
-        super().__init__(service, spec, nc, capabilities, None, None, caller_key)
+        super().__init__(slot, spec, nc, capabilities, None, None, changing)
 
     @property
     def service(self) -> Service:
-        """The underlying `nats.micro` service (info, stats)."""
-        return self._service
+        """The underlying `nats.micro` service (info, stats); a renewal replaces it."""
+        return self._slot.service
 
     @property
     def name(self) -> str:
@@ -280,7 +361,7 @@ class EndpointService(_EndpointAdder):
 
     async def stop(self) -> None:
         """Stops the service; its spec stays in the manifest until the process ends."""
-        await self._service.stop()
+        await self._slot.service.stop()
 
 
 class EndpointGroup(_EndpointAdder):

@@ -24,7 +24,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from ._version import __version__
-from .bootstrap import NO_TOKEN_HELP, connect_nats, resolve_credentials
+from .bootstrap import NO_TOKEN_HELP, KeyCell, connect_nats, resolve_credentials
 from .client import Common
 from .credentials import CredentialStore, resolve_candidates
 from .endpoints import EndpointService, ServiceRegistry
@@ -312,14 +312,15 @@ class Extension:
             if self._session is not None:
                 self._session.spawn(self._session.after_reconnect())
 
-        nc = await connect_nats(
-            credentials.api_key,
-            credentials.address,
-            f"{self.prefix}-{credentials.api_key.id}",
-            on_reconnected=on_reconnected,
-        )
+        cell = KeyCell(credentials.api_key, credentials.token, credentials.source)
+        name = f"{self.prefix}-{credentials.api_key.id}"
+        nc = await connect_nats(cell, credentials.address, name, on_reconnected=on_reconnected)
+
+        async def services_connection() -> NatsClient:
+            return await connect_nats(cell, credentials.address, name)
+
         self._stop = asyncio.Event()
-        self._services = ServiceRegistry(credentials.api_key.caller_signing_key)
+        self._services = ServiceRegistry(services_connection, credentials.api_key.caller_signing_key)
         session = Session(
             name=self.name,
             prefix=self.prefix,
@@ -329,8 +330,10 @@ class Extension:
             manifest=self.manifest,
             services=self._services,
             health=lambda: self._health,
+            cell=cell,
         )
         self._session = session
+        session.spawn(session.renew_forever())
         try:
             await session.register()
         except BaseException:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import nats.errors
 import nats.js
 import nats.js.errors
 import nats.js.kv
@@ -89,3 +90,21 @@ class SymphonyClient(Client):
 
     def jetstream(self, **opts: Any) -> JetStreamContext:
         return JetStreamContext(self, **opts)
+
+    async def reconnect_now(self) -> None:
+        """Reconnects now (with the credentials callbacks' current JWT), keeping subscriptions and buffered
+        publishes, after flushing what is pending."""
+        if not self.is_connected:
+            return
+        await self.flush()
+        await self.force_reconnect()
+
+    async def _process_err(self, err_msg: str) -> None:
+        # nats-py closes the connection for good on every server error but a stale connection. When
+        # nats-server drops it because its JWT was revoked (a capability edit: docs/protocol.md §9.3) or has
+        # expired, reconnect instead: the SDK exchanges its token again and the reconnect uses the new JWT.
+        text = err_msg.lower()
+        if "authentication revoked" in text or "authentication expired" in text:
+            await self._process_op_err(nats.errors.StaleConnectionError())
+            return
+        await super()._process_err(err_msg)

@@ -19,9 +19,10 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from . import subjects
-from .bootstrap import Credentials, request_json
+from .bootstrap import Credentials, KeyCell, request_json
 from .endpoints import ServiceRegistry
 from .errors import RegistrationError
+from .jetstream import SymphonyClient
 
 log = logging.getLogger("cirata.symphony")
 
@@ -50,6 +51,7 @@ class Session:
         manifest: Callable[[], dict[str, Any]],
         services: ServiceRegistry,
         health: Callable[[], tuple[str, str | None]] = lambda: ("ok", None),
+        cell: KeyCell | None = None,
     ) -> None:
         self.name = name
         self.prefix = prefix
@@ -64,6 +66,7 @@ class Session:
         self.closed = False
         self._manifest = manifest
         self._services = services
+        self._cell = cell
         self._health = health
         self._tasks: set[asyncio.Task[Any]] = set()
         self._register_lock = asyncio.Lock()
@@ -155,6 +158,43 @@ class Session:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def renew_forever(self) -> None:
+        """Keeps the JWT fresh (docs/protocol.md §9.3). When `renew_after_secs` has passed: exchanges the token
+        again, moves the services to a new connection with the new JWT (both serve during the handover; the
+        old one is drained) and reconnects the session's connection, which serves no request, with it. After
+        a connection lost the server (a capability edit revokes the JWTs issued before it; an expired JWT):
+        exchanges again, and the reconnect under way uses the new JWT."""
+        cell = self._cell
+        if cell is None:
+            return
+        retry: float | None = None
+        while not self.closed:
+            wait = retry if retry is not None else cell.renew_after()
+            scheduled = False
+            try:
+                await asyncio.wait_for(cell.trouble.wait(), timeout=wait)
+            except asyncio.TimeoutError:
+                scheduled = retry is None
+            cell.trouble.clear()
+            try:
+                await cell.renew()
+            except Exception as e:
+                retry = min(retry * 2, 60.0) if retry is not None else 1.0
+                log.warning("could not renew the NATS credentials (retrying in %.0f s): %s", retry, e)
+                continue
+            retry = None
+            if not scheduled:
+                log.info("NATS credentials renewed after a disconnect")
+                continue
+            try:
+                if self._services.has_services():
+                    await self._services.move_to(await self._services.connect_fresh())
+            except Exception as e:
+                log.warning("could not move the services to the renewed credentials: %s", e)
+            if isinstance(self.nc, SymphonyClient):
+                await self.nc.reconnect_now()
+            log.info("NATS credentials renewed")
 
     async def after_reconnect(self) -> None:
         """A reconnect may have landed on a restarted cluster: register again (and report the health)."""

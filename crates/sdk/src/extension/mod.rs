@@ -365,6 +365,7 @@ impl Extension {
         let manifest = self.manifest();
         let session = Session::open(
             &self.declarations,
+            &self.registry,
             self.explicit_token.as_deref(),
             &manifest,
         )

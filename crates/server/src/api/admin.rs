@@ -142,15 +142,20 @@ pub async fn delete_user(
     auth.users.delete(&username).await?;
     // A deleted user's keys and registration tokens go with them (nats-server drops their connections).
     let mut revoked = 0;
-    for mut key in auth
+    for key in auth
         .keys
         .list()
         .await?
         .into_iter()
         .filter(|k| k.owner == username && !k.revoked)
     {
-        key.revoked = true;
-        auth.keys.put(&key).await?;
+        let revoke = |record: &mut crate::auth::keys::KeyRecord| {
+            record.revoked = true;
+            Ok::<_, ApiError>(())
+        };
+        let Some(key) = auth.keys.modify(&key.id, revoke).await? else {
+            continue;
+        };
         auth.revoke_key_user(&key).await?;
         revoked += 1;
     }

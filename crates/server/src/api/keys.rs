@@ -143,31 +143,53 @@ pub async fn update(
     Path(id): Path<String>,
     Json(req): Json<UpdateKey>,
 ) -> Result<Json<KeyView>, ApiError> {
-    let mut record = managed(&auth, &caller, &id).await?;
-    let auth = auth;
-    if let Some(notes) = req.notes {
-        record.notes = notes;
-    }
-    match req.expires_in.as_deref() {
-        Some("never") => record.expires_at = None,
-        Some(s) => record.expires_at = Some(parse_lifetime(s)?),
-        None => {}
-    }
-    if let Some(caps) = req.capabilities {
-        let caps = caps
-            .into_iter()
-            .map(CapabilityInput::parse)
-            .collect::<Result<Vec<_>, _>>()?;
-        for c in &caps {
-            c.validate_for(record.prefix.as_deref())?;
+    let current = managed(&auth, &caller, &id).await?;
+    let expires_at = match req.expires_in.as_deref() {
+        Some("never") => Some(None),
+        Some(s) => Some(Some(parse_lifetime(s)?)),
+        None => None,
+    };
+    let capabilities = match req.capabilities {
+        Some(caps) => {
+            let caps = caps
+                .into_iter()
+                .map(CapabilityInput::parse)
+                .collect::<Result<Vec<_>, _>>()?;
+            for c in &caps {
+                c.validate_for(current.prefix.as_deref())?;
+            }
+            let grants = auth.owner_grants(&current.owner).await?;
+            crate::auth::policy::check_bounded(grants.as_ref(), current.prefix.as_deref(), &caps)?;
+            Some(caps)
         }
-        let grants = auth.owner_grants(&record.owner).await?;
-        crate::auth::policy::check_bounded(grants.as_ref(), record.prefix.as_deref(), &caps)?;
-        record.capabilities = caps;
+        None => None,
+    };
+    // Compare-and-swap on the latest record: an edit racing a revocation leaves the key revoked.
+    let mut before = Vec::new();
+    let record = auth
+        .keys
+        .modify(&current.id, |record| {
+            before = record.capabilities.clone();
+            if let Some(notes) = &req.notes {
+                record.notes = notes.clone();
+            }
+            if let Some(expires_at) = expires_at {
+                record.expires_at = expires_at;
+            }
+            if let Some(caps) = &capabilities {
+                record.capabilities = caps.clone();
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?
+        .ok_or_else(|| ErrorBody::new(ErrorCode::KeyNotFound, format!("no key {id:?}")))?;
+    if record.capabilities != before && record.check_usable(now_unix()).is_ok() {
+        // Live connections get the new permissions: their JWTs are revoked, the SDKs exchange the
+        // token again (this also pushes the accounts' imports).
+        auth.reissue_key_user(&record).await?;
+    } else {
+        auth.sync_accounts().await?;
     }
-    auth.keys.put(&record).await?;
-    // Capabilities on other extensions are imports of the key's account.
-    auth.sync_accounts().await?;
     auth.audit
         .record(event(
             AuditAction::KeyUpdated,
@@ -184,10 +206,15 @@ pub async fn revoke(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let mut record = managed(&auth, &caller, &id).await?;
-    let auth = auth;
-    record.revoked = true;
-    auth.keys.put(&record).await?;
+    let current = managed(&auth, &caller, &id).await?;
+    let record = auth
+        .keys
+        .modify(&current.id, |record| {
+            record.revoked = true;
+            Ok::<_, ApiError>(())
+        })
+        .await?
+        .ok_or_else(|| ErrorBody::new(ErrorCode::KeyNotFound, format!("no key {id:?}")))?;
     auth.revoke_key_user(&record).await?;
     auth.audit
         .record(event(

@@ -129,7 +129,7 @@ async fn api_key(
     AnyKey(record): AnyKey,
 ) -> Result<Json<ApiKey>, ApiError> {
     tracing::info!(key = %record.id, kind = ?record.kind, "api key exchanged");
-    let key = record.to_api_key(&auth.identity, &info.nats_urls)?;
+    let key = auth.mint_api_key(&record, &info.nats_urls).await?;
     let target = format!("key:{}", record.id);
     auth.audit
         .record(event(AuditAction::KeyExchanged, &target, &target).at(&peer.ip().to_string()))

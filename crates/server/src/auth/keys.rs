@@ -2,6 +2,7 @@
 //! exchange, and the NATS permissions each key gets.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use symphony_protocol::capability::{self, Capability, CapabilitySummary, Permissions};
@@ -141,15 +142,26 @@ impl KeyRecord {
         }
     }
 
-    /// The API key handed out by `GET /api/v1/apikey`: a fresh JWT for the key's derived nkey.
-    pub fn to_api_key(&self, identity: &Identity, nats_urls: &[String]) -> anyhow::Result<ApiKey> {
+    /// The API key handed out by `GET /api/v1/apikey`: a fresh JWT for the key's derived nkey,
+    /// valid for `lifetime` (never beyond the token's own expiry) and dated after `revoked_at`, the
+    /// latest revocation entry of that nkey (a capability edit), so nats-server accepts it.
+    pub fn to_api_key(
+        &self,
+        identity: &Identity,
+        nats_urls: &[String],
+        lifetime: Duration,
+        revoked_at: Option<i64>,
+    ) -> anyhow::Result<ApiKey> {
+        let now = now_unix();
+        let (iat, exp) = jwt_window(now, lifetime, self.expires_at, revoked_at);
         let user = identity.user_keypair(&self.id)?;
-        let jwt = identity.user_jwt(
+        let jwt = identity.user_jwt_at(
             &self.account(),
             &user,
             self.id.as_str(),
             &self.name,
-            self.expires_at,
+            iat,
+            Some(exp),
             &self.permissions(),
         )?;
         Ok(ApiKey {
@@ -164,8 +176,30 @@ impl KeyRecord {
             capabilities: CapabilitySummary::of(&self.capabilities),
             expires_at: self.expires_at.map(rfc3339),
             caller_signing_key: Some(identity.caller_signing_key()?.public_key()),
+            jwt_expires_at: Some(rfc3339(exp)),
+            renew_after_secs: Some(renew_after(now, exp)),
         })
     }
+}
+
+/// `(iat, exp)` of a key JWT minted at `now`: dated after the nkey's revocation entry, expiring
+/// `lifetime` later but never after the token (`expires_at`).
+pub fn jwt_window(
+    now: i64,
+    lifetime: Duration,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+) -> (i64, i64) {
+    let iat = revoked_at.map_or(now, |r| now.max(r + 1));
+    let exp = iat + lifetime.as_secs().max(1) as i64;
+    (iat, expires_at.map_or(exp, |t| exp.min(t)))
+}
+
+/// When to exchange again: after three quarters of what is left of the JWT's life (less the second
+/// `now` may already be into), so a slow exchange or handover still ends before nats-server closes
+/// the connection.
+pub fn renew_after(now: i64, exp: i64) -> u64 {
+    ((exp - now - 1).max(1) as u64 * 3 / 4).max(1)
 }
 
 fn invalid_token() -> ErrorBody {
@@ -283,10 +317,30 @@ impl KeyStore {
         }
     }
 
-    /// Replaces a record (notes, expiry, capabilities, revocation, last use).
-    pub async fn put(&self, record: &KeyRecord) -> anyhow::Result<()> {
-        self.table.put(record.id.as_str(), record.clone()).await?;
-        Ok(())
+    /// Changes the record of `id` by compare-and-swap: `change` is applied to the latest record read
+    /// from the KV and stored only if nobody wrote in between; otherwise it is applied again to what
+    /// the other write left. So a change never undoes another one (an owner's edit racing an
+    /// administrator's revocation leaves the key revoked). `change` answers `Err` to refuse (nothing
+    /// is written). Returns the stored record, or `None` when the key does not exist.
+    pub async fn modify<E: From<anyhow::Error>>(
+        &self,
+        id: &KeyId,
+        mut change: impl FnMut(&mut KeyRecord) -> Result<(), E>,
+    ) -> Result<Option<KeyRecord>, E> {
+        loop {
+            let Some((mut record, revision)) = self.get(id).await? else {
+                return Ok(None);
+            };
+            change(&mut record)?;
+            if self
+                .table
+                .update(id.as_str(), record.clone(), revision)
+                .await?
+                .is_some()
+            {
+                return Ok(Some(record));
+            }
+        }
     }
 
     /// Every key, newest first.
@@ -396,6 +450,27 @@ mod tests {
         let mut used = record(KeyKind::Registration);
         used.consumed_by = Some(KeyId::generate());
         assert_eq!(used.check_usable(0).unwrap_err().code, ErrorCode::TokenUsed);
+    }
+
+    #[test]
+    fn key_jwts_are_short_lived_and_dated_after_their_revocation() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(jwt_window(100, hour, None, None), (100, 3700));
+        assert_eq!(
+            jwt_window(100, hour, Some(500), None),
+            (100, 500),
+            "never beyond the token"
+        );
+        assert_eq!(
+            jwt_window(100, hour, None, Some(100)),
+            (101, 3701),
+            "a revocation in this second would refuse a JWT issued in it"
+        );
+        assert_eq!(jwt_window(100, hour, None, Some(40)), (100, 3700));
+        assert_eq!(renew_after(100, 3700), 2699);
+        assert_eq!(renew_after(100, 104), 2, "a second of margin at least");
+        assert_eq!(renew_after(100, 101), 1);
+        assert_eq!(renew_after(100, 90), 1, "already expired: renew at once");
     }
 
     #[test]

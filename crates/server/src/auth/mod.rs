@@ -46,7 +46,15 @@ pub struct Auth {
     /// Changes of the tables the NATS accounts are made from (keys, users, roles, accounts,
     /// revocations).
     pub account_changes: Changes,
+    /// How long an API key's NATS JWT is valid (`symphony serve --key-jwt-lifetime`).
+    pub key_jwt_lifetime: Duration,
 }
+
+/// The default of `symphony serve --key-jwt-lifetime`.
+pub const KEY_JWT_LIFETIME: Duration = Duration::from_secs(3600);
+/// The range `--key-jwt-lifetime` accepts.
+pub const KEY_JWT_LIFETIME_RANGE: (Duration, Duration) =
+    (Duration::from_secs(5 * 60), Duration::from_secs(24 * 3600));
 
 impl Auth {
     /// Creates or binds the identity buckets and the audit stream.
@@ -101,6 +109,7 @@ impl Auth {
             audit: Audit::init(js, replicas).await?,
             identity,
             account_changes,
+            key_jwt_lifetime: KEY_JWT_LIFETIME,
         })
     }
 
@@ -124,6 +133,34 @@ impl Auth {
         let nkey = self.identity.user_keypair(&key.id)?;
         self.revocations
             .revoke(&self.identity, &key.account(), &nkey.public_key())
+            .await?;
+        self.sync_accounts().await
+    }
+
+    /// The API key of `key` for the exchange: a JWT valid for [`Auth::key_jwt_lifetime`], dated
+    /// after the latest revocation entry of its nkey (a capability edit revokes the JWTs issued
+    /// before it). The caller has checked that the key is usable.
+    pub async fn mint_api_key(
+        &self,
+        key: &keys::KeyRecord,
+        nats_urls: &[String],
+    ) -> anyhow::Result<symphony_protocol::messages::ApiKey> {
+        let nkey = self.identity.user_keypair(&key.id)?;
+        let revoked_at = self
+            .revocations
+            .revoked_at(&self.identity, &key.account(), &nkey.public_key())
+            .await?;
+        key.to_api_key(&self.identity, nats_urls, self.key_jwt_lifetime, revoked_at)
+    }
+
+    /// Revokes the JWTs `key` holds now (not the key): its live connections drop and its SDK
+    /// exchanges the token again, getting a JWT with what the key says now (an edit of its
+    /// capabilities). The entry is pruned once every JWT issued before it has expired.
+    pub async fn reissue_key_user(&self, key: &keys::KeyRecord) -> anyhow::Result<()> {
+        let nkey = self.identity.user_keypair(&key.id)?;
+        let until = symphony_protocol::time::now_unix() + self.key_jwt_lifetime.as_secs() as i64;
+        self.revocations
+            .revoke_until(&self.identity, &key.account(), &nkey.public_key(), until)
             .await?;
         self.sync_accounts().await
     }
@@ -153,6 +190,7 @@ impl Auth {
             audit: Audit::open(js),
             identity,
             account_changes: Changes::default(),
+            key_jwt_lifetime: KEY_JWT_LIFETIME,
         })
     }
 }

@@ -15,6 +15,9 @@ pub struct Revocations {
     table: Table<String, Text>,
 }
 
+/// The date of a revocation for good: 9999-12-31, after every JWT that will ever be issued.
+pub const FOREVER: i64 = 253_402_300_799;
+
 /// An entry is `<revoked at>` or `<revoked at> <prune after>` (unix seconds).
 fn parse_entry(value: &str, now: i64) -> (i64, Option<i64>) {
     let mut parts = value.split_whitespace();
@@ -50,16 +53,35 @@ impl Revocations {
         Ok(out)
     }
 
-    /// Records that every JWT issued to `user` in `account` up to now is revoked. The caller pushes
-    /// the account (`Auth::sync_accounts`).
+    /// Records that every JWT of `user` in `account` is revoked for good, also one minted after
+    /// this instant (an exchange that checked the key a moment before its revocation): the entry
+    /// is dated [`FOREVER`]. For the nkey of a revoked key, never used again. The caller pushes the
+    /// account (`Auth::sync_accounts`).
     pub async fn revoke(
         &self,
         identity: &Identity,
         account: &Account,
         user: &str,
     ) -> anyhow::Result<()> {
-        self.record(identity, account, user, now_unix().to_string())
+        self.record(identity, account, user, FOREVER.to_string())
             .await
+    }
+
+    /// The time of `user`'s revocation entry in `account`, if it has one (from the mirror when it
+    /// holds the entry, else from the KV).
+    pub async fn revoked_at(
+        &self,
+        identity: &Identity,
+        account: &Account,
+        user: &str,
+    ) -> anyhow::Result<Option<i64>> {
+        let key = format!("{}.{user}", identity.account_public(account));
+        let now = now_unix();
+        Ok(self
+            .table
+            .read_or_fetch(&key)
+            .await?
+            .map(|entry| parse_entry(&entry.value, now).0))
     }
 
     /// Like [`Revocations::revoke`] for short-lived credentials (browser NATS credentials) whose
@@ -81,7 +103,9 @@ impl Revocations {
         .await
     }
 
-    /// Stores an entry (see [`parse_entry`]) under `<account public key>.<user>`.
+    /// Stores an entry (see [`parse_entry`]) under `<account public key>.<user>`, by
+    /// compare-and-swap: a revocation for good is never replaced (by a capability edit's entry
+    /// that is pruned later, racing the key's revocation).
     async fn record(
         &self,
         identity: &Identity,
@@ -90,8 +114,20 @@ impl Revocations {
         entry: String,
     ) -> anyhow::Result<()> {
         let key = format!("{}.{user}", identity.account_public(account));
-        self.table.put(&key, entry).await?;
-        Ok(())
+        loop {
+            let stored = match self.table.get(&key).await? {
+                None => self.table.create(&key, entry.clone()).await?,
+                Some(current) if parse_entry(&current.value, 0).0 == FOREVER => return Ok(()),
+                Some(current) => {
+                    self.table
+                        .update(&key, entry.clone(), current.revision)
+                        .await?
+                }
+            };
+            if stored.is_some() {
+                return Ok(());
+            }
+        }
     }
 }
 

@@ -178,6 +178,15 @@ fn parse_session_lifetime(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+fn parse_key_jwt_lifetime(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    let (min, max) = crate::auth::KEY_JWT_LIFETIME_RANGE;
+    if d < min || d > max {
+        return Err("the key JWT lifetime must be between 5m and 24h".into());
+    }
+    Ok(d)
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -240,6 +249,13 @@ pub struct ServeArgs {
     /// Test-only: a session lifetime below the 10m minimum (e.g. 3s), so tests need not wait.
     #[arg(long, hide = true, value_parser = parse_duration)]
     pub session_lifetime_for_tests: Option<Duration>,
+    /// How long the NATS JWT of an API key is valid (5m to 24h); the SDKs exchange the token again
+    /// before it expires, and a revoked key's JWTs end by then at the latest.
+    #[arg(long, default_value = "1h", value_parser = parse_key_jwt_lifetime)]
+    pub key_jwt_lifetime: Duration,
+    /// Test-only: a key JWT lifetime below the 5m minimum (e.g. 4s), so tests see renewals.
+    #[arg(long, hide = true, value_parser = parse_duration)]
+    pub key_jwt_lifetime_for_tests: Option<Duration>,
     /// Fixed replica count for buckets (default: 1 standalone, 3 on 3-4 nodes, 5 on 5+).
     #[arg(long)]
     pub replicas: Option<usize>,

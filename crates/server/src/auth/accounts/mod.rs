@@ -203,10 +203,19 @@ pub fn bootstrap_platform_jwt(identity: &Identity) -> anyhow::Result<String> {
     sign(identity, platform, now_unix())
 }
 
-/// Pushes the system account and the bootstrap platform account (see [`bootstrap_platform_jwt`]).
+/// Pushes the system account, and the bootstrap platform account (see [`bootstrap_platform_jwt`])
+/// only if the resolver holds none: an account the resolver holds already (from an earlier start)
+/// has its revocations, which the bootstrap account lacks, so the first push at a start never
+/// opens a window in which revoked users connect. `Auth::sync_accounts` completes the accounts.
 pub async fn push_bootstrap(identity: &Identity, sys: &Client) -> anyhow::Result<()> {
     push_account_jwt(sys, &identity.system_account_jwt()?).await?;
-    push_account_jwt(sys, &bootstrap_platform_jwt(identity)?).await
+    match lookup_account_jwt(sys, &identity.platform.public_key()).await {
+        Stored::Jwt(_) => Ok(()),
+        Stored::Missing => push_account_jwt(sys, &bootstrap_platform_jwt(identity)?).await,
+        Stored::Unknown => {
+            anyhow::bail!("the resolver did not say whether it holds the platform account")
+        }
+    }
 }
 
 /// What nats-server's resolver holds for an account.

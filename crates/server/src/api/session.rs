@@ -1,5 +1,6 @@
 //! Sign-in: `POST /api/v1/login`, `POST /api/v1/logout`, `GET /api/v1/userinfo`, and the browser's
-//! short-lived credentials `GET /api/v1/usertoken` (NATS JWT and an HTTP bearer of the session).
+//! short-lived credentials `GET /api/v1/usertoken` (NATS JWT and an HTTP bearer of the session) and
+//! `POST /api/v1/usertoken/scoped` (the same, scoped to one extension, for its UI frames).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +13,10 @@ use axum::response::{IntoResponse, Response};
 use nkeys::KeyPair;
 use serde_json::json;
 use symphony_protocol::messages::SymphonyInfo;
-use symphony_protocol::rest::{LoginReply, LoginRequest, UserToken};
+use symphony_protocol::names::validate_prefix;
+use symphony_protocol::rest::{
+    LoginReply, LoginRequest, ScopedToken, ScopedTokenRequest, UserToken,
+};
 use symphony_protocol::time::{now_unix, rfc3339};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
@@ -22,9 +26,18 @@ use crate::auth::policy::Caller;
 use crate::auth::users::{dummy_hash, verify_password};
 use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 use crate::identity::Account;
+use crate::registry::Registry;
 
 /// Lifetime of browser NATS credentials; the UI renews them before they expire.
 pub const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// Most browser NATS credentials a session remembers (to revoke them at logout): the shell's own
+/// and one per extension with open UI frames, renewed every 10 minutes, each living 15.
+const MAX_BROWSER_NKEYS: usize = 64;
+
+/// The session's credential lists are read, changed and written back one request at a time in this
+/// process: the shell asks for its own and its frames' credentials at once.
+static SESSION_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn invalid_credentials() -> ApiError {
     // Never says whether the user exists.
@@ -181,16 +194,104 @@ pub async fn usertoken(
         Some(exp),
         &permissions,
     )?;
-    let mut session = (*session).clone();
-    session.browser_nkeys.push(nkey.public_key());
-    let keep = session.browser_nkeys.len().saturating_sub(16);
-    session.browser_nkeys.drain(..keep);
+    let _one = SESSION_WRITES.lock().await;
+    let mut session = current_session(&auth, &session.id).await?;
+    remember_nkey(&mut session, &nkey);
     let bearer = auth
         .sessions
         .create_child(&mut session, &info.origin, exp)
         .await?;
     auth.sessions.put(&session).await?;
     Ok(Json(UserToken {
+        token: bearer.encode(),
+        jwt,
+        seed: nkey.seed().map_err(anyhow::Error::from)?,
+        websocket_url: info.websocket_url.clone(),
+        inbox_prefix: inbox,
+        expires_at: rfc3339(exp),
+        renew_after_secs: USER_TOKEN_LIFETIME.as_secs() * 2 / 3,
+    }))
+}
+
+/// The session as stored now (another request may just have changed its lists).
+async fn current_session(
+    auth: &Auth,
+    id: &symphony_protocol::KeyId,
+) -> Result<crate::auth::sessions::SessionRecord, ApiError> {
+    auth.sessions.get(id).await?.ok_or_else(|| {
+        ApiError(
+            ErrorBody::new(ErrorCode::SessionExpired, "the session has ended")
+                .with_hint("sign in again"),
+        )
+    })
+}
+
+/// Records browser NATS credentials in the session, so logout revokes them.
+fn remember_nkey(session: &mut crate::auth::sessions::SessionRecord, nkey: &KeyPair) {
+    session.browser_nkeys.push(nkey.public_key());
+    let keep = session
+        .browser_nkeys
+        .len()
+        .saturating_sub(MAX_BROWSER_NKEYS);
+    session.browser_nkeys.drain(..keep);
+}
+
+/// Credentials for the UI frames of one extension (docs/ui.md "Trust"): a bearer only that
+/// extension's gateway routes accept, and NATS credentials limited to its subjects within the
+/// user's roles, both ending with the session. Only the session itself (its cookie or bearer) may
+/// ask: a scoped token is refused by the extractor, an API key here.
+pub async fn usertoken_scoped(
+    State(auth): State<Arc<Auth>>,
+    State(info): State<Arc<SymphonyInfo>>,
+    State(registry): State<Arc<Registry>>,
+    Authenticated(caller): Authenticated,
+    Json(req): Json<ScopedTokenRequest>,
+) -> Result<Json<ScopedToken>, ApiError> {
+    let Caller::User {
+        user,
+        grants,
+        session,
+    } = caller
+    else {
+        return Err(ErrorBody::new(
+            ErrorCode::WrongTokenKind,
+            "extension frame credentials are for signed-in users",
+        )
+        .into());
+    };
+    let prefix = req.prefix;
+    validate_prefix(&prefix)?;
+    let registered = grants.shows(&prefix) && registry.current_record(&prefix).await?.is_some();
+    if !registered {
+        return Err(ErrorBody::new(
+            ErrorCode::ExtensionNotFound,
+            format!("no extension with prefix {prefix:?} is registered"),
+        )
+        .into());
+    }
+
+    let exp = now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64;
+    let nkey = KeyPair::new_user();
+    let _one = SESSION_WRITES.lock().await;
+    let mut session = current_session(&auth, &session.id).await?;
+    let bearer = auth
+        .sessions
+        .create_scoped_child(&mut session, &info.origin, exp, Some(&prefix))
+        .await?;
+    let inbox = format!("_INBOX_ui.{}", bearer.key_id);
+    let permissions = grants.scoped_browser_permissions(&prefix, &inbox);
+    let jwt = auth.identity.user_jwt(
+        &Account::Clients,
+        &nkey,
+        &format!("ui-{}", bearer.key_id),
+        &user.username,
+        Some(exp),
+        &permissions,
+    )?;
+    remember_nkey(&mut session, &nkey);
+    auth.sessions.put(&session).await?;
+    Ok(Json(ScopedToken {
+        prefix,
         token: bearer.encode(),
         jwt,
         seed: nkey.seed().map_err(anyhow::Error::from)?,

@@ -1,7 +1,9 @@
 //! Sessions of signed-in users (`symphony_sessions`): a session token has the token format, idle
 //! timeout is enforced on every use, and login failures are throttled per account and per address.
 //! A session may have short-lived child tokens (the browser's HTTP bearer, `GET /api/v1/usertoken`):
-//! each has its own expiry and is valid only while its parent session is.
+//! each has its own expiry and is valid only while its parent session is. A child may be scoped to
+//! one extension (`POST /api/v1/usertoken/scoped`, an extension UI frame's bearer): [`SessionStore::verify`]
+//! refuses it, so no API accepts it unless it asks for [`SessionStore::verify_scoped`] (the gateway).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,9 @@ pub struct SessionRecord {
     /// For a session: its child tokens that have not expired (ended with it; kept alive with it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<ChildToken>,
+    /// For a scoped child token: the extension prefix whose gateway routes alone accept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// A child token of a session, as the session records it.
@@ -43,8 +48,9 @@ pub struct ChildToken {
     pub expires_at: i64,
 }
 
-/// Most child tokens a session keeps track of (the browser asks for one every 10 minutes).
-const MAX_CHILDREN: usize = 16;
+/// Most child tokens a session keeps track of (the browser asks for one every 10 minutes, and one
+/// per extension whose UI frames are open).
+const MAX_CHILDREN: usize = 64;
 
 /// Shortest and longest idle timeout an operator may configure.
 pub const IDLE_RANGE: (Duration, Duration) =
@@ -61,6 +67,15 @@ pub struct SessionStore {
 
 fn expired() -> ErrorBody {
     ErrorBody::new(ErrorCode::SessionExpired, "the session has ended").with_hint("sign in again")
+}
+
+/// A scoped child token at an API other than its extension's gateway routes.
+pub fn scoped_refused(scope: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::ScopedToken,
+        format!("this token is scoped to the gateway routes of extension {scope:?}"),
+    )
+    .with_hint("an extension UI frame's token reaches only /api/v1/extension/<its prefix>/…")
 }
 
 fn child_expired() -> ErrorBody {
@@ -103,6 +118,7 @@ impl SessionStore {
             parent: None,
             expires_at: None,
             children: vec![],
+            scope: None,
         };
         self.put(&record).await?;
         Ok((record, token))
@@ -115,6 +131,19 @@ impl SessionStore {
         parent: &mut SessionRecord,
         origin: &str,
         expires_at: i64,
+    ) -> anyhow::Result<Token> {
+        self.create_scoped_child(parent, origin, expires_at, None)
+            .await
+    }
+
+    /// [`SessionStore::create_child`], scoped to extension `scope` when given: only that
+    /// extension's gateway routes accept it ([`SessionStore::verify_scoped`]).
+    pub async fn create_scoped_child(
+        &self,
+        parent: &mut SessionRecord,
+        origin: &str,
+        expires_at: i64,
+        scope: Option<&str>,
     ) -> anyhow::Result<Token> {
         let id = KeyId::generate();
         let token = Token::generate(origin, id.clone());
@@ -130,6 +159,7 @@ impl SessionStore {
             parent: Some(parent.id.clone()),
             expires_at: Some(expires_at),
             children: vec![],
+            scope: scope.map(str::to_owned),
         };
         self.put(&child).await?;
         parent.children.retain(|c| c.expires_at > now);
@@ -175,6 +205,9 @@ impl SessionStore {
                 "the token is not valid",
             ));
         }
+        if let Some(scope) = &record.scope {
+            return Err(scoped_refused(scope));
+        }
         let Some(parent_id) = &record.parent else {
             return self.still_live(record).await.map(Some);
         };
@@ -185,6 +218,41 @@ impl SessionStore {
         }
         match self.get_shared(parent_id).await.map_err(unreadable)? {
             Some(parent) => self.still_live(parent).await.map(Some),
+            None => {
+                let _ = self.table.purge(record.id.as_str()).await;
+                Err(expired())
+            }
+        }
+    }
+
+    /// Verifies a scoped child token (and only one): `Ok(None)` when no session has this id, else its
+    /// live parent session and the prefix it is scoped to. The gateway alone calls this.
+    pub async fn verify_scoped(
+        &self,
+        token: &Token,
+    ) -> Result<Option<(Arc<SessionRecord>, String)>, ErrorBody> {
+        let Some(record) = self.get_shared(&token.key_id).await.map_err(unreadable)? else {
+            return Ok(None);
+        };
+        if !token.matches_hash(&record.secret_hash) {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidToken,
+                "the token is not valid",
+            ));
+        }
+        let (Some(scope), Some(parent_id)) = (&record.scope, &record.parent) else {
+            return Err(ErrorBody::new(
+                ErrorCode::WrongTokenKind,
+                "only an extension frame's scoped token is accepted here",
+            )
+            .with_hint("get one from POST /api/v1/usertoken/scoped"));
+        };
+        if record.expires_at.is_none_or(|at| now_unix() >= at) {
+            let _ = self.table.purge(record.id.as_str()).await;
+            return Err(child_expired());
+        }
+        match self.get_shared(parent_id).await.map_err(unreadable)? {
+            Some(parent) => Ok(Some((self.still_live(parent).await?, scope.clone()))),
             None => {
                 let _ = self.table.purge(record.id.as_str()).await;
                 Err(expired())

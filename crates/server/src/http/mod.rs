@@ -8,7 +8,7 @@ pub mod extract;
 pub mod middleware;
 
 pub use error::ApiError;
-pub use extract::{AnyKey, Authenticated, SESSION_COOKIE};
+pub use extract::{AnyKey, Authenticated, GatewayCaller, SESSION_COOKIE, SandboxListener};
 
 use symphony_protocol::{ErrorBody, ErrorCode};
 

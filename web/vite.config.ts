@@ -16,6 +16,7 @@ const VENDOR_ENTRIES: Record<string, string> = {
   "react-dom": "src/vendor/react-dom.js",
   "react-dom-client": "src/vendor/react-dom-client.js",
   symphony: "src/vendor/symphony.js",
+  "symphony-frame": "src/vendor/symphony-frame.ts",
   "nats-core": "src/vendor/nats-core.js",
   kv: "src/vendor/kv.js",
   marked: "src/vendor/marked.js",

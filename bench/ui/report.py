@@ -194,12 +194,14 @@ def main():
     w(
         "  - **shell** `/` (the dashboard): FCP; the sidebar holding every extension's menu entry "
         "(`[data-testid^=menu-]` count = registered menus); every dashboard widget rendered (each widget is a JSX "
-        "module: fetch, transpile-cache lookup, import)."
+        "module in its own frame on the UI sandbox origin: the frame, its scoped credentials, React, the module "
+        "(fetch, transpile-cache lookup, import) and a NATS connection; the frame reports it to the page)."
     )
     w(
-        "  - **page** `/uifix`: FCP; `[data-testid=greeting]` rendered — the shell loaded, "
-        "`/api/v1/extensions/all` fetched, the route resolved, the page's module fetched and imported, the "
-        "browser's NATS connection (`/api/v1/usertoken` + WebSocket) up."
+        "  - **page** `/uifix`: FCP; `[data-testid=greeting]` rendered in the page's frame — the shell loaded, "
+        "`/api/v1/extensions/all` fetched, the route resolved, the frame on the UI sandbox origin loaded side by "
+        "side with its scoped credentials (`POST /api/v1/usertoken/scoped`), then React, the page's module and the "
+        "frame's NATS connection (WebSocket) up."
     )
     w(
         f"- **Alternation:** {cfg['samples']} measured rounds after {cfg['warmup_rounds']} warm-up rounds; each round "

@@ -43,6 +43,7 @@ export class Platform {
     this.children = [];
     this.browser = undefined;
     this.origin = undefined;
+    this.sandbox = undefined;
     this.info = undefined;
   }
 
@@ -56,6 +57,8 @@ export class Platform {
     });
     const ports = await this.waitFor("ports.json", async () => JSON.parse(fs.readFileSync(path.join(this.dataDir, "ports.json"), "utf8")));
     this.origin = ports.http_url.replace(/\/$/, "");
+    /** The UI sandbox origin extension frames load from (docs/ui.md "Trust"). */
+    this.sandbox = ports.ui_sandbox_url?.replace(/\/$/, "");
     await this.waitFor("/api/v1/ready", async () => (await fetch(`${this.origin}/api/v1/ready`)).ok);
     this.info = await (await fetch(`${this.origin}/api/v1/symphonyinfo`)).json();
     this.browser = await chromium.launch({

@@ -1,6 +1,6 @@
 // The web UI shell in a real browser (see harness.mjs): starts `symphony serve` and the seed's Python catalog
 // example (examples/python/catalog, unchanged), signs in through the page, waits for the Catalog menu entry,
-// adds items over REST and sees them on the catalog's JSX page (and again after Refresh), opens its markdown
+// adds items over REST and sees them on the catalog's JSX page in its frame (and again after Refresh), opens its markdown
 // help page, toggles the theme, checks phone width, and keeps screenshots in target/browser-artifacts/shell/.
 //
 // Run: node --test tests/browser/   (after scripts/build-web.sh and `cargo build --workspace --bins`)
@@ -64,23 +64,25 @@ test("sign in, see the Catalog menu, read its help page, switch theme, phone wid
   await page.getByTestId("extension-catalog").getByTestId("state").filter({ hasText: "OK" }).waitFor({ timeout: STARTUP_MS });
   await shot(page, "02-dashboard");
 
-  // The catalog's home page is the seed's JSX, transpiled by the server; it lists items added over REST through
-  // the user's own NATS connection (WebSocket), and Refresh loads them again.
+  // The catalog's home page is the seed's JSX, transpiled by the server and run in its frame on the UI sandbox
+  // origin; it lists items added over REST through the frame's scoped NATS connection (WebSocket), and Refresh
+  // loads them again.
   const bearer = await platform.adminToken();
   await addItem(bearer, { id: "a1", name: "Alpha" });
   await addItem(bearer, { id: "b2", name: "Bravo" });
   await menu.click();
   await page.waitForURL(`${origin}/catalog`);
-  const list = page.getByTestId("extension-page").locator("li");
-  await page.getByRole("heading", { name: "Catalog", level: 1 }).waitFor();
-  await page.waitForFunction(() => document.querySelectorAll("[data-testid=extension-page] li").length === 2);
+  const frame = page.getByTestId("extension-page").frameLocator("[data-testid=extension-frame][data-kind=jsx]");
+  const list = frame.locator("li");
+  await frame.getByRole("heading", { name: "Catalog", level: 1 }).waitFor();
+  await list.nth(1).waitFor();
   assert.deepEqual((await list.allInnerTexts()).sort(), ["Alpha", "Bravo"]);
   // setTitle({"/": "Home", "/catalog": "Catalog"}): title and breadcrumbs.
   assert.equal(await page.getByTestId("page-title").innerText(), "Catalog");
   assert.equal(await page.locator("ol.breadcrumbs").getByRole("link", { name: "Home" }).count(), 1);
   await addItem(bearer, { id: "c3", name: "Charlie" });
-  await page.getByRole("button", { name: "Refresh" }).click();
-  await page.waitForFunction(() => document.querySelectorAll("[data-testid=extension-page] li").length === 3);
+  await frame.getByRole("button", { name: "Refresh" }).click();
+  await list.nth(2).waitFor();
   assert.deepEqual((await list.allInnerTexts()).sort(), ["Alpha", "Bravo", "Charlie"]);
   await shot(page, "02b-catalog-page");
 

@@ -115,6 +115,8 @@ export interface SymphonyInfo {
   nats_urls: string[];
   websocket_url?: string | null;
   origin: string;
+  /** The UI sandbox origin extension frames load from (docs/ui.md "Trust"). */
+  ui_sandbox_origin?: string | null;
 }
 
 export interface UserInfo {

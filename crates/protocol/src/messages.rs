@@ -292,6 +292,10 @@ pub struct SymphonyInfo {
     pub nats_urls: Vec<String>,
     pub websocket_url: Option<String>,
     pub origin: String,
+    /// The UI sandbox origin: extension UI frames load from here (docs/ui.md "Trust"). Absent
+    /// from servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_sandbox_origin: Option<String>,
 }
 
 /// `<data-dir>/ports.json`.
@@ -310,6 +314,12 @@ pub struct PortsFile {
     /// the server does).
     #[serde(default)]
     pub heartbeat_secs: Option<u64>,
+    /// The UI sandbox listener's port (0: none).
+    #[serde(default)]
+    pub ui_sandbox: u16,
+    /// The UI sandbox origin the shell loads extension frames from.
+    #[serde(default)]
+    pub ui_sandbox_url: Option<String>,
 }
 
 #[cfg(test)]

@@ -108,6 +108,45 @@ pub fn covers(pattern: &str, subject: &str) -> bool {
     s.next().is_none()
 }
 
+/// The subjects both patterns match, as one pattern (`None` when they share none). NATS wildcards:
+/// `*` is one token, `>` one or more trailing tokens.
+pub fn intersect(a: &str, b: &str) -> Option<String> {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
+    let mut out: Vec<&str> = Vec::with_capacity(a.len().max(b.len()));
+    let mut i = 0;
+    loop {
+        match (a.get(i), b.get(i)) {
+            (Some(&">"), Some(_)) => {
+                out.extend_from_slice(&b[i..]);
+                break;
+            }
+            (Some(_), Some(&">")) => {
+                out.extend_from_slice(&a[i..]);
+                break;
+            }
+            (Some(&"*"), Some(t)) | (Some(t), Some(&"*")) => out.push(t),
+            (Some(x), Some(y)) if x == y => out.push(x),
+            (None, None) => break,
+            _ => return None,
+        }
+        i += 1;
+    }
+    Some(out.join("."))
+}
+
+/// Each of `patterns` narrowed to `scope`, without duplicates.
+fn narrowed(patterns: &[String], scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in patterns {
+        if let Some(s) = intersect(p, scope)
+            && !out.contains(&s)
+        {
+            out.push(s);
+        }
+    }
+    out
+}
+
 fn kind_name(kind: CapabilityKind) -> &'static str {
     match kind {
         CapabilityKind::Pub => "pub",
@@ -209,6 +248,25 @@ impl Grants {
             allow_responses: false,
         }
     }
+
+    /// NATS permissions of one extension's UI frame (docs/ui.md "Trust"): [`Self::browser_permissions`]
+    /// narrowed to that extension's subjects (`cirata.extensions.<prefix>.>` to call,
+    /// `extensions.<prefix>.>` to hear), plus the frame's own inbox. An administrator's frame gets
+    /// the extension's subjects, not everything.
+    pub fn scoped_browser_permissions(&self, prefix: &str, inbox_prefix: &str) -> Permissions {
+        let scope = format!("extensions.{prefix}.>");
+        let mut sub_allow = narrowed(&self.subscribe, &scope);
+        sub_allow.push(format!("{inbox_prefix}.>"));
+        sub_allow.push(crate::subjects::SYMPHONY_ENFORCEMENT.to_owned());
+        Permissions {
+            pub_allow: narrowed(&self.publish, &scope)
+                .into_iter()
+                .map(|p| format!("cirata.{p}"))
+                .collect(),
+            sub_allow,
+            allow_responses: false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -231,6 +289,87 @@ mod tests {
         assert!(!covers("extensions.*.list", "extensions.>"));
         assert!(!covers("extensions.x.list", "extensions.x.*"));
         assert!(!covers("extensions.x", "extensions.x.a"));
+    }
+
+    #[test]
+    fn intersections_of_patterns() {
+        for (a, b, want) in [
+            (
+                "extensions.>",
+                "extensions.catalog.>",
+                Some("extensions.catalog.>"),
+            ),
+            (
+                "extensions.catalog.>",
+                "extensions.>",
+                Some("extensions.catalog.>"),
+            ),
+            (
+                "extensions.*.list",
+                "extensions.catalog.>",
+                Some("extensions.catalog.list"),
+            ),
+            (
+                "extensions.*.*",
+                "extensions.catalog.>",
+                Some("extensions.catalog.*"),
+            ),
+            (
+                "extensions.catalog.list",
+                "extensions.catalog.>",
+                Some("extensions.catalog.list"),
+            ),
+            ("extensions.other.>", "extensions.catalog.>", None),
+            ("extensions.catalog", "extensions.catalog.>", None),
+            ("extensions.*", "extensions.catalog.>", None),
+            (">", "extensions.catalog.>", Some("extensions.catalog.>")),
+            (
+                "extensions.catalog.a.b",
+                "extensions.catalog.>",
+                Some("extensions.catalog.a.b"),
+            ),
+            ("a.b", "a.b", Some("a.b")),
+            ("a.b", "a.c", None),
+            ("a.*", "a", None),
+        ] {
+            assert_eq!(intersect(a, b).as_deref(), want, "{a} ∩ {b}");
+        }
+    }
+
+    #[test]
+    fn scoped_permissions_are_the_roles_within_the_extension() {
+        let admin = Grants::of([&role(ADMIN_ROLE)]);
+        let p = admin.scoped_browser_permissions("catalog", "_INBOX_ui.c1");
+        assert_eq!(p.pub_allow, ["cirata.extensions.catalog.>"]);
+        assert_eq!(
+            p.sub_allow,
+            [
+                "extensions.catalog.>",
+                "_INBOX_ui.c1.>",
+                crate::subjects::SYMPHONY_ENFORCEMENT
+            ]
+        );
+        assert!(p.allows_publish("cirata.extensions.catalog.list"));
+        assert!(!p.allows_publish("cirata.extensions.other.list"));
+        assert!(!p.allows_publish("cirata.symphony.anything"));
+
+        let viewer = Grants::of([&role(VIEWER_ROLE)]);
+        let p = viewer.scoped_browser_permissions("catalog", "_INBOX_ui.c2");
+        assert!(p.pub_allow.is_empty(), "{p:?}");
+        assert_eq!(p.sub_allow[0], "extensions.catalog.>");
+
+        let custom = Grants {
+            publish: vec![
+                "extensions.catalog.list".into(),
+                "extensions.other.>".into(),
+            ],
+            subscribe: vec!["extensions.*.events".into()],
+            extensions: vec!["catalog".into()],
+            admin: false,
+        };
+        let p = custom.scoped_browser_permissions("catalog", "_INBOX_ui.c3");
+        assert_eq!(p.pub_allow, ["cirata.extensions.catalog.list"]);
+        assert_eq!(p.sub_allow[0], "extensions.catalog.events");
     }
 
     #[test]

@@ -186,6 +186,34 @@ pub struct UserToken {
     pub renew_after_secs: u64,
 }
 
+/// `POST /api/v1/usertoken/scoped`: credentials for one extension's UI frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ScopedTokenRequest {
+    /// The extension whose frame gets the credentials.
+    pub prefix: String,
+}
+
+/// `POST /api/v1/usertoken/scoped`'s reply: what an extension's UI frame may hold (docs/ui.md
+/// "Trust"). `token` is a scoped bearer: only that extension's gateway routes accept it (on the
+/// shell's origin and the UI sandbox origin), within the user's roles, until `expires_at` and never
+/// after the session ends. The NATS credentials (`jwt`, `seed`, `inbox_prefix`) may publish to
+/// `cirata.extensions.<prefix>.>` and subscribe to `extensions.<prefix>.>` where the user's roles
+/// allow it, and use their own inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ScopedToken {
+    pub prefix: String,
+    pub token: String,
+    pub jwt: String,
+    pub seed: String,
+    pub websocket_url: Option<String>,
+    pub inbox_prefix: String,
+    pub expires_at: String,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub renew_after_secs: u64,
+}
+
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]

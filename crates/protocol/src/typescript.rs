@@ -11,7 +11,8 @@ use crate::jwt::JetStreamLimits;
 use crate::messages::KeyKind;
 use crate::rest::{
     AuditAction, AuditEvent, CapabilityInput, CreateKey, CreateUser, CreatedKey, ExtensionAccount,
-    KeyView, LoginReply, LoginRequest, SERVER_PREFIXES, UpdateKey, UpdateUser, UserToken, UserView,
+    KeyView, LoginReply, LoginRequest, SERVER_PREFIXES, ScopedToken, ScopedTokenRequest, UpdateKey,
+    UpdateUser, UserToken, UserView,
 };
 
 const HEADER: &str = "// Generated from crates/protocol/src/rest.rs by `cargo test -p symphony-protocol` — do not edit.\n\
@@ -39,6 +40,8 @@ fn contract() -> String {
         declaration::<LoginRequest>(),
         declaration::<LoginReply>(),
         declaration::<UserToken>(),
+        declaration::<ScopedTokenRequest>(),
+        declaration::<ScopedToken>(),
         declaration::<UserView>(),
         declaration::<CreateUser>(),
         declaration::<UpdateUser>(),

@@ -12,6 +12,7 @@ use crate::gateway::Gateway;
 use crate::libraries::PypiUpstream;
 use crate::registry::Registry;
 use crate::ui::jsx::TranspileCache;
+use crate::ui::sandbox::FramePolicy;
 use crate::{api, gateway, http, libraries, ui};
 
 /// What the handlers can reach; each handler takes only the parts it needs.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub pypi_upstream: PypiUpstream,
     /// Transpiled extension UI modules by source hash.
     pub modules: Arc<TranspileCache>,
+    /// The UI sandbox origin's frame document policy.
+    pub frame_policy: Arc<FramePolicy>,
 }
 
 /// `State<Part>` for each part of [`AppState`] (what `#[derive(FromRef)]` would write).
@@ -42,6 +45,7 @@ parts!(
     info: Arc<SymphonyInfo>,
     pypi_upstream: PypiUpstream,
     modules: Arc<TranspileCache>,
+    frame_policy: Arc<FramePolicy>,
 );
 
 /// The identity stores are the registry's own.
@@ -60,6 +64,21 @@ pub fn router(state: AppState) -> Router {
         .merge(libraries::router())
         .merge(ui::router())
         .fallback(ui::fallback)
+        .layer(axum::middleware::from_fn(
+            http::middleware::close_when_body_may_be_unread,
+        ))
+        .with_state(state)
+}
+
+/// Every route of the UI sandbox listener (docs/ui.md "Trust"): the frame document, the files
+/// frames use, sandboxed JSX modules and the gateway for scoped bearers; the JSON 404 for the rest
+/// (no shell, no platform API). No cookie is set or read there.
+pub fn sandbox_router(state: AppState) -> Router {
+    Router::new()
+        .merge(ui::sandbox::router())
+        .merge(gateway::sandbox_router())
+        .fallback(http::not_found)
+        .layer(axum::middleware::from_fn(http::middleware::ui_sandbox))
         .layer(axum::middleware::from_fn(
             http::middleware::close_when_body_may_be_unread,
         ))

@@ -21,6 +21,7 @@ use crate::identity::{Identity, ensure_private_dir, write_private_file};
 use crate::libraries::PypiUpstream;
 use crate::registry::{Registry, RegistrySettings};
 use crate::tls::TlsFiles;
+use crate::ui::sandbox::FramePolicy;
 
 /// Largest NATS payload: above the 1 MiB manifest limit so the server can answer with a typed error.
 const MAX_PAYLOAD: u32 = 8 * 1024 * 1024;
@@ -236,6 +237,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             format!("{scheme}://{}:{}", url_host(&args.host), http_addr.port())
         });
 
+    let sandbox = bind_ui_sandbox(&args, http_addr.port()).await?;
+    let sandbox_origin = ui_sandbox_origin(&args, &origin, tls.is_some(), sandbox.local_addr()?)?;
+
     let nats = match &args.nats_url {
         Some(urls) => Nats {
             urls: split_urls(urls),
@@ -245,7 +249,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         None => start_embedded(&args, &identity, &data_dir, tls.clone()).await?,
     };
-    let result = serve_with_nats(&args, identity, &data_dir, listener, origin, &nats, tls).await;
+    let listeners = Listeners {
+        http: listener,
+        origin,
+        sandbox,
+        sandbox_origin,
+    };
+    let result = serve_with_nats(&args, identity, &data_dir, listeners, &nats, tls).await;
     if let Some(supervisor) = nats.supervisor {
         supervisor.stop().await;
     }
@@ -253,15 +263,104 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     result
 }
 
+/// The HTTP listeners: the shell and platform API, and the UI sandbox origin (docs/ui.md "Trust").
+struct Listeners {
+    http: tokio::net::TcpListener,
+    origin: String,
+    sandbox: tokio::net::TcpListener,
+    sandbox_origin: String,
+}
+
+/// Binds the UI sandbox listener on `--ui-sandbox-port`, else on the HTTP port + 1 when free, else
+/// on a free port.
+async fn bind_ui_sandbox(
+    args: &ServeArgs,
+    http_port: u16,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    let host = args.host.as_str();
+    if let Some(port) = args.ui_sandbox_port {
+        return tokio::net::TcpListener::bind((host, port))
+            .await
+            .with_context(|| format!("cannot listen on {host}:{port} (--ui-sandbox-port)"));
+    }
+    if let Some(next) = http_port.checked_add(1)
+        && let Ok(listener) = tokio::net::TcpListener::bind((host, next)).await
+    {
+        return Ok(listener);
+    }
+    tokio::net::TcpListener::bind((host, 0))
+        .await
+        .with_context(|| format!("cannot listen on a free port of {host} for the UI sandbox"))
+}
+
+/// `--ui-sandbox-origin` (checked: an http(s) origin that is not the shell's), else the scheme of
+/// this server, the host of the public URL (or of `--host`) and the sandbox port.
+fn ui_sandbox_origin(
+    args: &ServeArgs,
+    shell_origin: &str,
+    tls: bool,
+    sandbox: SocketAddr,
+) -> anyhow::Result<String> {
+    let origin = match &args.ui_sandbox_origin {
+        Some(given) => {
+            let url = url::Url::parse(given)
+                .with_context(|| format!("--ui-sandbox-origin {given:?} is not a URL"))?;
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some()
+                    && matches!(url.path(), "" | "/")
+                    && url.query().is_none(),
+                "--ui-sandbox-origin {given:?} must be an http(s) origin such as \
+                 https://ui-sandbox.example.com, without a path"
+            );
+            url.origin().ascii_serialization()
+        }
+        None => {
+            let scheme = if tls { "https" } else { "http" };
+            let host = args
+                .public_url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| url_host(&args.host));
+            format!("{scheme}://{host}:{}", sandbox.port())
+        }
+    };
+    let shell = url::Url::parse(shell_origin).map(|u| u.origin().ascii_serialization());
+    anyhow::ensure!(
+        shell.as_deref().ok() != Some(origin.as_str()),
+        "the UI sandbox origin {origin} is the shell's own origin: extension frames must load from \
+         another origin (--ui-sandbox-origin)"
+    );
+    Ok(origin)
+}
+
+/// Who may embed extension frames (CSP `frame-ancestors`): the public URL's origin when one is
+/// given, else the shell's port on any host name (`localhost` and `127.0.0.1` alike).
+fn frame_ancestors(args: &ServeArgs, shell_origin: &str, tls: bool, http_port: u16) -> String {
+    if args.public_url.is_some()
+        && let Ok(url) = url::Url::parse(shell_origin)
+    {
+        return url.origin().ascii_serialization();
+    }
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://*:{http_port}")
+}
+
 async fn serve_with_nats(
     args: &ServeArgs,
     identity: Arc<Identity>,
     data_dir: &Path,
-    listener: tokio::net::TcpListener,
-    origin: String,
+    listeners: Listeners,
     nats: &Nats,
     tls: Option<TlsFiles>,
 ) -> anyhow::Result<()> {
+    let Listeners {
+        http: listener,
+        origin,
+        sandbox,
+        sandbox_origin,
+    } = listeners;
     let urls = &nats.urls;
     let ca = nats.tls.as_ref().and_then(|t| t.ca.as_deref());
     let (sys, client) = connect_nats(&identity, nats).await?;
@@ -283,7 +382,12 @@ async fn serve_with_nats(
     // After the platform buckets exist: JetStream answers by then, also in a new cluster.
     refuse_legacy_buckets(&client).await?;
 
-    let info = symphony_info(args, nats, &origin);
+    let info = symphony_info(args, nats, &origin, &sandbox_origin);
+    let frame_policy = FramePolicy::new(
+        &sandbox_origin,
+        &frame_ancestors(args, &origin, tls.is_some(), listener.local_addr()?.port()),
+        info.websocket_url.as_deref(),
+    )?;
     let gateway = Gateway::new(
         GatewaySettings {
             body_limit: args.gateway_body_limit,
@@ -299,23 +403,30 @@ async fn serve_with_nats(
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
     let presence = tokio::spawn(registry.clone().follow_disconnects());
-    let app = app::router(AppState {
+    let state = AppState {
         registry: Arc::new(registry),
         gateway,
         info: Arc::new(info),
         pypi_upstream: PypiUpstream(args.pypi_upstream.as_str().into()),
         modules: Arc::default(),
-    });
+        frame_policy: Arc::new(frame_policy),
+    };
+    let app = app::router(state.clone());
+    let sandbox_app = app::sandbox_router(state);
 
-    write_ports_file(data_dir, &listener, nats, &origin, &settings)?;
-    tracing::info!(http = %origin, nats = %urls.join(","), websocket = nats.ws_port, "symphony is ready");
+    let ui_sandbox = (sandbox.local_addr()?.port(), sandbox_origin.as_str());
+    write_ports_file(data_dir, &listener, ui_sandbox, nats, &origin, &settings)?;
+    tracing::info!(http = %origin, ui_sandbox = %sandbox_origin, nats = %urls.join(","), websocket = nats.ws_port, "symphony is ready");
     eprintln!(
-        "symphony ready: http {origin}  nats {}  websocket port {}",
+        "symphony ready: http {origin}  ui sandbox {sandbox_origin}  nats {}  websocket port {}",
         urls.join(","),
         nats.ws_port
     );
 
-    serve_http(listener, app, tls).await?;
+    tokio::try_join!(
+        serve_http(listener, app, tls.clone()),
+        serve_http(sandbox, sandbox_app, tls),
+    )?;
     services.abort();
     presence.abort();
     tracing::info!("symphony stopped");
@@ -420,7 +531,7 @@ async fn init_auth(
 
 /// What `/api/v1/symphonyinfo` tells clients: the NATS URLs to advertise, the WebSocket URL and
 /// the origin.
-fn symphony_info(args: &ServeArgs, nats: &Nats, origin: &str) -> SymphonyInfo {
+fn symphony_info(args: &ServeArgs, nats: &Nats, origin: &str, ui_sandbox: &str) -> SymphonyInfo {
     let advertised = args
         .nats_advertise
         .as_deref()
@@ -437,6 +548,7 @@ fn symphony_info(args: &ServeArgs, nats: &Nats, origin: &str) -> SymphonyInfo {
             format!("{scheme}://{}:{}", url_host(&args.host), nats.ws_port)
         }),
         origin: origin.to_owned(),
+        ui_sandbox_origin: Some(ui_sandbox.to_owned()),
     }
 }
 
@@ -444,6 +556,7 @@ fn symphony_info(args: &ServeArgs, nats: &Nats, origin: &str) -> SymphonyInfo {
 fn write_ports_file(
     data_dir: &Path,
     listener: &tokio::net::TcpListener,
+    (ui_sandbox, ui_sandbox_url): (u16, &str),
     nats: &Nats,
     origin: &str,
     settings: &RegistrySettings,
@@ -465,6 +578,8 @@ fn write_ports_file(
         pid: std::process::id(),
         tls_ca: ca.map(|p| p.display().to_string()),
         heartbeat_secs: Some(settings.heartbeat.as_secs().max(1)),
+        ui_sandbox,
+        ui_sandbox_url: Some(ui_sandbox_url.to_owned()),
     };
     write_private_file(
         &data_dir.join(PORTS_FILE),

@@ -1,9 +1,11 @@
 /*
  * Symphony iframe bridge (served as /vendor/symphony-bridge.js; docs/protocol.md §11.4).
  *
- * Loaded into `text/html+symphony` and `text/html+htmx` pages, which run in sandboxed iframes. It talks to the
- * shell by postMessage; the shell performs NATS requests and publishes with the signed-in user's own connection,
- * so nats-server applies that user's permissions. It exposes `window.symphony`:
+ * Loaded into `text/html+symphony` and `text/html+htmx` pages, which run in frames on the UI sandbox origin with
+ * an opaque origin of their own (docs/ui.md "Trust"). It talks to the shell by postMessage — it takes messages only
+ * from its parent window at the shell's origin, and posts only to that origin — and the shell performs NATS
+ * requests and publishes on the extension's own subjects (`cirata.extensions.<prefix>.…`) with the signed-in
+ * user's connection, so nats-server applies that user's permissions. It exposes `window.symphony`:
  *
  *   symphony.request(subject, data = "", { timeout = 5000 }) → Promise<string>   (the reply's data as text)
  *   symphony.publish(subject, data = "")                      → Promise<void>
@@ -11,8 +13,9 @@
  *   symphony.setTitle(titleOrCrumbs)   a string, or an ordered map path → label (the last is the title)
  *   symphony.theme                     "light" | "dark"; also on <html data-theme>
  *   symphony.onTheme(fn)               called on every change; returns an unsubscribe function
- *   symphony.token                     a short-lived bearer for this platform's REST API
- *   symphony.fetch(url, init)          fetch() with `Authorization: Bearer <token>`
+ *   symphony.token                     a short-lived bearer for this extension's gateway routes only
+ *   symphony.fetch(url, init)          fetch() with `Authorization: Bearer <token>` (relative URLs reach the
+ *                                      gateway on the sandbox origin: `/api/v1/extension/<prefix>/…`)
  *
  * htmx requests get `Authorization: Bearer <token>` automatically (an `htmx:configRequest` handler).
  */
@@ -20,6 +23,7 @@
   "use strict";
   if (window.symphony) return;
   var boot = window.__SYMPHONY__ || {};
+  var parentOrigin = typeof boot.parentOrigin === "string" ? boot.parentOrigin : null;
   var state = { theme: boot.theme === "dark" ? "dark" : "light", token: boot.token || null, user: boot.user || null, info: boot.info || null };
   var pending = {};
   var seq = 0;
@@ -28,8 +32,9 @@
   var ready = false;
 
   function post(message) {
+    if (!parentOrigin) return;
     message.symphony_bridge = 1;
-    window.parent.postMessage(message, "*");
+    window.parent.postMessage(message, parentOrigin);
   }
 
   function applyTheme(theme) {
@@ -55,7 +60,7 @@
   }
 
   window.addEventListener("message", function (event) {
-    if (event.source !== window.parent) return;
+    if (event.source !== window.parent || event.origin !== parentOrigin) return;
     var m = event.data;
     if (!m || m.symphony_bridge !== 1) return;
     switch (m.type) {

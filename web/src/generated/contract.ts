@@ -43,6 +43,14 @@ export type LoginReply = { token: string, username: string, roles: Array<string>
 
 export type UserToken = { token: string, jwt: string, seed: string, websocket_url: string | null, inbox_prefix: string, expires_at: string, renew_after_secs: number, };
 
+export type ScopedTokenRequest = { 
+/**
+ * The extension whose frame gets the credentials.
+ */
+prefix: string, };
+
+export type ScopedToken = { prefix: string, token: string, jwt: string, seed: string, websocket_url: string | null, inbox_prefix: string, expires_at: string, renew_after_secs: number, };
+
 export type UserView = { username: string, display_name: string, roles: Array<string>, source: string, disabled: boolean, created_at: string, };
 
 export type CreateUser = { username: string, password: string, display_name?: string, roles?: Array<string>, };

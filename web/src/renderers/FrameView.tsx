@@ -1,134 +1,115 @@
-// Extension HTML in sandboxed iframes: `text/html` (theme by postMessage), `text/html+symphony` (the bridge:
-// NATS request/publish under the user's permissions, navigation, title, theme), `text/html+htmx` (a generated
-// shell, see frames.ts) and `text/html;profile=mcp-app` (a minimal MCP Apps host). The iframe document is built
-// once per content change; theme and token changes are posted to it, so it never reloads for them.
-import { useEffect, useMemo, useRef, useState } from "react";
+// Extension HTML in frames on the UI sandbox origin (SandboxFrame, docs/ui.md "Trust"): `text/html` (theme by
+// postMessage), `text/html+symphony` (the bridge: NATS request/publish on the extension's own subjects, navigation,
+// title, theme), `text/html+htmx` (a generated shell, see frames.ts) and `text/html;profile=mcp-app` (a minimal
+// MCP Apps host). The frame is loaded once per content change; theme and token changes are posted to it, so it
+// never reloads for them. Bridge and htmx pages get the extension's scoped bearer, never the session's.
+import { useEffect, useRef, useState } from "react";
 import type { SymphonyInfo, UserInfo } from "../api";
+import type { ScopedToken } from "../generated/contract";
 import { navigate } from "../router";
 import { useShell } from "../shellContext";
-import { natsConnection, natsConnectionError, onUserToken, userToken } from "../symphony/connection";
+import { natsConnection, natsConnectionError } from "../symphony/connection";
 import { titleMeta, type TitleSpec } from "../symphony/context";
 import type { Theme } from "../theme";
-import { htmxDocument, parseHtmxConfig, sandboxFor, symphonyDocument, type FrameBoot } from "./frames";
-import type { FrameKind, RendererProps } from "./ResourceView";
+import { htmxDocument, parseHtmxConfig, symphonyDocument, type FrameBoot } from "./frames";
+import { contentHash, isShellPath, safePageMeta, type FrameKind, type RendererProps } from "./ResourceView";
+import { SandboxFrame } from "./SandboxFrame";
 
 interface Props extends RendererProps {
   kind: FrameKind;
 }
 
-/** Kinds whose document carries the bridge (and so the bearer token). */
+/** Kinds whose document carries the bridge (and so the extension's scoped bearer). */
 const BRIDGED: FrameKind[] = ["html+symphony", "htmx"];
 
-export default function FrameView({ resource, extension, kind, setMeta }: Props) {
+export default function FrameView(props: Props) {
+  // A new frame for new content (the old one may hold state of the old page).
+  return <Frame key={contentHash(props.resource.content)} {...props} />;
+}
+
+function Frame({ resource, extension, kind, setMeta }: Props) {
   const { theme, user, info } = useShell();
   const frame = useRef<HTMLIFrameElement>(null);
   const themeRef = useRef<Theme>(theme);
   themeRef.current = theme;
+  const tokenRef = useRef<string | null>(null);
   const bridged = BRIDGED.includes(kind);
-  const [token, setToken] = useState<string | null | undefined>(bridged ? undefined : null);
-  const [tokenError, setTokenError] = useState<string | null>(null);
   const [height, setHeight] = useState<number | null>(null);
+  const [configError, setConfigError] = useState<string | null>(null);
+  const prefix = extension.prefix;
 
-  // The bearer for htmx/bridge pages: needed before the document is built (the first htmx request carries it).
+  // An htmx config that cannot work is shown before any frame loads.
   useEffect(() => {
-    if (!bridged) return;
-    let cancelled = false;
-    userToken().then(
-      (t) => !cancelled && setToken(t.token ?? null),
-      (e: Error) => {
-        if (cancelled) return;
-        setTokenError(e.message);
-        setToken(null);
-      },
-    );
-    return () => {
-      cancelled = true;
-    };
-  }, [bridged]);
-
-  const built = useMemo((): { doc: string } | { error: string } | null => {
-    if (token === undefined) return null;
-    const boot: FrameBoot = { theme: themeRef.current, token, user, info, prefix: extension.prefix };
+    if (kind !== "htmx") return setConfigError(null);
     try {
-      switch (kind) {
-        case "htmx":
-          return { doc: htmxDocument(parseHtmxConfig(resource.content), boot) };
-        case "html+symphony":
-          return { doc: symphonyDocument(resource.content, boot) };
-        default:
-          return { doc: resource.content };
-      }
+      parseHtmxConfig(resource.content);
+      setConfigError(null);
     } catch (e) {
-      return { error: (e as Error).message };
+      setConfigError((e as Error).message);
     }
-    // The document is rebuilt only when the content changes (or the first token arrives), never for the theme.
-  }, [resource.content, kind, token === undefined, extension.prefix]);
+  }, [kind, resource.content]);
 
-  // Theme changes reach the iframe by postMessage.
+  const build = (token: ScopedToken | null): string => {
+    tokenRef.current = token?.token ?? null;
+    const boot: FrameBoot = { theme: themeRef.current, token: tokenRef.current, user, info, prefix, parentOrigin: window.location.origin };
+    switch (kind) {
+      case "htmx":
+        return htmxDocument(parseHtmxConfig(resource.content), boot);
+      case "html+symphony":
+        return symphonyDocument(resource.content, boot);
+      default:
+        return resource.content;
+    }
+  };
+
+  // Theme changes reach the frame by postMessage.
   useEffect(() => {
     const win = frame.current?.contentWindow;
     if (!win) return;
     if (kind === "mcp-app") {
       win.postMessage({ jsonrpc: "2.0", method: "ui/notifications/host-context-changed", params: { theme } }, "*");
     } else {
-      win.postMessage({ symphony_bridge: 1, type: "theme", theme }, window.location.origin);
+      win.postMessage({ symphony_bridge: 1, type: "theme", theme }, "*");
     }
   }, [theme, kind]);
 
-  // Renewed bearer tokens follow into bridged iframes.
-  useEffect(() => {
-    if (!bridged) return;
-    return onUserToken((t) => {
-      frame.current?.contentWindow?.postMessage({ symphony_bridge: 1, type: "token", token: t.token ?? null }, window.location.origin);
-    });
-  }, [bridged]);
+  const onMessage = (data: unknown, win: Window) => {
+    if (kind === "mcp-app") {
+      handleMcp(data, win, { theme: themeRef.current, info, setHeight });
+      return;
+    }
+    const m = data as BridgeMessage | null;
+    if (!m || m.symphony_bridge !== 1 || !bridged) return;
+    void handleBridge(m, win, { theme: themeRef.current, token: tokenRef.current, user, info, prefix, setMeta });
+  };
 
-  // Messages from the iframe: the bridge protocol, or MCP JSON-RPC for mcp-app.
-  useEffect(() => {
-    const onMessage = (event: MessageEvent) => {
-      const win = frame.current?.contentWindow;
-      if (!win || event.source !== win) return;
-      if (kind === "mcp-app") {
-        handleMcp(event.data, win, { theme: themeRef.current, info, setHeight });
-        return;
-      }
-      const m = event.data as BridgeMessage | null;
-      if (!m || m.symphony_bridge !== 1 || !bridged) return;
-      void handleBridge(m, win, { theme: themeRef.current, user, info, setMeta });
-    };
-    window.addEventListener("message", onMessage);
-    return () => window.removeEventListener("message", onMessage);
-  }, [kind, bridged, user, info, setMeta]);
+  const onToken = (t: ScopedToken, win: Window) => {
+    tokenRef.current = t.token;
+    if (bridged) win.postMessage({ symphony_bridge: 1, type: "token", token: t.token }, "*");
+  };
 
-  if (tokenError && bridged) {
-    return (
-      <div className="card card-error" role="alert" data-testid="frame-error">
-        <h3>Cannot show {resource.uri}</h3>
-        <p>Browser credentials are unavailable: {tokenError}</p>
-      </div>
-    );
-  }
-  if (!built) return <p className="muted">Loading {resource.uri}…</p>;
-  if ("error" in built) {
+  if (configError) {
     return (
       <div className="card card-error" role="alert" data-testid="frame-error">
         <h3>
           <i className="fa-solid fa-triangle-exclamation" /> Cannot show <code>{resource.uri}</code>
         </h3>
-        <pre className="error-text">{built.error}</pre>
+        <pre className="error-text">{configError}</pre>
       </div>
     );
   }
   return (
-    <iframe
-      ref={frame}
-      className={setMeta ? "extension-frame" : "extension-frame widget-frame"}
+    <SandboxFrame
+      iframeRef={frame}
+      prefix={prefix}
+      kind={kind}
       title={`${extension.name}: ${resource.uri}`}
-      data-testid="extension-frame"
-      data-kind={kind}
-      sandbox={sandboxFor(kind)}
-      srcDoc={built.doc}
+      className={setMeta ? "extension-frame" : "extension-frame widget-frame"}
       style={height ? { height } : undefined}
+      needsToken={bridged}
+      build={build}
+      onMessage={onMessage}
+      onToken={onToken}
     />
   );
 }
@@ -146,27 +127,40 @@ interface BridgeMessage {
 
 interface BridgeEnv {
   theme: Theme;
+  token: string | null;
   user: UserInfo;
   info: SymphonyInfo | null;
+  prefix: string;
   setMeta?: RendererProps["setMeta"];
 }
 
+/** Whether a bridge page may request or publish `subject`: only its own extension's endpoints
+ * (`cirata.extensions.<prefix>.…`); the user's roles then apply on the user's connection. */
+export function withinExtension(prefix: string, subject: string): boolean {
+  const own = `cirata.extensions.${prefix}.`;
+  return subject.startsWith(own) && subject.length > own.length && !/[\s*>]/.test(subject);
+}
+
 async function handleBridge(m: BridgeMessage, win: Window, env: BridgeEnv): Promise<void> {
-  const reply = (body: Record<string, unknown>) => win.postMessage({ symphony_bridge: 1, type: "reply", id: m.id, ...body }, window.location.origin);
+  const reply = (body: Record<string, unknown>) => win.postMessage({ symphony_bridge: 1, type: "reply", id: m.id, ...body }, "*");
   switch (m.type) {
-    case "ready": {
-      const token = await userToken().then((t) => t.token ?? null, () => null);
-      win.postMessage({ symphony_bridge: 1, type: "init", theme: env.theme, token, user: env.user, info: env.info }, window.location.origin);
+    case "ready":
+      win.postMessage({ symphony_bridge: 1, type: "init", theme: env.theme, token: env.token, user: env.user, info: env.info }, "*");
+      return;
+    case "navigate":
+      if (isShellPath(m.path)) navigate(m.path);
+      return;
+    case "setTitle": {
+      const meta = m.title === undefined ? null : safePageMeta(titleMeta(m.title));
+      if (meta) env.setMeta?.(meta);
       return;
     }
-    case "navigate":
-      if (typeof m.path === "string" && m.path.startsWith("/")) navigate(m.path);
-      return;
-    case "setTitle":
-      if (m.title !== undefined) env.setMeta?.(titleMeta(m.title));
-      return;
     case "request":
     case "publish": {
+      if (!withinExtension(env.prefix, String(m.subject))) {
+        reply({ error: `a page of ${env.prefix} may only reach cirata.extensions.${env.prefix}.…, not ${String(m.subject)}`, code: "forbidden" });
+        return;
+      }
       const nc = await natsConnection();
       if (!nc) {
         reply({ error: natsConnectionError() ?? "no NATS connection", code: "nats_unavailable" });

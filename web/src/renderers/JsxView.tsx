@@ -1,14 +1,16 @@
-// `text/symphony-jsx`: the server transpiles the page (TSX → ES module, GET /api/v1/ui/module/<prefix>/<name>,
-// docs/protocol.md §11); the browser imports it, resolving `react`, `@symphony` and
-// `@symphony/extension/<prefix>/<name>` through the import map in index.html. The default export is rendered
-// inside SymphonyContext with the user's NATS connection. A syntax error shows file, line and column.
-import { useEffect, useMemo, useState, type ComponentType } from "react";
-import type { NatsConnection } from "@nats-io/nats-core";
+// `text/symphony-jsx`: the server transpiles the page (TSX → ES module, docs/protocol.md §11); the page runs in a
+// frame on the UI sandbox origin (SandboxFrame, docs/ui.md "Trust"), never in the shell's document. The frame's
+// runtime (web/src/vendor/symphony-frame.ts) imports the module through the import map of `jsxDocument`
+// (frames.ts), resolving `react`, `@symphony` and `@symphony/extension/<prefix>/<name>`, connects NATS with the
+// extension's scoped credentials and renders the default export inside SymphonyContext. Title, navigation and
+// the frame's height come back by postMessage; a syntax error shows file, line and column here, in the shell.
+import { useEffect, useRef, useState } from "react";
+import type { ScopedToken } from "../generated/contract";
 import { navigate } from "../router";
 import { useShell } from "../shellContext";
-import { natsConnection, natsConnectionError } from "../symphony/connection";
-import { SymphonyContext, titleMeta, type SymphonyContextValue } from "../symphony/context";
-import { contentHash, type RendererProps } from "./ResourceView";
+import { jsxDocument, sandboxModuleUrl } from "./frames";
+import { contentHash, isShellPath, safePageMeta, type RendererProps } from "./ResourceView";
+import { SandboxFrame } from "./SandboxFrame";
 
 interface Location {
   file: string;
@@ -31,97 +33,109 @@ export class ModuleError extends Error {
   }
 }
 
-/** The module URL of a resource: its name under the extension, cache-busted by the content hash. */
-export function moduleUrl(prefix: string, uri: string, content: string): string {
-  const name = uri.replace(/^ui:\/\/[^/]+\//, "");
-  const path = name.split("/").map(encodeURIComponent).join("/");
-  return `/api/v1/ui/module/${encodeURIComponent(prefix)}/${path}?v=${contentHash(content)}`;
+/** The stylesheets of the shell's own build, for the page inside the frame to look like the shell. */
+function shellStyles(): string[] {
+  return Array.from(document.querySelectorAll<HTMLLinkElement>('link[rel="stylesheet"]'))
+    .map((l) => l.getAttribute("href") ?? "")
+    .filter((href) => href.startsWith("/assets/"));
 }
 
-async function loadModule(url: string): Promise<Record<string, unknown>> {
-  // Fetch first to get the server's typed error (an `import()` of a failing URL only says "failed to fetch");
-  // the import then revalidates the same URL (ETag → 304).
-  let response: Response;
-  try {
-    response = await fetch(url, { credentials: "same-origin" });
-  } catch (e) {
-    throw new ModuleError("network", `cannot reach the server: ${(e as Error).message}`);
-  }
-  if (!response.ok) {
-    const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string; hint?: string; location?: Location };
-    throw new ModuleError(body.code ?? `http_${response.status}`, body.message ?? response.statusText, body.location, body.hint);
-  }
-  return (await import(/* @vite-ignore */ url)) as Record<string, unknown>;
+interface JsxMessage {
+  symphony_bridge?: number;
+  type?: string;
+  path?: string;
+  title?: unknown;
+  height?: number;
+  error?: { code?: string; message?: string; hint?: string; location?: Location };
 }
 
-type State =
-  | { status: "loading" }
-  | { status: "failed"; error: Error }
-  | { status: "ready"; Component: ComponentType; nc: NatsConnection | undefined };
+export default function JsxView(props: RendererProps) {
+  // A new frame for new content: `update_resource()` replaces the page without reloading the shell.
+  return <JsxFrame key={contentHash(props.resource.content)} {...props} />;
+}
 
-export default function JsxView({ resource, extension, path, setMeta }: RendererProps) {
+function JsxFrame({ resource, extension, path, setMeta }: RendererProps) {
   const { info, user, theme } = useShell();
-  const [state, setState] = useState<State>({ status: "loading" });
-  const url = moduleUrl(extension.prefix, resource.uri, resource.content);
+  const frame = useRef<HTMLIFrameElement>(null);
+  const themeRef = useRef(theme);
+  themeRef.current = theme;
+  const pathRef = useRef(path);
+  pathRef.current = path;
+  const [height, setHeight] = useState<number | null>(null);
+  const [failure, setFailure] = useState<ModuleError | null>(null);
+  const widget = !setMeta;
 
-  useEffect(() => {
-    let cancelled = false;
-    setState({ status: "loading" });
-    Promise.all([loadModule(url), natsConnection()]).then(
-      ([module, nc]) => {
-        if (cancelled) return;
-        const Component = module.default;
-        if (typeof Component !== "function" && (typeof Component !== "object" || Component === null)) {
-          setState({
-            status: "failed",
-            error: new ModuleError("no_default_export", `${resource.uri} has no default export (a React component)`),
-          });
-          return;
-        }
-        setState({ status: "ready", Component: Component as ComponentType, nc });
-      },
-      (error: Error) => {
-        if (!cancelled) setState({ status: "failed", error });
-      },
-    );
-    return () => {
-      cancelled = true;
-    };
-  }, [url, resource.uri]);
-
-  const nc = state.status === "ready" ? state.nc : undefined;
-  const value = useMemo<SymphonyContextValue>(
-    () => ({
-      nc,
-      kv: async (bucket: string) => {
-        const conn = await natsConnection();
-        if (!conn) throw new Error(natsConnectionError() ?? "no NATS connection");
-        const { Kvm } = await import("@nats-io/kv");
-        return new Kvm(conn).open(bucket);
-      },
-      setTitle: (spec) => setMeta?.(titleMeta(spec)),
-      navigate: (to: string) => navigate(to),
-      theme,
+  const build = (token: ScopedToken | null): string => {
+    const t = token?.token ?? "";
+    return jsxDocument({
+      theme: themeRef.current,
+      token: t,
       user,
       info,
+      prefix: extension.prefix,
+      parentOrigin: window.location.origin,
+      module: sandboxModuleUrl(t, extension.prefix, resource.uri, contentHash(resource.content)),
+      uri: resource.uri,
       extension: { prefix: extension.prefix, name: extension.name },
-      path,
-    }),
-    [nc, setMeta, theme, user, info, extension.prefix, extension.name, path],
-  );
+      path: pathRef.current,
+      nats: token ? { jwt: token.jwt, seed: token.seed, websocket_url: token.websocket_url, inbox_prefix: token.inbox_prefix } : null,
+      styles: shellStyles(),
+      widget,
+    });
+  };
 
-  if (state.status === "loading") return <p className="muted">Loading {resource.uri}…</p>;
-  if (state.status === "failed") return <ModuleErrorCard uri={resource.uri} error={state.error} />;
-  const { Component } = state;
+  // Theme and route changes are posted; the page re-renders without a reload.
+  useEffect(() => {
+    frame.current?.contentWindow?.postMessage({ symphony_bridge: 1, type: "theme", theme }, "*");
+  }, [theme]);
+  useEffect(() => {
+    frame.current?.contentWindow?.postMessage({ symphony_bridge: 1, type: "path", path }, "*");
+  }, [path]);
+
+  const onMessage = (data: unknown) => {
+    const m = data as JsxMessage | null;
+    if (!m || m.symphony_bridge !== 1) return;
+    switch (m.type) {
+      case "size":
+        if (typeof m.height === "number" && Number.isFinite(m.height) && m.height >= 0) setHeight(Math.min(Math.ceil(m.height), 100_000));
+        return;
+      case "setTitle": {
+        const meta = safePageMeta(m.title);
+        if (meta) setMeta?.(meta);
+        return;
+      }
+      case "navigate":
+        if (isShellPath(m.path)) navigate(m.path);
+        return;
+      case "module-error": {
+        const e = m.error ?? {};
+        setFailure(new ModuleError(String(e.code ?? "error"), String(e.message ?? "the page failed to load"), e.location, e.hint));
+        return;
+      }
+    }
+  };
+
+  const onToken = (t: ScopedToken, win: Window) => {
+    win.postMessage({ symphony_bridge: 1, type: "token", token: t.token, jwt: t.jwt, seed: t.seed }, "*");
+  };
+
   return (
-    <SymphonyContext.Provider value={value}>
-      {!nc && (
-        <p className="notice" data-testid="nats-unavailable">
-          Live data is unavailable: {natsConnectionError() ?? "no NATS connection"}.
-        </p>
-      )}
-      <Component />
-    </SymphonyContext.Provider>
+    <>
+      {failure && <ModuleErrorCard uri={resource.uri} error={failure} />}
+      {height === null && !failure && <p className="muted">Loading {resource.uri}…</p>}
+      <SandboxFrame
+        iframeRef={frame}
+        prefix={extension.prefix}
+        kind="jsx"
+        title={`${extension.name}: ${resource.uri}`}
+        className="jsx-frame"
+        style={failure ? { display: "none" } : { height: height ?? 0 }}
+        needsToken
+        build={build}
+        onMessage={onMessage}
+        onToken={onToken}
+      />
+    </>
   );
 }
 

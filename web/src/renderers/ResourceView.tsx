@@ -34,6 +34,27 @@ export function frameKind(mime: string): FrameKind | null {
   return null;
 }
 
+/** Whether a frame's navigation target is a path of this shell (`/…`, never `//host`, `/\host` or a URL). */
+export function isShellPath(path: unknown): path is string {
+  return typeof path === "string" && path.startsWith("/") && !path.startsWith("//") && !path.startsWith("/\\");
+}
+
+/** A page title and breadcrumbs a frame asked for, kept only as far as they are safe to show: strings, and
+ * breadcrumb targets that are shell paths (`/…`, never `//host` or `javascript:`). */
+export function safePageMeta(meta: unknown): PageMeta | null {
+  const m = meta as { title?: unknown; breadcrumbs?: unknown } | null;
+  if (!m || typeof m.title !== "string") return null;
+  const out: PageMeta = { title: m.title.slice(0, 200) };
+  if (m.breadcrumbs && typeof m.breadcrumbs === "object") {
+    const crumbs = Object.entries(m.breadcrumbs as Record<string, unknown>)
+      .filter(([to, label]) => isShellPath(to) && typeof label === "string")
+      .slice(0, 10)
+      .map(([to, label]) => [to, (label as string).slice(0, 200)]);
+    if (crumbs.length > 0) out.breadcrumbs = Object.fromEntries(crumbs);
+  }
+  return out;
+}
+
 /** A short, stable hash of a resource's content (cache-busts module URLs when the content changes). */
 export function contentHash(text: string): string {
   let h1 = 0xdeadbeef ^ text.length;

@@ -1,21 +1,36 @@
-// The documents the shell puts into sandboxed iframes (docs/protocol.md §11.3): `text/html` as-is,
+// The documents the shell puts into extension frames (docs/protocol.md §11.3): `text/html` as-is,
 // `text/html+symphony` with the bridge injected, `text/html+htmx` as a generated shell around the extension's
-// JSON config, `text/html;profile=mcp-app` as-is (it speaks MCP's JSON-RPC over postMessage).
+// JSON config, `text/html;profile=mcp-app` as-is (it speaks MCP's JSON-RPC over postMessage), and
+// `text/symphony-jsx` as a host document that imports the transpiled page (`jsxDocument`).
+//
+// Every frame loads `/frame` from the UI sandbox origin (another origin than the shell's) with
+// `sandbox` but never `allow-same-origin`: its origin is opaque, so it shares nothing with the shell or with
+// another extension's frame. The shell then posts the document built here into it (docs/ui.md "Trust").
 import type { SymphonyInfo, UserInfo } from "../api";
 import type { Theme } from "../theme";
-import type { FrameKind } from "./ResourceView";
 
 export interface FrameBoot {
   theme: Theme;
+  /** The frame's scoped bearer: only its extension's gateway routes accept it. */
   token: string | null;
   user: UserInfo;
   info: SymphonyInfo | null;
   prefix: string;
+  /** The shell's origin: the only one the frame takes messages from and posts to. */
+  parentOrigin: string;
 }
 
-/** Sandbox flags per kind: extension HTML shares the origin (cookies, /vendor); MCP apps are opaque. */
-export function sandboxFor(kind: FrameKind): string {
-  return kind === "mcp-app" ? "allow-scripts allow-forms" : "allow-scripts allow-same-origin allow-forms";
+/** The `sandbox` flags of every extension frame: never `allow-same-origin` (crates/server/src/ui/sandbox.rs). */
+export const FRAME_SANDBOX = "allow-scripts allow-forms allow-popups";
+
+/** The UI sandbox origin of this server, or `null` when it has none (a server older than the shell). */
+export function sandboxOrigin(info: SymphonyInfo | null): string | null {
+  return info?.ui_sandbox_origin?.replace(/\/+$/, "") || null;
+}
+
+/** The frame host document on the sandbox origin, told which origin its parent (this shell) has. */
+export function frameSrc(origin: string): string {
+  return `${origin}/frame?parent=${encodeURIComponent(window.location.origin)}`;
 }
 
 /** JSON safe inside a `<script>` element. */
@@ -28,7 +43,8 @@ function attr(value: string): string {
 }
 
 function bootScripts(boot: FrameBoot): string {
-  return `<script>window.__SYMPHONY__=${scriptJson({ theme: boot.theme, token: boot.token, user: boot.user, info: boot.info, prefix: boot.prefix })};</script><script src="/vendor/symphony-bridge.js"></script>`;
+  const data = { theme: boot.theme, token: boot.token, user: boot.user, info: boot.info, prefix: boot.prefix, parentOrigin: boot.parentOrigin };
+  return `<script>window.__SYMPHONY__=${scriptJson(data)};</script><script src="/vendor/symphony-bridge.js"></script>`;
 }
 
 /** Light and dark defaults for generated pages; extension CSS may override them. */
@@ -87,4 +103,74 @@ export function symphonyDocument(html: string, boot: FrameBoot): string {
   const root = /<html(\s[^>]*)?>/i.exec(html);
   if (root) return html.slice(0, root.index + root[0].length) + `<head>${inject}</head>` + html.slice(root.index + root[0].length);
   return inject + html;
+}
+
+export interface JsxBoot extends FrameBoot {
+  /** The page module on the sandbox origin (`/ui/module/<token>/<prefix>/<name>?v=<hash>`). */
+  module: string;
+  /** The resource URI, for error messages. */
+  uri: string;
+  extension: { prefix: string; name: string };
+  path: string;
+  /** NATS credentials limited to the extension's subjects. */
+  nats: { jwt: string; seed: string; websocket_url: string | null; inbox_prefix: string } | null;
+  /** The stylesheets of the shell (its own build's, under /assets/), so pages look like the shell. */
+  styles: string[];
+  /** Whether the frame is a dashboard widget (it cannot retitle the page). */
+  widget: boolean;
+}
+
+/** Bare specifiers of JSX pages inside a frame: the vendored modules on the sandbox origin, and the extension
+ * modules behind the frame's scoped token (module imports cannot send headers). */
+function importMap(token: string): string {
+  const t = encodeURIComponent(token);
+  return scriptJson({
+    imports: {
+      react: "/vendor/react.js",
+      "react/jsx-runtime": "/vendor/react-jsx-runtime.js",
+      "react/jsx-dev-runtime": "/vendor/react-jsx-runtime.js",
+      "react-dom": "/vendor/react-dom.js",
+      "react-dom/client": "/vendor/react-dom-client.js",
+      "@symphony": "/vendor/symphony.js",
+      "@symphony/extension/": `/ui/module/${t}/`,
+      "@nats-io/nats-core": "/vendor/nats-core.js",
+      "@nats-io/kv": "/vendor/kv.js",
+      marked: "/vendor/marked.js",
+      dompurify: "/vendor/dompurify.js",
+    },
+  });
+}
+
+/** The module URL of a JSX resource on the sandbox origin, cache-busted by the content hash. */
+export function sandboxModuleUrl(token: string, prefix: string, uri: string, hash: string): string {
+  const name = uri.replace(/^ui:\/\/[^/]+\//, "");
+  const path = name.split("/").map(encodeURIComponent).join("/");
+  return `/ui/module/${encodeURIComponent(token)}/${encodeURIComponent(prefix)}/${path}?v=${hash}`;
+}
+
+/** The host document of a `text/symphony-jsx` page: the shell's styles, the import map, the boot data and the
+ * frame runtime (`/vendor/symphony-frame.js`, web/src/vendor/symphony-frame.ts), which connects NATS with the
+ * scoped credentials, imports the page and renders it inside `SymphonyContext`. */
+export function jsxDocument(boot: JsxBoot): string {
+  const styles = boot.styles.map((href) => `<link rel="stylesheet" href="${attr(href)}">`).join("");
+  return `<!doctype html>
+<html lang="en" data-theme="${boot.theme}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/vendor/fontawesome/css/all.min.css">
+${styles}
+<style>html,body,#root{height:auto;min-height:0}body{background:transparent;overflow-y:hidden}</style>
+<script type="importmap">${importMap(boot.token ?? "")}</script>
+<script>window.__SYMPHONY__=${scriptJson(boot)};</script>
+<link rel="modulepreload" href="/vendor/symphony-frame.js">
+<link rel="modulepreload" href="/vendor/react.js">
+<link rel="modulepreload" href="/vendor/react-jsx-runtime.js">
+<link rel="modulepreload" href="/vendor/symphony.js">
+</head>
+<body>
+<div id="root"></div>
+<script type="module" src="/vendor/symphony-frame.js"></script>
+</body>
+</html>`;
 }

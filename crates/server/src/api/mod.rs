@@ -52,6 +52,7 @@ where
         .route("/api/v1/logout", post(session::logout))
         .route("/api/v1/userinfo", get(session::userinfo))
         .route("/api/v1/usertoken", get(session::usertoken))
+        .route("/api/v1/usertoken/scoped", post(session::usertoken_scoped))
         .route("/api/v1/keys", get(keys::list).post(keys::create))
         .route("/api/v1/key/{id}", put(keys::update).delete(keys::revoke))
         .route(

@@ -1,5 +1,6 @@
 //! Sign-in: `POST /api/v1/login`, `POST /api/v1/logout`, `GET /api/v1/userinfo`, and the browser's
-//! short-lived credentials `GET /api/v1/usertoken` (NATS JWT and an HTTP bearer of the session).
+//! short-lived credentials `GET /api/v1/usertoken` (NATS JWT and an HTTP bearer of the session) and
+//! `POST /api/v1/usertoken/scoped` (the same, scoped to one extension, for its UI frames).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use nkeys::KeyPair;
 use serde_json::json;
 use symphony_protocol::messages::SymphonyInfo;
-use symphony_protocol::names::validate_username;
-use symphony_protocol::rest::{LoginReply, LoginRequest, UserToken};
+use symphony_protocol::names::{validate_prefix, validate_username};
+use symphony_protocol::rest::{
+    LoginReply, LoginRequest, ScopedToken, ScopedTokenRequest, UserToken,
+};
 use symphony_protocol::time::{now_unix, rfc3339};
 use symphony_protocol::{ErrorBody, ErrorCode};
 
@@ -24,9 +27,14 @@ use crate::auth::users::{dummy_hash, verify_password};
 use crate::http::typed::Json;
 use crate::http::{ApiError, Authenticated, SESSION_COOKIE};
 use crate::identity::Account;
+use crate::registry::Registry;
 
 /// Lifetime of browser NATS credentials; the UI renews them before they expire.
 pub const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// Most browser NATS credentials a session remembers (to revoke them at logout): the shell's own
+/// and one per extension with open UI frames, renewed every 10 minutes, each living 15.
+const MAX_BROWSER_NKEYS: usize = 64;
 
 fn invalid_credentials() -> ApiError {
     // Never says whether the user exists.
@@ -201,33 +209,118 @@ pub async fn usertoken(
         Some(exp),
         &permissions,
     )?;
-    // Recorded in the session with a compare-and-swap (retried when another request wrote it
-    // first): once the session has ended nothing is issued, so logout revokes all it handed out.
-    let mut attempts = 0..CAS_ATTEMPTS;
-    let bearer = loop {
-        if attempts.next().is_none() {
-            return Err(ErrorBody::new(
-                ErrorCode::NatsUnavailable,
-                "the session kept changing; browser credentials were not issued",
-            )
-            .with_hint("try again")
-            .into());
-        }
-        let current = auth.sessions.current(&session.id).await?;
+    let bearer = issue_child(&auth, &session.id, &info.origin, exp, None, &nkey).await?;
+    auth.audit
+        .record(event(
+            AuditAction::UserTokenIssued,
+            &user.username,
+            &format!("session:{}", session.id),
+        ))
+        .await;
+    Ok(Json(UserToken {
+        token: bearer.encode(),
+        jwt,
+        seed: nkey.seed().map_err(anyhow::Error::from)?,
+        websocket_url: info.websocket_url.clone(),
+        inbox_prefix: inbox,
+        expires_at: rfc3339(exp),
+        renew_after_secs: USER_TOKEN_LIFETIME.as_secs() * 2 / 3,
+    }))
+}
+
+/// Records a new child token (scoped to `scope` when given) and the browser nkey in session `id`
+/// with a compare-and-swap, retried when another request wrote the session first: once the session
+/// has ended nothing is issued, so logout revokes all it handed out.
+async fn issue_child(
+    auth: &Auth,
+    id: &symphony_protocol::KeyId,
+    origin: &str,
+    exp: i64,
+    scope: Option<&str>,
+    nkey: &KeyPair,
+) -> Result<symphony_protocol::Token, ApiError> {
+    for _ in 0..CAS_ATTEMPTS {
+        let current = auth.sessions.current(id).await?;
         let (mut session, revision) = ((*current.value).clone(), current.revision);
-        session.browser_nkeys.push(nkey.public_key());
-        let keep = session.browser_nkeys.len().saturating_sub(16);
-        session.browser_nkeys.drain(..keep);
+        remember_nkey(&mut session, nkey);
         let bearer = auth
             .sessions
-            .create_child(&mut session, &info.origin, exp)
+            .create_scoped_child(&mut session, origin, exp, scope)
             .await?;
         if auth.sessions.put_at(&session, revision).await? {
-            break bearer;
+            return Ok(bearer);
         }
         auth.sessions.discard(&bearer.key_id).await?;
+    }
+    Err(ErrorBody::new(
+        ErrorCode::NatsUnavailable,
+        "the session kept changing; browser credentials were not issued",
+    )
+    .with_hint("try again")
+    .into())
+}
+
+/// Records browser NATS credentials in the session, so logout revokes them.
+fn remember_nkey(session: &mut crate::auth::sessions::SessionRecord, nkey: &KeyPair) {
+    session.browser_nkeys.push(nkey.public_key());
+    let keep = session
+        .browser_nkeys
+        .len()
+        .saturating_sub(MAX_BROWSER_NKEYS);
+    session.browser_nkeys.drain(..keep);
+}
+
+/// Credentials for the UI frames of one extension (docs/ui.md "Trust"): a bearer only that
+/// extension's gateway routes accept, and NATS credentials limited to its subjects within the
+/// user's roles, both ending with the session. Only the session itself (its cookie or bearer) may
+/// ask: a scoped token is refused by the extractor, an API key here.
+pub async fn usertoken_scoped(
+    State(auth): State<Arc<Auth>>,
+    State(info): State<Arc<SymphonyInfo>>,
+    State(registry): State<Arc<Registry>>,
+    Authenticated(caller): Authenticated,
+    Json(req): Json<ScopedTokenRequest>,
+) -> Result<Json<ScopedToken>, ApiError> {
+    let Caller::User {
+        user,
+        grants,
+        session,
+    } = caller
+    else {
+        return Err(ErrorBody::new(
+            ErrorCode::WrongTokenKind,
+            "extension frame credentials are for signed-in users",
+        )
+        .into());
     };
-    Ok(Json(UserToken {
+    let prefix = req.prefix;
+    validate_prefix(&prefix)?;
+    let registered = grants.shows(&prefix) && registry.current_record(&prefix).await?.is_some();
+    if !registered {
+        return Err(ErrorBody::new(
+            ErrorCode::ExtensionNotFound,
+            format!("no extension with prefix {prefix:?} is registered"),
+        )
+        .into());
+    }
+
+    // Nothing issued here outlives the session's absolute lifetime.
+    let exp =
+        (now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64).min(auth.sessions.ends_at(&session));
+    let nkey = KeyPair::new_user();
+    let bearer = issue_child(&auth, &session.id, &info.origin, exp, Some(&prefix), &nkey).await?;
+    let inbox = format!("_INBOX_ui.{}", bearer.key_id);
+    let permissions = grants.scoped_browser_permissions(&prefix, &inbox);
+    let jwt = auth.identity.user_jwt(
+        &Account::Clients,
+        &nkey,
+        &format!("ui-{}", bearer.key_id),
+        &user.username,
+        Some(exp),
+        &permissions,
+    )?;
+    Ok(Json(ScopedToken {
+        prefix,
         token: bearer.encode(),
         jwt,
         seed: nkey.seed().map_err(anyhow::Error::from)?,

@@ -7,6 +7,10 @@
 //! Every write of a session is a compare-and-swap on the revision it was read at, and ending a
 //! session purges it at the revision last read: the purge marker is a tombstone no later write can
 //! get past, so a touch or new browser credentials racing a logout cannot bring the session back.
+//!
+//! A child may be scoped to one extension (`POST /api/v1/usertoken/scoped`, an extension UI frame's
+//! bearer): [`SessionStore::verify`] refuses it, so no API accepts it unless it asks for
+//! [`SessionStore::verify_scoped`] (the gateway).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +47,9 @@ pub struct SessionRecord {
     /// For a session: its child tokens that have not expired (ended with it; kept alive with it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<ChildToken>,
+    /// For a scoped child token: the extension prefix whose gateway routes alone accept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// A child token of a session, as the session records it.
@@ -52,8 +59,9 @@ pub struct ChildToken {
     pub expires_at: i64,
 }
 
-/// Most child tokens a session keeps track of (the browser asks for one every 10 minutes).
-const MAX_CHILDREN: usize = 16;
+/// Most child tokens a session keeps track of (the browser asks for one every 10 minutes, and one
+/// per extension whose UI frames are open).
+const MAX_CHILDREN: usize = 64;
 
 /// Shortest and longest idle timeout an operator may configure.
 pub const IDLE_RANGE: (Duration, Duration) =
@@ -90,6 +98,15 @@ fn lifetime_over() -> ErrorBody {
         "the session has reached its lifetime",
     )
     .with_hint("sign in again")
+}
+
+/// A scoped child token at an API other than its extension's gateway routes.
+pub fn scoped_refused(scope: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::ScopedToken,
+        format!("this token is scoped to the gateway routes of extension {scope:?}"),
+    )
+    .with_hint("an extension UI frame's token reaches only /api/v1/extension/<its prefix>/…")
 }
 
 fn child_expired() -> ErrorBody {
@@ -142,6 +159,7 @@ impl SessionStore {
             parent: None,
             expires_at: None,
             children: vec![],
+            scope: None,
         };
         // Create-only: a session id is never reused, not even the id of one that ended.
         if self
@@ -163,6 +181,19 @@ impl SessionStore {
         origin: &str,
         expires_at: i64,
     ) -> anyhow::Result<Token> {
+        self.create_scoped_child(parent, origin, expires_at, None)
+            .await
+    }
+
+    /// [`SessionStore::create_child`], scoped to extension `scope` when given: only that
+    /// extension's gateway routes accept it ([`SessionStore::verify_scoped`]).
+    pub async fn create_scoped_child(
+        &self,
+        parent: &mut SessionRecord,
+        origin: &str,
+        expires_at: i64,
+        scope: Option<&str>,
+    ) -> anyhow::Result<Token> {
         let id = KeyId::generate();
         let token = Token::generate(origin, id.clone());
         let now = now_unix();
@@ -178,6 +209,7 @@ impl SessionStore {
             parent: Some(parent.id.clone()),
             expires_at: Some(expires_at),
             children: vec![],
+            scope: scope.map(str::to_owned),
         };
         if self.table.create(id.as_str(), child).await?.is_none() {
             anyhow::bail!("token id {id} exists");
@@ -251,6 +283,9 @@ impl SessionStore {
                 "the token is not valid",
             ));
         }
+        if let Some(scope) = &record.scope {
+            return Err(scoped_refused(scope));
+        }
         let Some(parent_id) = &record.parent else {
             return self.still_live(entry).await.map(Some);
         };
@@ -266,6 +301,52 @@ impl SessionStore {
             .map_err(unreadable)?
         {
             Some(parent) => self.still_live(parent).await.map(Some),
+            None => {
+                let _ = self.table.purge(record.id.as_str()).await;
+                Err(expired())
+            }
+        }
+    }
+
+    /// Verifies a scoped child token (and only one): `Ok(None)` when no session has this id, else its
+    /// live parent session and the prefix it is scoped to. The gateway alone calls this.
+    pub async fn verify_scoped(
+        &self,
+        token: &Token,
+    ) -> Result<Option<(Arc<SessionRecord>, String)>, ErrorBody> {
+        let Some(entry) = self
+            .table
+            .read_or_fetch(token.key_id.as_str())
+            .await
+            .map_err(unreadable)?
+        else {
+            return Ok(None);
+        };
+        let record = entry.value;
+        if !token.matches_hash(&record.secret_hash) {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidToken,
+                "the token is not valid",
+            ));
+        }
+        let (Some(scope), Some(parent_id)) = (&record.scope, &record.parent) else {
+            return Err(ErrorBody::new(
+                ErrorCode::WrongTokenKind,
+                "only an extension frame's scoped token is accepted here",
+            )
+            .with_hint("get one from POST /api/v1/usertoken/scoped"));
+        };
+        if record.expires_at.is_none_or(|at| now_unix() >= at) {
+            let _ = self.table.purge(record.id.as_str()).await;
+            return Err(child_expired());
+        }
+        match self
+            .table
+            .read_or_fetch(parent_id.as_str())
+            .await
+            .map_err(unreadable)?
+        {
+            Some(parent) => Ok(Some((self.still_live(parent).await?, scope.clone()))),
             None => {
                 let _ = self.table.purge(record.id.as_str()).await;
                 Err(expired())

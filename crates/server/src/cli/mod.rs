@@ -208,6 +208,15 @@ pub struct ServeArgs {
     /// Public base URL of this instance (goes into tokens). Default: http://<host>:<http port>.
     #[arg(long, env = "SYMPHONY_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Port of the UI sandbox listener, the origin extension UI frames load from (0 picks a free
+    /// one). Default: the HTTP port + 1 when it is free, else a free port.
+    #[arg(long, env = "SYMPHONY_UI_SANDBOX_PORT")]
+    pub ui_sandbox_port: Option<u16>,
+    /// The UI sandbox origin as browsers reach it, when a proxy or another host name is in front of
+    /// the sandbox listener (e.g. https://ui-sandbox.example.com). It must not be the shell's origin.
+    /// Default: the scheme and host of the public URL with the sandbox port.
+    #[arg(long, env = "SYMPHONY_UI_SANDBOX_ORIGIN")]
+    pub ui_sandbox_origin: Option<String>,
     /// Use an existing NATS deployment (comma-separated URLs) instead of starting nats-server.
     /// It must trust this instance's operator (see `symphony nats-config`).
     #[arg(long, env = "SYMPHONY_NATS_URL")]

@@ -33,13 +33,30 @@ where
     Arc<Auth>: FromRef<S>,
 {
     Router::new()
-        .route("/api/v1/extension/{*rest}", any(proxy::proxy))
+        .route(
+            "/api/v1/extension/{*rest}",
+            any(proxy::proxy).layer(axum::middleware::map_response(response::harden)),
+        )
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/help/access/swagger", get(openapi::swagger_page))
         .route(
             "/help/access/swagger/assets/{file}",
             get(openapi::swagger_asset),
         )
+}
+
+/// The gateway on the UI sandbox listener (`app::sandbox_router`): the same routes, where the
+/// extractor takes only an extension frame's scoped bearer (the listener marks its requests).
+pub fn sandbox_router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Gateway: FromRef<S>,
+    Arc<Auth>: FromRef<S>,
+{
+    Router::new().route(
+        "/api/v1/extension/{*rest}",
+        any(proxy::proxy).layer(axum::middleware::map_response(response::harden)),
+    )
 }
 
 /// Gateway limits.

@@ -18,7 +18,8 @@ use std::time::Duration;
 use super::Gateway;
 use super::response;
 use super::routes::{Lookup, Operation};
-use crate::http::{ApiError, Authenticated};
+use crate::auth::sessions::scoped_refused;
+use crate::http::{ApiError, GatewayCaller};
 
 /// Base of every extension's REST API.
 pub const BASE: &str = "/api/v1/extension/";
@@ -70,7 +71,7 @@ fn new_traceparent() -> String {
 /// `ANY /api/v1/extension/{prefix}/…`: authenticate, route, authorize, forward, translate.
 pub async fn proxy(
     State(gateway): State<Gateway>,
-    Authenticated(caller): Authenticated,
+    GatewayCaller { caller, scope }: GatewayCaller,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -78,6 +79,10 @@ pub async fn proxy(
 ) -> Result<Response, ApiError> {
     let (prefix, path) = split_path(uri.path())
         .ok_or_else(|| err(ErrorCode::RouteNotFound, "no extension in the path"))?;
+    // An extension UI frame's token reaches its own extension's routes only.
+    if let Some(scope) = scope.as_deref().filter(|s| *s != prefix) {
+        return Err(scoped_refused(scope).into());
+    }
     let (operation, params) = match route(&gateway, prefix, &method, &path)? {
         Ok(found) => found,
         Err(method_not_allowed) => return Ok(method_not_allowed),
@@ -286,6 +291,9 @@ fn to_http(prefix: &str, reply: &async_nats::Message) -> Response {
     }
     match response::decode(&reply.payload) {
         Ok(r) => {
+            if !r.dropped.is_empty() {
+                tracing::debug!(%prefix, dropped = ?r.dropped, "headers an extension may not set");
+            }
             let mut builder = Response::builder()
                 .status(r.status)
                 .header(header::CONTENT_TYPE, r.content_type);

@@ -1,7 +1,9 @@
 //! Turns an extension's reply into an HTTP response: raw (JSON → application/json, else text/plain)
-//! or wrapped `{body, statusCode, contentType, headers}` (docs/protocol.md §7.3). Pure.
+//! or wrapped `{body, statusCode, contentType, headers}` (docs/protocol.md §7.3). Pure. An extension
+//! sets only the headers of [`may_set`]; every gateway response is [`harden`]ed (docs/security.md).
 
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
@@ -19,6 +21,78 @@ const FORBIDDEN_HEADERS: &[&str] = &[
     "content-length",
 ];
 
+/// Headers an extension may set besides `x-…` ones (docs/protocol.md §7.3). Everything else is
+/// dropped: cookies (`set-cookie`), CORS (`access-control-*`), the platform's own policies
+/// (`content-security-policy`, …), authentication challenges, `link` preloads and the like.
+const ALLOWED_HEADERS: &[&str] = &[
+    "accept-ranges",
+    "age",
+    "cache-control",
+    "content-disposition",
+    "content-language",
+    "content-range",
+    "etag",
+    "expires",
+    "last-modified",
+    "location",
+    "pragma",
+    "retry-after",
+    "vary",
+];
+
+/// `x-…` headers that still are not the extension's to set: security policies the gateway sets,
+/// and instructions to proxies in front of the server.
+const DENIED_X_HEADERS: &[&str] = &[
+    "x-content-type-options",
+    "x-frame-options",
+    "x-xss-protection",
+    "x-permitted-cross-domain-policies",
+    "x-dns-prefetch-control",
+    "x-sendfile",
+    "x-lighttpd-send-file",
+    "x-real-ip",
+];
+
+/// Whether an extension may set header `lower` (lowercase) to `value`. `location` must stay on
+/// this origin: a relative reference, never a scheme or `//host`.
+pub fn may_set(lower: &str, value: &str) -> bool {
+    if lower == "location" {
+        let v = value.trim_start();
+        let has_scheme = v
+            .split_once(':')
+            .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains(['/', '?', '#']));
+        return !has_scheme
+            && !v.starts_with("//")
+            && !v.starts_with("/\\")
+            && !v.starts_with('\\');
+    }
+    if ALLOWED_HEADERS.contains(&lower) {
+        return true;
+    }
+    lower.starts_with("x-")
+        && !DENIED_X_HEADERS.contains(&lower)
+        && !lower.starts_with("x-accel-")
+        && !lower.starts_with("x-forwarded-")
+}
+
+/// The sandbox every gateway response carries: extension HTML opened as a page runs in an opaque
+/// origin (no cookies, no storage, no same-origin requests to the platform), as in its UI frames.
+pub const GATEWAY_CSP: &str = "sandbox allow-scripts allow-forms allow-popups";
+
+/// The gateway's own headers on every response of `/api/v1/extension/…` (also its errors).
+pub async fn harden(mut response: Response) -> Response {
+    let headers: &mut HeaderMap = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(GATEWAY_CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
 /// What goes back to the HTTP caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -26,6 +100,8 @@ pub struct Reply {
     pub content_type: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Bytes,
+    /// Headers of a wrapped reply the extension may not set, dropped (lowercase names).
+    pub dropped: Vec<String>,
 }
 
 fn is_json_type(content_type: &str) -> bool {
@@ -54,12 +130,14 @@ pub fn decode(payload: &Bytes) -> Result<Reply, String> {
             content_type: "application/json".into(),
             headers: vec![],
             body: payload.clone(),
+            dropped: vec![],
         }),
         None => Ok(Reply {
             status: 200,
             content_type: "text/plain; charset=utf-8".into(),
             headers: vec![],
             body: payload.clone(),
+            dropped: vec![],
         }),
     }
 }
@@ -87,6 +165,7 @@ fn decode_wrapped(obj: &Map<String, Value>) -> Result<Reply, String> {
         Some(v) => return Err(format!("contentType {v} is not a valid media type string")),
     };
     let mut headers = Vec::new();
+    let mut dropped = Vec::new();
     match field(obj, "headers") {
         None | Some(Value::Null) => {}
         Some(Value::Object(map)) => {
@@ -105,6 +184,10 @@ fn decode_wrapped(obj: &Map<String, Value>) -> Result<Reply, String> {
                 }
                 let name = HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| format!("{name:?} is not a valid header name"))?;
+                if !may_set(&lower, value) {
+                    dropped.push(lower);
+                    continue;
+                }
                 let value = HeaderValue::from_str(value)
                     .map_err(|_| format!("header {name} has an invalid value"))?;
                 headers.push((name, value));
@@ -130,6 +213,7 @@ fn decode_wrapped(obj: &Map<String, Value>) -> Result<Reply, String> {
         content_type,
         headers,
         body,
+        dropped,
     })
 }
 
@@ -173,6 +257,70 @@ mod tests {
         );
         let r = d(r#"{"body":null}"#).unwrap();
         assert_eq!((r.status, &r.body[..]), (200, &b"null"[..]));
+    }
+
+    #[test]
+    fn only_allowed_headers_pass() {
+        let r = d(r#"{"body":"<p>x</p>","contentType":"text/html","headers":{
+            "Set-Cookie":"symphony_session=stolen; Path=/",
+            "Access-Control-Allow-Origin":"*",
+            "Access-Control-Allow-Credentials":"true",
+            "Content-Security-Policy":"default-src *",
+            "Location":"https://evil.example/",
+            "WWW-Authenticate":"Basic realm=x",
+            "Link":"<https://evil.example/x.js>; rel=preload",
+            "X-Accel-Redirect":"/internal",
+            "X-Frame-Options":"ALLOWALL",
+            "Cache-Control":"no-store",
+            "ETag":"\"v1\"",
+            "Content-Disposition":"attachment; filename=a.csv",
+            "X-Item":"kept"}}"#)
+        .unwrap();
+        let mut kept: Vec<&str> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            ["cache-control", "content-disposition", "etag", "x-item"]
+        );
+        let mut dropped = r.dropped.clone();
+        dropped.sort();
+        assert_eq!(
+            dropped,
+            [
+                "access-control-allow-credentials",
+                "access-control-allow-origin",
+                "content-security-policy",
+                "link",
+                "location",
+                "set-cookie",
+                "www-authenticate",
+                "x-accel-redirect",
+                "x-frame-options",
+            ]
+        );
+    }
+
+    #[test]
+    fn location_stays_on_this_origin() {
+        for ok in [
+            "/api/v1/extension/x/items/1",
+            "items/1",
+            "?page=2",
+            "#top",
+            "items/a:b",
+        ] {
+            assert!(may_set("location", ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/x",
+            "/\\evil.example",
+            "\\\\evil",
+            "javascript:alert(1)",
+            " https://evil.example",
+        ] {
+            assert!(!may_set("location", bad), "{bad}");
+        }
     }
 
     #[test]

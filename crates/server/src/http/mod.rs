@@ -9,7 +9,7 @@ pub mod middleware;
 pub mod typed;
 
 pub use error::ApiError;
-pub use extract::{AnyKey, Authenticated, SESSION_COOKIE};
+pub use extract::{AnyKey, Authenticated, GatewayCaller, SESSION_COOKIE, SandboxListener};
 
 use symphony_protocol::{ErrorBody, ErrorCode};
 

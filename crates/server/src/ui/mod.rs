@@ -7,12 +7,14 @@
 //!
 //! `/vendor/*` serves the third-party files the build copies to `web/dist/vendor` (React, htmx, Font
 //! Awesome, …) for extension UIs, revalidated by ETag. Extension modules are transpiled in `jsx.rs`
-//! and served by `module.rs` (docs/protocol.md "UI resources").
+//! and served by `module.rs` (docs/protocol.md "UI resources"). Extension UI frames load from the
+//! UI sandbox origin, another listener (`sandbox.rs`, docs/ui.md "Trust").
 
 pub mod complexity;
 pub mod isolated;
 pub mod jsx;
 pub mod module;
+pub mod sandbox;
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! `GET /api/v1/ui/module/{prefix}/{*name}`: an extension's `text/symphony-jsx` / `text/symphony-module`
 //! resource `ui://{prefix}/{name}` from the registry, transpiled to a JavaScript module (`jsx.rs`),
 //! with an ETag from the source so the browser revalidates cheaply (docs/protocol.md "UI resources").
+//! The UI sandbox listener serves the same as `GET /ui/module/{token}/{prefix}/{*name}` to sandboxed
+//! JSX frames, whose module imports cannot send headers: the frame's scoped token is in the path.
 
 use std::sync::Arc;
 
@@ -13,7 +15,10 @@ use symphony_protocol::{ErrorBody, ErrorCode, SourceLocation};
 
 use super::jsx::TranspileCache;
 use super::jsx::{Outcome, source_hash};
+use crate::auth::Auth;
+use crate::auth::policy::Caller;
 use crate::http::etag::{not_modified, strong_etag, validators};
+use crate::http::extract::scoped_caller;
 use crate::http::typed::Path;
 use crate::http::{ApiError, Authenticated};
 use crate::registry::Registry;
@@ -41,12 +46,37 @@ pub async fn module(
     Path((prefix, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    serve(&registry, &modules, &caller, &prefix, &name, &headers).await
+}
+
+/// `GET /ui/module/{token}/{prefix}/{*name}` on the UI sandbox listener: the same module for a
+/// sandboxed JSX frame, with its scoped token in the path (module imports send no headers). A page
+/// may import the modules of any extension its user sees.
+pub async fn sandboxed(
+    State(auth): State<Arc<Auth>>,
+    State(registry): State<Arc<Registry>>,
+    State(modules): State<Arc<TranspileCache>>,
+    Path((token, prefix, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (caller, _scope) = scoped_caller(&auth, &token).await?;
+    serve(&registry, &modules, &caller, &prefix, &name, &headers).await
+}
+
+async fn serve(
+    registry: &Registry,
+    modules: &TranspileCache,
+    caller: &Caller,
+    prefix: &str,
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let uri = format!("ui://{prefix}/{name}");
-    if validate_prefix(&prefix).is_err() || !caller.sees(&prefix) {
+    if validate_prefix(prefix).is_err() || !caller.sees(prefix) {
         return Err(not_found(&uri));
     }
     let record = registry
-        .current_record(&prefix)
+        .current_record(prefix)
         .await?
         .ok_or_else(|| not_found(&uri))?;
     let resource = record
@@ -66,7 +96,7 @@ pub async fn module(
     }
     let etag = module_etag(&resource.content);
     let cache_headers = validators(&etag, MODULE_CACHE_CONTROL);
-    if not_modified(&headers, &etag) {
+    if not_modified(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
     }
     let source: Arc<str> = resource.content.into();

@@ -25,7 +25,7 @@ async fn main() {
         )
         .init();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Init(data) => init(&data.resolve()),
         Command::NatsConfig(args) => nats_config(args),
         Command::Token(TokenCommand::Create(args)) => cli::remote::token_create(args).await,

@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the platform server (with an embedded nats-server unless --nats-url is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create the instance identity in the data dir (done automatically by `serve`).
     Init(DataDirArg),
     /// Print a nats-server config that trusts this instance's identity (for external clusters).

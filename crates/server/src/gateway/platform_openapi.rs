@@ -85,6 +85,10 @@ pub fn platform_document() -> Value {
             "/api/v1/logout": {"post": op("End the session", true, &[], None)},
             "/api/v1/userinfo": {"get": op("The signed-in user", true, &[], None)},
             "/api/v1/usertoken": {"get": op("The browser's bearer for the session", true, &[], None)},
+            "/api/v1/usertoken/scoped": {"post": op(
+                "Credentials for one extension's UI frames: a bearer only its gateway routes accept, NATS limited to its subjects",
+                true, &[], Some(json!({"type": "object", "required": ["prefix"],
+                    "properties": {"prefix": {"type": "string"}}})))},
             "/api/v1/keys": {
                 "get": op("API keys the caller may see", true, &[], None),
                 "post": op("Create an API key or registration token", true, &[], Some(create_key))},

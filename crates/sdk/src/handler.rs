@@ -127,21 +127,38 @@ where
 }
 
 /// Reads requests until the service stops; each request runs in its own task.
+///
+/// When `drain` turns `true` the endpoint is drained: nats-server routes it nothing more, every
+/// request it routed before is still answered, and then the loop ends (a move to a renewed
+/// connection, docs/protocol.md §2.2).
 pub(crate) async fn serve(
     mut endpoint: async_nats::service::endpoint::Endpoint,
     handler: Arc<DynHandler>,
     nc: async_nats::Client,
     caller_key: Option<Arc<str>>,
+    mut drain: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut in_flight = JoinSet::new();
-    while let Some(request) = endpoint.next().await {
-        in_flight.spawn(answer(
-            request,
-            handler.clone(),
-            nc.clone(),
-            caller_key.clone(),
-        ));
-        while in_flight.try_join_next().is_some() {}
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            request = endpoint.next() => {
+                let Some(request) = request else { break };
+                in_flight.spawn(answer(
+                    request,
+                    handler.clone(),
+                    nc.clone(),
+                    caller_key.clone(),
+                ));
+                while in_flight.try_join_next().is_some() {}
+            }
+            changed = drain.changed(), if !draining => {
+                draining = true;
+                if changed.is_ok() && *drain.borrow() && endpoint.drain().await.is_err() {
+                    break;
+                }
+            }
+        }
     }
     while in_flight.join_next().await.is_some() {}
 }

@@ -27,6 +27,8 @@ pub(crate) struct Registry {
     changing: tokio::sync::Mutex<()>,
     /// The platform's public caller-signing key, which requests verify `Symphony-Caller` against.
     caller_key: Mutex<Option<Arc<str>>>,
+    /// Tells the request loops of the services' current connection to drain (set by a move).
+    drain: Mutex<Option<tokio::sync::watch::Sender<bool>>>,
 }
 
 impl Registry {
@@ -39,21 +41,36 @@ impl Registry {
         self.caller_key.lock().expect("registry lock").clone()
     }
 
+    /// The drain signal of the current connection's request loops.
+    fn drain_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.drain
+            .lock()
+            .expect("registry lock")
+            .get_or_insert_with(|| tokio::sync::watch::channel(false).0)
+            .subscribe()
+    }
+
     /// Whether any service was started.
     pub(crate) fn has_services(&self) -> bool {
         !self.slots.lock().expect("registry lock").is_empty()
     }
 
     /// Moves every service to `to` without a moment in which no connection serves them (docs/protocol.md
-    /// §9.3): starts them all on `to`, makes sure nats-server has its subscriptions (a round trip), then
-    /// stops them on the old connection and waits for the requests in flight there, which are answered on
-    /// it. Returns the old connection (`None`: no service was started yet), for the caller to close.
+    /// §2.2): starts them all on `to`, makes sure nats-server has its subscriptions (a round trip), then
+    /// drains them on the old connection (every request nats-server routed there is answered there) and
+    /// stops them. Returns the old connection (`None`: no service was started yet), for the caller to close.
     pub(crate) async fn move_to(
         &self,
         to: &async_nats::Client,
     ) -> Result<Option<async_nats::Client>> {
         let _one_at_a_time = self.changing.lock().await;
         let slots: Vec<Arc<Slot>> = self.slots.lock().expect("registry lock").clone();
+        // The loops started below listen to a new signal; the old ones keep theirs until drained.
+        let old_drain = self
+            .drain
+            .lock()
+            .expect("registry lock")
+            .replace(tokio::sync::watch::channel(false).0);
         let mut started = Vec::new();
         for slot in &slots {
             let service = build_service(to, &slot.config).await?;
@@ -66,6 +83,7 @@ impl Registry {
                     def.handler.clone(),
                     slot.nc.clone(),
                     self.caller_key(),
+                    self.drain_signal(),
                 )));
             }
             started.push((slot.clone(), service, tasks));
@@ -79,10 +97,15 @@ impl Registry {
             old_services.push(slot.service.lock().expect("service lock").replace(service));
             self.tasks.lock().expect("registry lock").extend(tasks);
         }
+        // Drain the old endpoints: nats-server stops routing to them, and every request it routed
+        // before is answered on the old connection; then their loops end and the services stop.
+        if let Some(old_drain) = &old_drain {
+            let _ = old_drain.send(true);
+        }
+        futures::future::join_all(old_tasks).await;
         for service in old_services.into_iter().flatten() {
             let _ = service.stop().await;
         }
-        futures::future::join_all(old_tasks).await;
         Ok(self
             .serving
             .lock()
@@ -544,6 +567,7 @@ async fn add_endpoint(
         handler,
         slot.nc.clone(),
         slot.registry.caller_key(),
+        slot.registry.drain_signal(),
     ));
     let serving = slot.registry.serving.lock().expect("registry lock").clone();
     if let Some(serving) =

@@ -135,3 +135,61 @@ async fn a_failed_audit_write_is_logged_and_counted_at_metrics() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn a_key_edit_and_browser_credentials_are_audited() {
+    let platform = Platform::start(PlatformOptions::fast().admin_password(ADMIN_PASSWORD)).await;
+    let admin = platform.login_admin().await;
+    let token = platform
+        .key_create_with(&[
+            "--capability",
+            "pub:extensions.catalog.list",
+            "--name",
+            "report",
+        ])
+        .await;
+    let id = symphony_tests::platform::key_id_of(&token);
+    let body = serde_json::json!({
+        "capabilities": ["pub:extensions.catalog.add"],
+        "notes": "nightly",
+        "expires_in": "30d"
+    });
+    let reply = platform
+        .call(
+            reqwest::Method::PUT,
+            &format!("/key/{id}"),
+            Some(&admin.token),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply}");
+    let audit = platform.audit(&admin.token, 200).await;
+    let updated = audit
+        .iter()
+        .find(|e| e.action == "key_updated" && e.target == format!("key:{id}"))
+        .unwrap_or_else(|| panic!("no key_updated: {audit:?}"));
+    assert_eq!(updated.actor, "admin");
+    assert!(
+        updated.detail.starts_with(
+            "capabilities: added [pub:extensions.catalog.add], removed [pub:extensions.catalog.list]; expires: never -> "
+        ) && updated.detail.ends_with("; notes: 7 characters"),
+        "{updated:?}"
+    );
+
+    // Browser credentials for the session are audited too.
+    let reply = platform
+        .call(reqwest::Method::GET, "/usertoken", Some(&admin.token), None)
+        .await;
+    assert_eq!(reply.status, 200, "{reply}");
+    let session = format!(
+        "session:{}",
+        symphony_tests::platform::key_id_of(&admin.token)
+    );
+    let audit = platform.audit(&admin.token, 200).await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "user_token_issued" && e.actor == "admin" && e.target == session),
+        "{audit:?}"
+    );
+}

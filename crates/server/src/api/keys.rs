@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use symphony_protocol::capability::CapabilitySummary;
+use symphony_protocol::capability::{Capability, CapabilityKind, CapabilitySummary};
 use symphony_protocol::messages::{KeyKind, SymphonyInfo};
 use symphony_protocol::rest::{CapabilityInput, CreateKey, CreatedKey, KeyView, UpdateKey};
 use symphony_protocol::time::{now_unix, rfc3339};
@@ -165,11 +165,11 @@ pub async fn update(
         None => None,
     };
     // Compare-and-swap on the latest record: an edit racing a revocation leaves the key revoked.
-    let mut before = Vec::new();
+    let mut previous = None;
     let record = auth
         .keys
         .modify(&current.id, |record| {
-            before = record.capabilities.clone();
+            previous = Some(record.clone());
             if let Some(notes) = &req.notes {
                 record.notes = notes.clone();
             }
@@ -183,6 +183,11 @@ pub async fn update(
         })
         .await?
         .ok_or_else(|| ErrorBody::new(ErrorCode::KeyNotFound, format!("no key {id:?}")))?;
+    let changed = previous
+        .as_ref()
+        .map(|p| key_changes(p, &record))
+        .unwrap_or_default();
+    let before = previous.map(|p| p.capabilities).unwrap_or_default();
     if record.capabilities != before && record.check_usable(now_unix()).is_ok() {
         // Live connections get the new permissions: their JWTs are revoked, the SDKs exchange the
         // token again (this also pushes the accounts' imports).
@@ -191,14 +196,60 @@ pub async fn update(
         auth.sync_accounts().await?;
     }
     auth.audit
-        .record(event(
-            AuditAction::KeyUpdated,
-            &caller.actor(),
-            &format!("key:{}", record.id),
-        ))
+        .record(
+            event(
+                AuditAction::KeyUpdated,
+                &caller.actor(),
+                &format!("key:{}", record.id),
+            )
+            .detail(if changed.is_empty() {
+                "nothing changed".to_owned()
+            } else {
+                changed.join("; ")
+            }),
+        )
         .await;
     let connected = registry.connected_instances().await?;
     Ok(Json(view(&record, &connected)))
+}
+
+fn capability_text(c: &Capability) -> String {
+    let kind = match c.kind {
+        CapabilityKind::Pub => "pub",
+        CapabilityKind::Sub => "sub",
+    };
+    format!("{kind}:{}", c.subject)
+}
+
+/// What an edit changed, for the audit trail: capabilities added and removed, the expiry, the notes
+/// (their length only: notes are free text).
+fn key_changes(before: &KeyRecord, after: &KeyRecord) -> Vec<String> {
+    let mut out = Vec::new();
+    let names =
+        |r: &KeyRecord| -> Vec<String> { r.capabilities.iter().map(capability_text).collect() };
+    let (old, new) = (names(before), names(after));
+    let added: Vec<&String> = new.iter().filter(|c| !old.contains(c)).collect();
+    let removed: Vec<&String> = old.iter().filter(|c| !new.contains(c)).collect();
+    if !added.is_empty() || !removed.is_empty() {
+        let list = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        out.push(format!(
+            "capabilities: added [{}], removed [{}]",
+            list(&added),
+            list(&removed)
+        ));
+    }
+    if before.expires_at != after.expires_at {
+        let when = |t: Option<i64>| t.map_or("never".to_owned(), rfc3339);
+        out.push(format!(
+            "expires: {} -> {}",
+            when(before.expires_at),
+            when(after.expires_at)
+        ));
+    }
+    if before.notes != after.notes {
+        out.push(format!("notes: {} characters", after.notes.chars().count()));
+    }
+    out
 }
 
 pub async fn revoke(

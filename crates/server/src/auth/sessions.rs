@@ -265,9 +265,11 @@ impl SessionStore {
         self.table.purge(id.as_str()).await
     }
 
-    /// Verifies a session token; `Ok(None)` when no session has this id (it may be an API key). A
-    /// child token answers with its parent session: it acts as that session, and keeps it alive.
-    pub async fn verify(&self, token: &Token) -> Result<Option<Arc<SessionRecord>>, ErrorBody> {
+    /// The record `token` names, its secret checked; `Ok(None)` when no session has this id.
+    async fn record_of(
+        &self,
+        token: &Token,
+    ) -> Result<Option<Versioned<SessionRecord>>, ErrorBody> {
         let Some(entry) = self
             .table
             .read_or_fetch(token.key_id.as_str())
@@ -276,22 +278,23 @@ impl SessionStore {
         else {
             return Ok(None);
         };
-        let record = entry.value.clone();
-        if !token.matches_hash(&record.secret_hash) {
+        if !token.matches_hash(&entry.value.secret_hash) {
             return Err(ErrorBody::new(
                 ErrorCode::InvalidToken,
                 "the token is not valid",
             ));
         }
-        if let Some(scope) = &record.scope {
-            return Err(scoped_refused(scope));
-        }
-        let Some(parent_id) = &record.parent else {
-            return self.still_live(entry).await.map(Some);
-        };
-        let now = now_unix();
-        if record.expires_at.is_none_or(|at| now >= at) {
-            let _ = self.table.purge(record.id.as_str()).await;
+        Ok(Some(entry))
+    }
+
+    /// The live parent session of child token `child` (expired children and orphans are purged).
+    async fn parent_of(
+        &self,
+        child: &SessionRecord,
+        parent_id: &KeyId,
+    ) -> Result<Arc<SessionRecord>, ErrorBody> {
+        if child.expires_at.is_none_or(|at| now_unix() >= at) {
+            let _ = self.table.purge(child.id.as_str()).await;
             return Err(child_expired());
         }
         match self
@@ -300,11 +303,28 @@ impl SessionStore {
             .await
             .map_err(unreadable)?
         {
-            Some(parent) => self.still_live(parent).await.map(Some),
+            Some(parent) => self.still_live(parent).await,
             None => {
-                let _ = self.table.purge(record.id.as_str()).await;
+                let _ = self.table.purge(child.id.as_str()).await;
                 Err(expired())
             }
+        }
+    }
+
+    /// Verifies a session token; `Ok(None)` when no session has this id (it may be an API key). A
+    /// child token answers with its parent session: it acts as that session, and keeps it alive. A
+    /// scoped child token is refused (`scoped_token`).
+    pub async fn verify(&self, token: &Token) -> Result<Option<Arc<SessionRecord>>, ErrorBody> {
+        let Some(entry) = self.record_of(token).await? else {
+            return Ok(None);
+        };
+        let record = entry.value.clone();
+        if let Some(scope) = &record.scope {
+            return Err(scoped_refused(scope));
+        }
+        match &record.parent {
+            None => self.still_live(entry).await.map(Some),
+            Some(parent_id) => self.parent_of(&record, parent_id).await.map(Some),
         }
     }
 
@@ -314,21 +334,10 @@ impl SessionStore {
         &self,
         token: &Token,
     ) -> Result<Option<(Arc<SessionRecord>, String)>, ErrorBody> {
-        let Some(entry) = self
-            .table
-            .read_or_fetch(token.key_id.as_str())
-            .await
-            .map_err(unreadable)?
-        else {
+        let Some(entry) = self.record_of(token).await? else {
             return Ok(None);
         };
         let record = entry.value;
-        if !token.matches_hash(&record.secret_hash) {
-            return Err(ErrorBody::new(
-                ErrorCode::InvalidToken,
-                "the token is not valid",
-            ));
-        }
         let (Some(scope), Some(parent_id)) = (&record.scope, &record.parent) else {
             return Err(ErrorBody::new(
                 ErrorCode::WrongTokenKind,
@@ -336,22 +345,8 @@ impl SessionStore {
             )
             .with_hint("get one from POST /api/v1/usertoken/scoped"));
         };
-        if record.expires_at.is_none_or(|at| now_unix() >= at) {
-            let _ = self.table.purge(record.id.as_str()).await;
-            return Err(child_expired());
-        }
-        match self
-            .table
-            .read_or_fetch(parent_id.as_str())
-            .await
-            .map_err(unreadable)?
-        {
-            Some(parent) => Ok(Some((self.still_live(parent).await?, scope.clone()))),
-            None => {
-                let _ = self.table.purge(record.id.as_str()).await;
-                Err(expired())
-            }
-        }
+        let parent = self.parent_of(&record, parent_id).await?;
+        Ok(Some((parent, scope.clone())))
     }
 
     /// Ends a session past its lifetime or idle for too long; else records the use (at most every

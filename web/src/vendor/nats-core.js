@@ -1,2 +1,47 @@
-// `@nats-io/nats-core` (NATS over WebSocket) for extension modules.
-export * from "@nats-io/nats-core";
+// `@nats-io/nats-core` (NATS over WebSocket) for extension modules (import map → /vendor/nats-core.js). The package ships as
+// CommonJS, whose names `export *` cannot see when bundled: re-export them one by one (tests/browser/vendor.test.mjs
+// checks that every name of the package is here).
+import * as lib from "@nats-io/nats-core";
+
+export const {
+  AuthorizationError,
+  Bench,
+  ClosedConnectionError,
+  ConnectionError,
+  DrainingConnectionError,
+  Empty,
+  InvalidArgumentError,
+  InvalidOperationError,
+  InvalidSubjectError,
+  Match,
+  Metric,
+  MsgHdrsImpl,
+  NoRespondersError,
+  Nuid,
+  PermissionViolationError,
+  ProtocolError,
+  RequestError,
+  TimeoutError,
+  UserAuthenticationExpiredError,
+  backoff,
+  buildAuthenticator,
+  canonicalMIMEHeaderKey,
+  createInbox,
+  credsAuthenticator,
+  deadline,
+  deferred,
+  delay,
+  errors,
+  hasWsProtocol,
+  headers,
+  jwtAuthenticator,
+  millis,
+  nanos,
+  nkeyAuthenticator,
+  nkeys,
+  nuid,
+  syncIterator,
+  tokenAuthenticator,
+  usernamePasswordAuthenticator,
+  wsconnect,
+} = lib;

@@ -173,6 +173,16 @@ impl Platform {
             .await
     }
 
+    /// `GET /api/v1/openapi.json` as `token` (the aggregated document is behind sign-in).
+    pub async fn openapi(&self, token: &str) -> RestReply {
+        self.send(
+            self.http()
+                .get(format!("{}/api/v1/openapi.json", self.http_url()))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
     /// Polls `GET <prefix><path>` until the gateway routes it (anything but 404
     /// `route_not_found`, 503 `no_responders` while the endpoint starts); returns that reply.
     pub async fn wait_route(&self, prefix: &str, path: &str, token: &str) -> RestReply {

@@ -497,7 +497,7 @@ async fn routes_follow_registration_per_extension_without_a_server_restart() {
     let extra = platform.wait_route("rest", "/extra", &rest_token).await;
     assert_eq!(extra.status, 200, "{extra}");
     assert_eq!(extra.json(), json!({"extra": true, "prefix": "rest"}));
-    let doc = platform.get_raw("/api/v1/openapi.json").await.json();
+    let doc = platform.openapi(&rest_token).await.json();
     assert!(
         doc["paths"]["/api/v1/extension/rest/extra"]["get"].is_object(),
         "the re-registered route is documented: {}",
@@ -564,7 +564,12 @@ async fn openapi_json_documents_live_extensions_and_swagger_ui_is_served() {
     let platform = Platform::start(PlatformOptions::fast()).await;
     let token = client_key(&platform, "rest").await;
 
-    let before = platform.get_raw("/api/v1/openapi.json").await;
+    // It lists every extension's API: not without sign-in.
+    platform
+        .get_raw("/api/v1/openapi.json")
+        .await
+        .assert_error(401, ErrorCode::MissingToken);
+    let before = platform.openapi(&token).await;
     assert_eq!(before.status, 200, "{before}");
     let before = before.json();
     assert!(before["paths"]["/api/v1/ping"].is_object(), "{before}");
@@ -576,7 +581,7 @@ async fn openapi_json_documents_live_extensions_and_swagger_ui_is_served() {
     let config = tempfile::tempdir().unwrap();
     let _ext = start_rest_ext(&platform, config.path(), &[]).await;
     platform.wait_route("rest", "/items/1", &token).await;
-    let doc = platform.get_raw("/api/v1/openapi.json").await;
+    let doc = platform.openapi(&token).await;
     assert_eq!(doc.status, 200, "{doc}");
     assert!(doc.content_type().starts_with("application/json"), "{doc}");
     let doc = doc.json();
@@ -677,7 +682,7 @@ async fn the_service_proxy_reaches_the_rust_catalog_without_openapi() {
         .rest_get("catalog", "/list/more", &token)
         .await
         .assert_error(404, ErrorCode::RouteNotFound);
-    let doc = platform.get_raw("/api/v1/openapi.json").await.json();
+    let doc = platform.openapi(&token).await.json();
     assert!(
         doc["paths"]
             .as_object()

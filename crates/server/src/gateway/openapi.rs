@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::Gateway;
 use super::platform_openapi::platform_document;
 use super::proxy::BASE;
+use crate::http::Authenticated;
 
 /// `swagger-ui-dist` from npm, vendored by `scripts/bootstrap.sh` into `web/node_modules`.
 #[derive(rust_embed::Embed)]
@@ -87,9 +88,18 @@ fn merge_extension(out: &mut Value, prefix: &str, name: &str, mut doc: Value) {
     }
 }
 
-pub async fn openapi_json(State(gateway): State<Gateway>) -> Response {
+/// Behind sign-in (it lists every extension's API): a user sees the extensions their roles show, an
+/// API key every one (as `GET /api/v1/extensions/all`).
+pub async fn openapi_json(
+    State(gateway): State<Gateway>,
+    Authenticated(caller): Authenticated,
+) -> Response {
     let mut out = platform_document();
-    for routes in gateway.all_routes() {
+    for routes in gateway
+        .all_routes()
+        .into_iter()
+        .filter(|r| caller.sees(&r.prefix))
+    {
         for doc in &routes.documents {
             merge_extension(&mut out, &routes.prefix, &routes.name, doc.clone());
         }

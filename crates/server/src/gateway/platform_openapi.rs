@@ -108,7 +108,7 @@ pub fn platform_document() -> Value {
             "/api/v1/audit": {"get": audit},
             "/api/v1/ui/module/{prefix}/{name}": {"get": op(
                 "An extension's UI module, transpiled to JavaScript", true, &["prefix", "name"], None)},
-            "/api/v1/openapi.json": {"get": op("This document", false, &[], None)},
+            "/api/v1/openapi.json": {"get": op("This document, with the extensions the caller sees", true, &[], None)},
             "/metrics": {"get": op("The server's counters in the Prometheus text format", false, &[], None)}
         },
         "components": {

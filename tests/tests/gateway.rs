@@ -12,6 +12,7 @@ use symphony_protocol::messages::ExtensionState;
 use symphony_tests::KeyConn;
 use symphony_tests::extension::Extension;
 use symphony_tests::platform::key_id_of;
+use symphony_tests::users::ADMIN_PASSWORD;
 use symphony_tests::{DEFAULT_DEADLINE, Platform, PlatformOptions, bins, eventually};
 
 /// Starts `rest-ext` with a fresh registration token (it provisions and stores its key in
@@ -774,4 +775,34 @@ async fn a_forged_symphony_caller_is_not_verified_by_the_sdk() {
         Value::Null,
         "a signature by another key is refused: {seen}"
     );
+}
+
+/// A user sees in the aggregated document only the extensions their roles show.
+#[tokio::test]
+async fn openapi_json_shows_a_user_only_the_extensions_of_their_roles() {
+    let platform = Platform::start(PlatformOptions::fast().admin_password(ADMIN_PASSWORD)).await;
+    let admin = platform.login_admin().await;
+    let token = client_key(&platform, "rest").await;
+    let config = tempfile::tempdir().unwrap();
+    let _ext = start_rest_ext(&platform, config.path(), &[]).await;
+    platform.wait_route("rest", "/items/1", &token).await;
+    let role = json!({"name": "catalog-only", "description": "the catalog only", "pub": [],
+                      "sub": [], "extensions": ["catalog"], "admin": false});
+    let reply = platform.put_role(&admin.token, "catalog-only", &role).await;
+    assert_eq!(reply.status, 200, "{reply}");
+    let user = platform
+        .add_user(&admin.token, "cora", &["catalog-only"])
+        .await;
+    let rest_path = "/api/v1/extension/rest/items/{id}";
+    let for_admin = platform.openapi(&admin.token).await.json();
+    assert!(for_admin["paths"][rest_path].is_object(), "{for_admin}");
+    let for_user = platform.openapi(&user.token).await;
+    assert_eq!(for_user.status, 200, "{for_user}");
+    let for_user = for_user.json();
+    assert!(
+        for_user["paths"][rest_path].is_null(),
+        "{}",
+        for_user["paths"]
+    );
+    assert!(for_user["paths"]["/api/v1/ping"].is_object());
 }

@@ -147,11 +147,9 @@ fn decode_wrapped(obj: &Map<String, Value>) -> Result<Reply, String> {
         None | Some(Value::Null) => 200,
         Some(v) => match v.as_u64() {
             Some(n @ 200..=599) => n as u16,
-            Some(n @ 100..=199) => {
-                return Err(format!(
-                    "statusCode {n} is informational and cannot end a request"
-                ));
-            }
+            // The seed allows 100–599, but an informational status cannot end an HTTP exchange:
+            // the body goes out as 200, as Go's net/http answers a handler that wrote a 1xx.
+            Some(100..=199) => 200,
             _ => {
                 return Err(format!(
                     "statusCode {v} is not an integer between 100 and 599"
@@ -324,12 +322,17 @@ mod tests {
     }
 
     #[test]
+    fn an_informational_status_answers_200_with_the_body() {
+        let r = d(r#"{"body":{"id":1},"statusCode":102}"#).unwrap();
+        assert_eq!((r.status, &r.body[..]), (200, &br#"{"id":1}"#[..]));
+    }
+
+    #[test]
     fn malformed_wrappers_are_errors() {
         for bad in [
             r#"{"body":1,"statusCode":42}"#,
             r#"{"body":1,"statusCode":"200"}"#,
             r#"{"body":1,"statusCode":600}"#,
-            r#"{"body":1,"statusCode":101}"#,
             r#"{"body":1,"headers":{"X":1}}"#,
             r#"{"body":1,"headers":["x"]}"#,
             r#"{"body":1,"headers":{"Transfer-Encoding":"chunked"}}"#,

@@ -71,8 +71,9 @@ enum Mapping {
     Unmapped(String),
 }
 
-/// The last path segment of `template` that is not a `{parameter}` (`/items/{id}` → `items`).
-fn last_literal_segment(template: &str) -> Option<&str> {
+/// The last path segment of `template` that is not a `{parameter}` (`/items/{id}` → `items`): the
+/// endpoint an operation without a name maps to, and its command name in `symphony ext`.
+pub fn last_literal_segment(template: &str) -> Option<&str> {
     template.split('/').rev().find(|s| {
         let parameter = s.starts_with('{') && s.ends_with('}');
         !s.is_empty() && !parameter

@@ -15,6 +15,8 @@ use anyhow::{Context, anyhow, bail};
 use reqwest::Method;
 use serde_json::Value;
 
+use symphony_protocol::routes::last_literal_segment;
+
 use super::RemoteArgs;
 use super::http_client::ApiClient;
 
@@ -77,13 +79,6 @@ pub fn extensions(doc: &Value) -> BTreeMap<String, usize> {
         }
     }
     out
-}
-
-fn last_literal_segment(path: &str) -> Option<&str> {
-    path.split('/').rev().find(|s| {
-        let parameter = s.starts_with('{') && s.ends_with('}');
-        !s.is_empty() && !parameter
-    })
 }
 
 /// Follows a local `$ref` (`#/components/parameters/x`) in `doc`.

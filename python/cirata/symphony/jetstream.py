@@ -7,16 +7,20 @@ also accept `:`. Everything else is nats-py unchanged; connections made with pla
 rule.
 
 `keys()` of an empty bucket answers `[]` here (nats-py raises `NoKeysError`), so the seed's catalog `list` handler
-works on a fresh bucket as written.
+works on a fresh bucket as written; and it reads until the server's last message, so a key written just before is
+always listed (nats-py's `keys()` races its first delivery).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
+import nats.aio.msg
 import nats.errors
 import nats.js
+import nats.js.api
 import nats.js.errors
 import nats.js.kv
 from nats.aio.client import Client
@@ -54,13 +58,47 @@ class KeyValue(nats.js.kv.KeyValue):
         return await super().update(key, value, last=last, validate_keys=False)
 
     async def keys(self, filters: list[str] | None = None, **kwargs: Any) -> list[str]:
-        """nats-py's `keys()`, except that an empty bucket (or no key matching `filters`) answers `[]`."""
-        try:
-            if filters is None:
-                return await super().keys(**kwargs)
-            return await super().keys(filters, **kwargs)
-        except nats.js.errors.NoKeysError:
+        """The bucket's keys (nats-py's `filters`: keep keys containing one of them); `[]` for an empty bucket.
+
+        Read with an ordered consumer (last message per key, headers only) until the message the server says is
+        the last (`num_pending == 0`). nats-py's `keys()` instead decides from consumer info, which races the
+        first delivery: under load a key written just before could be missed, or an empty bucket reported.
+        """
+        info = await self._js.stream_info(self._stream)
+        if info.state.messages == 0:
             return []
+        queue: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue()
+
+        async def deliver(msg: nats.aio.msg.Msg) -> None:
+            await queue.put(msg)
+
+        sub = await self._js.subscribe(
+            f"{self._pre}>",
+            stream=self._stream,
+            cb=deliver,
+            ordered_consumer=True,
+            deliver_policy=nats.js.api.DeliverPolicy.LAST_PER_SUBJECT,
+            headers_only=True,
+            inactive_threshold=60.0,
+        )
+        keys: list[str] = []
+        try:
+            while True:
+                try:
+                    msg = await asyncio.wait_for(queue.get(), timeout=self._js._timeout)
+                except asyncio.TimeoutError:
+                    break  # every entry expired between the two reads
+                headers = msg.headers or {}
+                removed = headers.get(nats.js.kv.KV_OP) in (nats.js.kv.KV_DEL, nats.js.kv.KV_PURGE)
+                if not removed and nats.js.kv.KV_MARKER_REASON not in headers:
+                    keys.append(msg.subject[len(self._pre) :])
+                if msg.metadata.num_pending == 0:
+                    break
+        finally:
+            await sub.unsubscribe()
+        if filters:
+            keys = [k for k in keys if any(f in k for f in filters)]
+        return keys
 
     async def delete(
         self, key: str, last: int | None = None, validate_keys: bool = True, msg_ttl: float | None = None

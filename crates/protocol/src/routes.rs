@@ -11,7 +11,7 @@ use crate::manifest::{Manifest, ServiceSpec};
 use crate::{ErrorBody, ErrorCode};
 
 /// HTTP methods an OpenAPI path item may define.
-const METHODS: &[&str] = &[
+pub const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 

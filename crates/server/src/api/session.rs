@@ -121,13 +121,7 @@ pub async fn logout(
     State(info): State<Arc<SymphonyInfo>>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
-    let Caller::User { user, session, .. } = &caller else {
-        return Err(ErrorBody::new(
-            ErrorCode::WrongTokenKind,
-            "only a signed-in user can sign out",
-        )
-        .into());
-    };
+    let (user, _, session) = caller.session("only a signed-in user can sign out")?;
 
     // The final record: every browser credential issued before the end (none can be after it).
     let Some(ended) = auth.sessions.end(&session.id).await? else {
@@ -181,25 +175,12 @@ pub async fn usertoken(
     State(info): State<Arc<SymphonyInfo>>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<UserToken>, ApiError> {
-    let Caller::User {
-        user,
-        grants,
-        session,
-    } = caller
-    else {
-        return Err(ErrorBody::new(
-            ErrorCode::WrongTokenKind,
-            "browser credentials are for signed-in users",
-        )
-        .into());
-    };
+    let (user, grants, session) = caller.session("browser credentials are for signed-in users")?;
 
     let nkey = KeyPair::new_user();
     let inbox = format!("_INBOX_user.{}", session.id);
     let permissions = grants.browser_permissions(&inbox);
-    // Nothing issued here outlives the session's absolute lifetime.
-    let exp =
-        (now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64).min(auth.sessions.ends_at(&session));
+    let exp = browser_expiry(&auth, session);
     let jti = format!("user-{}", session.id);
     let jwt = auth.identity.user_jwt(
         &Account::Clients,
@@ -226,6 +207,12 @@ pub async fn usertoken(
         expires_at: rfc3339(exp),
         renew_after_secs: USER_TOKEN_LIFETIME.as_secs() * 2 / 3,
     }))
+}
+
+/// When browser credentials issued now expire: after [`USER_TOKEN_LIFETIME`], never past the
+/// session's absolute lifetime.
+fn browser_expiry(auth: &Auth, session: &crate::auth::sessions::SessionRecord) -> i64 {
+    (now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64).min(auth.sessions.ends_at(session))
 }
 
 /// Records a new child token (scoped to `scope` when given) and the browser nkey in session `id`
@@ -281,18 +268,8 @@ pub async fn usertoken_scoped(
     Authenticated(caller): Authenticated,
     Json(req): Json<ScopedTokenRequest>,
 ) -> Result<Json<ScopedToken>, ApiError> {
-    let Caller::User {
-        user,
-        grants,
-        session,
-    } = caller
-    else {
-        return Err(ErrorBody::new(
-            ErrorCode::WrongTokenKind,
-            "extension frame credentials are for signed-in users",
-        )
-        .into());
-    };
+    let (user, grants, session) =
+        caller.session("extension frame credentials are for signed-in users")?;
     let prefix = req.prefix;
     validate_prefix(&prefix)?;
     let registered = grants.shows(&prefix) && registry.current_record(&prefix).await?.is_some();
@@ -304,9 +281,7 @@ pub async fn usertoken_scoped(
         .into());
     }
 
-    // Nothing issued here outlives the session's absolute lifetime.
-    let exp =
-        (now_unix() + USER_TOKEN_LIFETIME.as_secs() as i64).min(auth.sessions.ends_at(&session));
+    let exp = browser_expiry(&auth, session);
     let nkey = KeyPair::new_user();
     let bearer = issue_child(&auth, &session.id, &info.origin, exp, Some(&prefix), &nkey).await?;
     let inbox = format!("_INBOX_ui.{}", bearer.key_id);

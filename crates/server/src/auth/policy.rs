@@ -75,6 +75,22 @@ impl Caller {
         }
     }
 
+    /// The signed-in user with their session, for what only a session may do; an API key is refused
+    /// with `refusal` (what it may not do).
+    pub fn session(
+        &self,
+        refusal: &str,
+    ) -> Result<(&UserRecord, &Grants, &Arc<SessionRecord>), ErrorBody> {
+        match self {
+            Caller::User {
+                user,
+                grants,
+                session,
+            } => Ok((user.as_ref(), grants, session)),
+            Caller::Key(_) => Err(ErrorBody::new(ErrorCode::WrongTokenKind, refusal)),
+        }
+    }
+
     /// May this caller call the endpoint `subject` of extension `prefix` through the gateway?
     pub fn may_call(&self, prefix: &str, subject: &str) -> Result<(), ErrorBody> {
         let allowed = match self {

@@ -15,13 +15,11 @@ use anyhow::{Context, anyhow, bail};
 use reqwest::Method;
 use serde_json::Value;
 
-use symphony_protocol::routes::last_literal_segment;
+use symphony_protocol::routes::{METHODS, last_literal_segment};
 
 use super::RemoteArgs;
 use super::http_client::ApiClient;
-
-const BASE: &str = "/api/v1/extension/";
-const METHODS: [&str; 7] = ["get", "put", "post", "delete", "patch", "head", "options"];
+use crate::gateway::BASE;
 
 #[derive(clap::Args, Debug)]
 #[command(disable_help_flag = true)]
@@ -138,7 +136,7 @@ pub fn operations(doc: &Value, prefix: &str) -> Vec<Operation> {
             continue;
         };
         let shared = params_of(doc, item.get("parameters"));
-        for method in METHODS {
+        for method in METHODS.iter().copied() {
             let Some(op) = item.get(method) else {
                 continue;
             };

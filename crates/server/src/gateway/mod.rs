@@ -7,6 +7,8 @@ mod proxy;
 pub mod response;
 pub mod routes;
 
+pub use proxy::BASE;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

@@ -89,7 +89,11 @@ pub fn check(source: &str) -> Result<(), TooComplex> {
                 previous = b'"';
                 continue;
             }
-            b'`' => {
+            // Template text, after its opening backtick or after a substitution's closing brace.
+            b'`' | b'}' if b == b'`' || stack.last() == Some(&Open::Substitution) => {
+                if b == b'}' {
+                    stack.pop();
+                }
                 let (end, substitution) = skip_template_text(bytes, i + 1);
                 if substitution {
                     push(&mut stack, Open::Substitution, i)?;
@@ -101,16 +105,6 @@ pub fn check(source: &str) -> Result<(), TooComplex> {
             b'(' | b'[' | b'{' => push(&mut stack, Open::Code, i)?,
             b')' | b']' => {
                 stack.pop();
-            }
-            b'}' if stack.last() == Some(&Open::Substitution) => {
-                stack.pop();
-                let (end, substitution) = skip_template_text(bytes, i + 1);
-                if substitution {
-                    push(&mut stack, Open::Substitution, i)?;
-                }
-                i = end;
-                previous = b'"';
-                continue;
             }
             b'}' => {
                 stack.pop();

@@ -146,6 +146,15 @@ export class Platform {
     throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
   }
 
+  /** Opens `route` inside the shell (history API), without a page load. */
+  async open(page, route) {
+    await page.evaluate((to) => {
+      history.pushState(null, "", to);
+      window.dispatchEvent(new Event("symphony:navigate"));
+    }, route);
+    await page.waitForURL(`${this.origin}${route}`);
+  }
+
   shot(page, name) {
     return page.screenshot({ path: path.join(this.artifacts, `${name}.png`), fullPage: true });
   }

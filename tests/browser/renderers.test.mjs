@@ -29,14 +29,7 @@ after(() => platform.close());
 
 const shot = (page, name) => platform.shot(page, name);
 
-/** Opens `route` inside the shell (history API), without a page load. */
-async function open(page, route) {
-  await page.evaluate((to) => {
-    history.pushState(null, "", to);
-    window.dispatchEvent(new Event("symphony:navigate"));
-  }, route);
-  await page.waitForURL(`${origin}${route}`);
-}
+const open = (page, route) => platform.open(page, route);
 
 test("extension pages of every kind", { timeout: 300_000 }, async () => {
   const page = await platform.signedInPage();

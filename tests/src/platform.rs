@@ -514,9 +514,9 @@ impl Platform {
         }
     }
 
-    /// An extension `prefix` registered directly with a key the CLI made for it: pub and sub on its
-    /// own prefix plus `extra` capabilities, and a declared bucket `<prefix>_data`.
-    pub async fn registered_extension(&self, name: &str, prefix: &str, extra: &[&str]) -> KeyConn {
+    /// The token of a key the CLI made for extension `prefix` (named `name`): pub and sub on its own
+    /// prefix plus `extra` capabilities.
+    pub async fn extension_key(&self, name: &str, prefix: &str, extra: &[&str]) -> String {
         let own = format!("sub:extensions.{prefix}.>");
         let own_pub = format!("pub:extensions.{prefix}.>");
         let mut args = vec![
@@ -532,7 +532,15 @@ impl Platform {
         for c in extra {
             args.extend(["--capability", c]);
         }
-        let conn = self.connect_as(&self.key_create_with(&args).await).await;
+        self.key_create_with(&args).await
+    }
+
+    /// An extension `prefix` registered directly with [`Platform::extension_key`], declaring a
+    /// bucket `<prefix>_data`.
+    pub async fn registered_extension(&self, name: &str, prefix: &str, extra: &[&str]) -> KeyConn {
+        let conn = self
+            .connect_as(&self.extension_key(name, prefix, extra).await)
+            .await;
         let _: symphony_protocol::messages::RegisterReply = conn
             .request_json(
                 &symphony_protocol::subjects::register(conn.key_id()),

@@ -24,18 +24,7 @@ paths:
 #[tokio::test]
 async fn yaml_openapi_maps_by_path_and_unmapped_operations_are_warnings() {
     let platform = Platform::start(PlatformOptions::fast()).await;
-    let key = platform
-        .key_create_with(&[
-            "--capability",
-            &format!("sub:extensions.{PREFIX}.>"),
-            "--capability",
-            &format!("pub:extensions.{PREFIX}.>"),
-            "--prefix",
-            PREFIX,
-            "--name",
-            "Mapping",
-        ])
-        .await;
+    let key = platform.extension_key("Mapping", PREFIX, &[]).await;
     let mut ext = Extension::new("Mapping", PREFIX).with_token(key.clone());
     ext.add_capability("sub", &format!("extensions.{PREFIX}.>"), "Everything")
         .unwrap();

@@ -47,18 +47,7 @@ async fn wait_health(
 #[tokio::test]
 async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
     let platform = Platform::start(PlatformOptions::fast()).await;
-    let key = platform
-        .key_create_with(&[
-            "--capability",
-            &format!("sub:extensions.{PREFIX}.>"),
-            "--capability",
-            &format!("pub:extensions.{PREFIX}.>"),
-            "--prefix",
-            PREFIX,
-            "--name",
-            "SDK health",
-        ])
-        .await;
+    let key = platform.extension_key("SDK health", PREFIX, &[]).await;
     let id = key_id_of(&key);
 
     // An invalid state read from text is a typed error; nothing is stored.

@@ -16,8 +16,9 @@ pub async fn ensure_bucket(
 ) -> anyhow::Result<kv::Store> {
     let store = create_or_update(js, spec, replicas).await?;
     if spec.max_bucket_size > 0 {
-        let mut stream = js.get_stream(format!("KV_{}", spec.name)).await?;
-        let mut config = stream.info().await?.config.clone();
+        // `get_stream` read the stream's info already: no second round trip.
+        let stream = js.get_stream(format!("KV_{}", spec.name)).await?;
+        let mut config = stream.cached_info().config.clone();
         if config.discard != jetstream::stream::DiscardPolicy::Old {
             config.discard = jetstream::stream::DiscardPolicy::Old;
             js.update_stream(config).await?;

@@ -202,10 +202,13 @@ impl Permissions {
 pub const JETSTREAM_SUBJECTS: &[&str] = &["$JS.API.>", "$KV.>", "$O.>", "$JS.ACK.>", "$JS.FC.>"];
 
 /// Permissions of an `api_key`: declared capabilities plus narrow infrastructure subjects. A key
-/// bound to `prefix` lives in that extension's account (its subjects, its JetStream, its status and
-/// registration); a key without one lives in the clients account and only calls and listens.
+/// bound to `prefix` lives in that extension's account (its subjects, its JetStream, its commands);
+/// a key without one lives in the clients account and only calls and listens. With `instance`
+/// (a JWT minted for one instance, docs/protocol.md §12.1) the instance's own subjects are added:
+/// its instance handlers, its registration and its status.
 pub fn api_key_permissions(
     key: &KeyId,
+    instance: Option<&KeyId>,
     prefix: Option<&str>,
     capabilities: &[Capability],
 ) -> Permissions {
@@ -226,10 +229,19 @@ pub fn api_key_permissions(
         p.push(CapabilityKind::Sub, "$SRV.>".to_owned());
         p.push(
             CapabilityKind::Sub,
-            format!("{}.>", subjects::instance_prefix(prefix, key)),
+            subjects::command_subject(prefix, ">"),
         );
-        p.push(CapabilityKind::Pub, subjects::register(key));
-        p.push(CapabilityKind::Pub, subjects::status_subject(prefix, key));
+        if let Some(instance) = instance {
+            p.push(
+                CapabilityKind::Sub,
+                format!("{}.>", subjects::instance_prefix(prefix, instance)),
+            );
+            p.push(CapabilityKind::Pub, subjects::register(key, instance));
+            p.push(
+                CapabilityKind::Pub,
+                subjects::status_subject(prefix, instance),
+            );
+        }
         for subject in JETSTREAM_SUBJECTS {
             p.push(CapabilityKind::Pub, (*subject).to_owned());
         }
@@ -376,7 +388,8 @@ mod tests {
             cap(CapabilityKind::Pub, "extensions.other.mcp"),
             cap(CapabilityKind::Sub, "extensions.other.events"),
         ];
-        let p = api_key_permissions(&key, Some("catalog"), &caps);
+        let instance = KeyId::generate();
+        let p = api_key_permissions(&key, Some(&instance), Some("catalog"), &caps);
         assert!(p.allow_responses);
         for own in ["extensions.catalog.list", "cirata.extensions.catalog.list"] {
             assert!(p.sub_allow.contains(&own.to_owned()), "{own}");
@@ -395,12 +408,12 @@ mod tests {
         assert!(p.sub_allow.contains(&format!("_INBOX_catalog.{key}.>")));
         assert!(
             p.pub_allow
-                .contains(&format!("$KV.symphony_status.catalog.{key}"))
+                .contains(&format!("$KV.symphony_status.catalog.{instance}"))
         );
         assert!(p.pub_allow.contains(&"$JS.API.>".to_owned()));
         assert!(
             p.pub_allow
-                .contains(&format!("cirata.services.registry.register.{key}"))
+                .contains(&format!("cirata.services.registry.register.{key}.{instance}"))
         );
         for forbidden in ["_INBOX.>", ">", "cirata.services.>", "cirata.extensions.>"] {
             assert!(
@@ -430,7 +443,7 @@ mod tests {
             cap(CapabilityKind::Sub, "extensions.catalog.list"),
             cap(CapabilityKind::Pub, "extensions.catalog.add"),
         ];
-        let p = api_key_permissions(&key, None, &caps);
+        let p = api_key_permissions(&key, None, None, &caps);
         assert!(!p.allow_responses);
         assert_eq!(
             p.pub_allow,
@@ -457,6 +470,7 @@ mod tests {
         assert!(subject_matches("a.b", "a.b"));
         let p = api_key_permissions(
             &KeyId::generate(),
+            None,
             None,
             &[cap(CapabilityKind::Pub, "extensions.catalog.list")],
         );

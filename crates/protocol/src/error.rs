@@ -67,6 +67,10 @@ error_codes! {
     JsxSyntaxError => "jsx_syntax_error",
     InvalidCallerSignature => "invalid_caller_signature",
     ModuleTooComplex => "module_too_complex",
+    InstanceNotFound => "instance_not_found",
+    CommandNotFound => "command_not_found",
+    FencedOut => "fenced_out",
+    NotMyWork => "not_my_work",
     Internal => "internal",
 }
 
@@ -87,7 +91,9 @@ impl ErrorCode {
             UserNotFound | RoleNotFound | KeyNotFound => 404,
             AlreadyExists => 409,
             WrongTokenKind | ScopedToken | CapabilityForbidden | PrefixMismatch | Forbidden => 403,
-            ExtensionNotFound | NotFound | RouteNotFound | ResourceNotFound => 404,
+            ExtensionNotFound | NotFound | RouteNotFound | ResourceNotFound | InstanceNotFound
+            | CommandNotFound => 404,
+            FencedOut | NotMyWork => 409,
             NotAModule => 415,
             JsxSyntaxError | ModuleTooComplex => 422,
             MethodNotAllowed => 405,

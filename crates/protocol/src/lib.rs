@@ -13,6 +13,7 @@ pub mod jwt;
 pub mod manifest;
 pub mod messages;
 pub mod names;
+pub mod partition;
 pub mod private_file;
 pub mod rbac;
 pub mod rest;

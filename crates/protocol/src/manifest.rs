@@ -97,6 +97,15 @@ pub struct EndpointSpec {
     pub subject: String,
 }
 
+/// A command of the commands channel (docs/protocol.md §12.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct CommandSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceSpec {
     pub service: String,
@@ -133,6 +142,12 @@ pub struct Manifest {
     pub buckets: Vec<BucketSpec>,
     #[serde(default)]
     pub endpoints: Vec<ServiceSpec>,
+    /// Commands one instance handles each (§12.3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<CommandSpec>,
+    /// Names of the handlers every instance serves for itself (§12.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_handlers: Vec<String>,
 }
 
 fn invalid(message: String) -> ErrorBody {
@@ -208,6 +223,30 @@ pub fn validate_service_name(name: &str) -> Result<(), ErrorBody> {
         Err(invalid(format!(
             "service name {name:?} may only use A-Z, a-z, 0-9, _ and -"
         )))
+    }
+}
+
+/// Longest name of a command or an instance handler.
+pub const MAX_HANDLER_NAME_LEN: usize = 64;
+
+/// Checks the name of a command or an instance handler (`what`): 1-64 of `[A-Za-z0-9_-]`, one
+/// subject token (docs/protocol.md §12.2).
+pub fn validate_handler_name(what: &str, name: &str) -> Result<(), ErrorBody> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_HANDLER_NAME_LEN
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+    if ok {
+        Ok(())
+    } else {
+        let shown: String = name.chars().take(40).collect();
+        Err(ErrorBody::new(
+            ErrorCode::InvalidEndpoint,
+            format!(
+                "{what} name {shown:?} must be 1-{MAX_HANDLER_NAME_LEN} of A-Z, a-z, 0-9, _ and -"
+            ),
+        ))
     }
 }
 
@@ -376,6 +415,20 @@ impl Manifest {
                         crate::subjects::extension_group(p)
                     )));
                 }
+            }
+        }
+        let mut commands = HashSet::new();
+        for c in &self.commands {
+            validate_handler_name("command", &c.name)?;
+            if !commands.insert(c.name.as_str()) {
+                return Err(invalid(format!("command {:?} is declared twice", c.name)));
+            }
+        }
+        let mut handlers = HashSet::new();
+        for h in &self.instance_handlers {
+            validate_handler_name("instance handler", h)?;
+            if !handlers.insert(h.as_str()) {
+                return Err(invalid(format!("instance handler {h:?} is declared twice")));
             }
         }
         Ok(())

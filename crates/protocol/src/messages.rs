@@ -23,6 +23,10 @@ pub enum KeyKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: KeyId,
+    /// The instance this exchange is for: the JWT's `jti` (docs/protocol.md §12.1). Absent from
+    /// servers older than instance ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<KeyId>,
     pub kind: KeyKind,
     pub name: String,
     pub prefix: Option<String>,
@@ -135,6 +139,13 @@ pub struct InstanceStatus {
     /// `disconnected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The key the instance runs with (counted for it only when the instance id verifies against
+    /// it, docs/protocol.md §12.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<KeyId>,
+    /// The instance takes part in work partitioning (§12.4).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partitioning: bool,
 }
 
 /// The state of an extension as the UI shows it (docs/protocol.md §5.4).
@@ -343,6 +354,8 @@ mod tests {
                 host: "h".into(),
                 pid: 1,
                 message: None,
+                key_id: None,
+                partitioning: false,
             },
             since_heartbeat: Duration::from_secs(since),
         }

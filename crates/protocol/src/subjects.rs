@@ -63,18 +63,32 @@ pub fn provision(key: &KeyId) -> String {
     format!("{REGISTRY_PROVISION_PREFIX}.{key}")
 }
 
-pub fn register(key: &KeyId) -> String {
-    format!("{REGISTRY_REGISTER_PREFIX}.{key}")
+/// The registration subject of one instance: `cirata.services.registry.register.<K>.<I>`.
+pub fn register(key: &KeyId, instance: &KeyId) -> String {
+    format!("{REGISTRY_REGISTER_PREFIX}.{key}.{instance}")
+}
+
+/// Queue group of the commands channel (docs/protocol.md §12.3).
+pub const COMMANDS_QUEUE: &str = "commands";
+
+/// The subject of command `name`: `cirata.extensions.<prefix>.commands.<name>`.
+pub fn command_subject(prefix: &str, name: &str) -> String {
+    format!("cirata.extensions.{prefix}.commands.{name}")
+}
+
+/// The subject of instance handler `name` of one instance (§12.2).
+pub fn instance_handler_subject(prefix: &str, instance: &KeyId, name: &str) -> String {
+    format!("{}.{name}", instance_prefix(prefix, instance))
 }
 
 /// The status key of one instance inside [`STATUS_BUCKET`].
-pub fn status_key(prefix: &str, key: &KeyId) -> String {
-    format!("{prefix}.{key}")
+pub fn status_key(prefix: &str, instance: &KeyId) -> String {
+    format!("{prefix}.{instance}")
 }
 
 /// The JetStream subject an instance publishes its status to.
-pub fn status_subject(prefix: &str, key: &KeyId) -> String {
-    format!("$KV.{STATUS_BUCKET}.{}", status_key(prefix, key))
+pub fn status_subject(prefix: &str, instance: &KeyId) -> String {
+    format!("$KV.{STATUS_BUCKET}.{}", status_key(prefix, instance))
 }
 
 /// The endpoint group of an extension: `cirata.extensions.<prefix>`.
@@ -83,8 +97,8 @@ pub fn extension_group(prefix: &str) -> String {
 }
 
 /// Subjects addressed to one instance: `cirata.extensions.<prefix>.instance.<id>`.
-pub fn instance_prefix(prefix: &str, key: &KeyId) -> String {
-    format!("cirata.extensions.{prefix}.instance.{key}")
+pub fn instance_prefix(prefix: &str, instance: &KeyId) -> String {
+    format!("cirata.extensions.{prefix}.instance.{instance}")
 }
 
 /// Inbox prefix of an api key (`_INBOX_<prefix>.<id>`, or `_INBOX_key.<id>` without a prefix).

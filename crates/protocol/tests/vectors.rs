@@ -12,6 +12,7 @@ use symphony_protocol::address::Address;
 use symphony_protocol::capability::{Capability, CapabilityKind, subject_matches};
 use symphony_protocol::manifest::{self, BucketSpec, Manifest, Menu, Resource};
 use symphony_protocol::names::{self, validate_bucket, validate_prefix};
+use symphony_protocol::partition;
 use symphony_protocol::token::{self, KeyId, Token};
 use symphony_protocol::{ErrorBody, PROTOCOL_VERSION, subjects};
 
@@ -162,20 +163,37 @@ fn run(kind: &str, input: &Value) -> Option<Outcome> {
         "extension_name" => check(manifest::validate_name(input.as_str()?)),
         "menu" => check(manifest::validate_menu(&from_input::<Menu>(input))),
         "service_name" => check(manifest::validate_service_name(input.as_str()?)),
+        "handler_name" => check(manifest::validate_handler_name("handler", input.as_str()?)),
         "service_version" => match manifest::normalize_service_version(input.as_str()?) {
             Ok(v) => Outcome::Ok(json!(v)),
             Err(e) => Outcome::Error(e.code.as_str().to_owned()),
         },
+        "partition_score" => Outcome::Ok(json!(format!(
+            "{:016x}",
+            partition::score(str_of(input, "member"), str_of(input, "key"))
+        ))),
+        "partition_owner" => {
+            let members: Vec<String> = from_input(&input["members"]);
+            Outcome::Ok(json!(partition::owner(&members, str_of(input, "key"))))
+        }
         "manifest" => match Manifest::parse(&serde_json::to_vec(input).unwrap()) {
             Ok(m) => Outcome::Ok(serde_json::to_value(m).unwrap()),
             Err(e) => Outcome::Error(e.code.as_str().to_owned()),
         },
         "subject" => {
-            let key = KeyId::parse(str_of(input, "key_id")).expect("a valid key id");
+            let id = |field: &str| KeyId::parse(str_of(input, field)).expect("a valid id");
             Outcome::Ok(json!(match str_of(input, "name") {
-                "provision" => subjects::provision(&key),
-                "register" => subjects::register(&key),
-                "status" => subjects::status_subject(str_of(input, "prefix"), &key),
+                "provision" => subjects::provision(&id("key_id")),
+                "register" => subjects::register(&id("key_id"), &id("instance_id")),
+                "status" => subjects::status_subject(str_of(input, "prefix"), &id("instance_id")),
+                "instance_handler" => subjects::instance_handler_subject(
+                    str_of(input, "prefix"),
+                    &id("instance_id"),
+                    str_of(input, "handler"),
+                ),
+                "command" => {
+                    subjects::command_subject(str_of(input, "prefix"), str_of(input, "command"))
+                }
                 _ => return None,
             }))
         }

@@ -135,6 +135,19 @@ impl KeyConn {
         &self.key.id
     }
 
+    /// The instance id of this exchange (docs/protocol.md §12.1).
+    pub fn instance_id(&self) -> &KeyId {
+        self.key
+            .instance_id
+            .as_ref()
+            .expect("the exchange names an instance")
+    }
+
+    /// `cirata.services.registry.register.<K>.<I>` of this connection's instance.
+    pub fn register_subject(&self) -> String {
+        symphony_protocol::subjects::register(self.key_id(), self.instance_id())
+    }
+
     /// Publishes to a sentinel subject (denied for every key) and returns the texts of all server
     /// errors that arrived before its violation. Panics if the sentinel is never refused (the
     /// connection died, or the key may publish anywhere).

@@ -543,7 +543,7 @@ impl Platform {
             .await;
         let _: symphony_protocol::messages::RegisterReply = conn
             .request_json(
-                &symphony_protocol::subjects::register(conn.key_id()),
+                &conn.register_subject(),
                 &crate::manifest::with_buckets(name, prefix, &[&format!("{prefix}_data")]),
             )
             .await

@@ -81,6 +81,7 @@ pub async fn connect_browser(
         .expect("the server has a WebSocket listener");
     let key = ApiKey {
         id: KeyId::parse(&session.id()).expect("a session id is a key id"),
+        instance_id: None,
         kind: KeyKind::ApiKey,
         name: session.username.clone(),
         prefix: None,

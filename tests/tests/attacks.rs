@@ -110,7 +110,7 @@ async fn a_push_consumer_delivers_only_inside_its_own_account() {
     let mut probe = evil.client.subscribe(own.clone()).await.unwrap();
     for target in [
         "cirata.extensions.victim.hijack".to_owned(),
-        subjects::register(victim.key_id()),
+        victim.register_subject(),
         own,
     ] {
         stream

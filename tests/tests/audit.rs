@@ -43,7 +43,7 @@ async fn registrations_manifest_changes_and_refused_provisioning_are_audited() {
         let conn = &conn;
         async move {
             let _: RegisterReply = conn
-                .request_json(&subjects::register(conn.key_id()), &m)
+                .request_json(&conn.register_subject(), &m)
                 .await
                 .expect("registers");
         }

@@ -5,7 +5,6 @@
 use async_nats::jetstream;
 use serde_json::{Value, json};
 use symphony_protocol::messages::RegisterReply;
-use symphony_protocol::subjects;
 use symphony_tests::{Platform, PlatformOptions, manifest};
 
 fn declaring(history: u32, max_bucket_size: u64, description: &str) -> Value {
@@ -26,7 +25,7 @@ async fn a_full_declared_bucket_discards_its_oldest_entries_and_updates_keep_the
         let conn = &conn;
         async move {
             let reply: RegisterReply = conn
-                .request_json(&subjects::register(conn.key_id()), &m)
+                .request_json(&conn.register_subject(), &m)
                 .await
                 .expect("registers");
             reply

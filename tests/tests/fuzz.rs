@@ -68,7 +68,7 @@ async fn every_platform_service_answers_malformed_payloads_with_a_typed_error() 
     let extension = p.registered_extension("Fuzz", "fuzzreg", &[]).await;
     fuzz_subject(
         &extension,
-        &subjects::register(extension.key_id()),
+        &extension.register_subject(),
         &manifest::with_buckets("Fuzz", "fuzzreg", &["fuzzreg_data"]),
         &mut rng,
         n,
@@ -86,7 +86,7 @@ async fn every_platform_service_answers_malformed_payloads_with_a_typed_error() 
     // Still serving: a valid registration and the REST API answer.
     let again = extension
         .request_json::<Value>(
-            &subjects::register(extension.key_id()),
+            &extension.register_subject(),
             &manifest::with_buckets("Fuzz", "fuzzreg", &["fuzzreg_data"]),
         )
         .await;
@@ -220,7 +220,7 @@ async fn random_and_adversarial_jsx_and_markdown_never_crash_the_server() {
             }));
             m["resources"] = Value::Array(resources);
             let registered = conn
-                .request_json::<Value>(&subjects::register(conn.key_id()), &m)
+                .request_json::<Value>(&conn.register_subject(), &m)
                 .await;
             assert!(registered.is_ok(), "{registered:?}");
             for &j in &batch {

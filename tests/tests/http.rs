@@ -8,7 +8,7 @@ use serde_json::json;
 use symphony_protocol::messages::{
     ExtensionState, ExtensionView, InstanceState, RegisterReply, SymphonyInfo,
 };
-use symphony_protocol::{ErrorCode, Token, subjects};
+use symphony_protocol::{ErrorCode, Token};
 use symphony_tests::platform::summarize;
 use symphony_tests::users::ADMIN_PASSWORD;
 use symphony_tests::{
@@ -112,10 +112,7 @@ async fn extension_routes_need_an_api_key_and_name_unknown_prefixes() {
     // Register "web" directly; both routes show it.
     let conn = platform.connect_as(&api_key).await;
     let _: serde_json::Value = conn
-        .request_json(
-            &symphony_protocol::subjects::register(conn.key_id()),
-            &manifest::minimal("Web", "web"),
-        )
+        .request_json(&conn.register_subject(), &manifest::minimal("Web", "web"))
         .await
         .expect("register web");
     let one = platform.extension_http("web", &api_key).await;
@@ -156,7 +153,7 @@ async fn register_direct(
         .await;
     let conn = platform.connect_as(&key.token).await;
     let reply: RegisterReply = conn
-        .request_json(&subjects::register(conn.key_id()), manifest)
+        .request_json(&conn.register_subject(), manifest)
         .await
         .unwrap_or_else(|e| panic!("register {prefix}: {e:?}"));
     assert_eq!(reply.prefix, prefix);
@@ -371,7 +368,7 @@ async fn a_registration_shows_in_the_views_as_soon_as_it_is_answered() {
         m["description"] = format!("round {round}").into();
         let reply: RegisterReply = ext
             .conn
-            .request_json(&subjects::register(ext.conn.key_id()), &m)
+            .request_json(&ext.conn.register_subject(), &m)
             .await
             .expect("register again");
         assert_eq!(reply.prefix, "fresh");

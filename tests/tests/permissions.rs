@@ -71,7 +71,7 @@ async fn an_extension_key_reaches_only_its_own_account() {
     let mut other = platform.connect_as(&other_token).await;
     let reply: RegisterReply = other
         .request_json(
-            &subjects::register(other.key_id()),
+            &other.register_subject(),
             &manifest::with_buckets("Other", "other", &["other_data"]),
         )
         .await
@@ -153,7 +153,7 @@ async fn an_extension_key_reaches_only_its_own_account() {
     catalog
         .assert_subscribe_denied(&format!(
             "{}.>",
-            subjects::instance_prefix("other", other.key_id())
+            subjects::instance_prefix("other", other.instance_id())
         ))
         .await;
 
@@ -219,7 +219,7 @@ async fn an_extension_key_reaches_only_its_own_account() {
     let forged = catalog
         .client
         .request(
-            subjects::status_subject("other", other.key_id()),
+            subjects::status_subject("other", other.instance_id()),
             "{}".into(),
         )
         .await;
@@ -228,7 +228,7 @@ async fn an_extension_key_reaches_only_its_own_account() {
         "{forged:?}"
     );
     catalog
-        .assert_publish_denied(&subjects::register(other.key_id()))
+        .assert_publish_denied(&other.register_subject())
         .await;
 }
 
@@ -244,7 +244,7 @@ async fn a_registration_key_can_only_provision() {
 
     for subject in [
         subjects::CLUSTER_INFO.to_owned(),
-        subjects::register(&key_id),
+        subjects::register(&key_id, &key_id),
         "cirata.extensions.catalog.list".to_owned(),
         "$JS.API.STREAM.LIST".to_owned(),
         format!("$KV.symphony_keys.{key_id}"),
@@ -390,7 +390,13 @@ async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
         .iter()
         .map(|c| Capability::parse_cli(c).unwrap())
         .collect();
-    let expected = api_key_permissions(&key.id, Some("jwtp"), &parsed);
+    let instance = key.instance_id.clone().expect("an instance id");
+    assert_eq!(
+        claims.jti,
+        instance.as_str(),
+        "the JWT's jti is the instance id"
+    );
+    let expected = api_key_permissions(&key.id, key.instance_id.as_ref(), Some("jwtp"), &parsed);
     let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
     assert_eq!(set(&claims.nats.publish.allow), set(&expected.pub_allow));
     assert_eq!(set(&claims.nats.subscribe.allow), set(&expected.sub_allow));
@@ -398,8 +404,8 @@ async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
     let publish = set(&claims.nats.publish.allow);
     let subscribe = set(&claims.nats.subscribe.allow);
     for s in [
-        format!("cirata.services.registry.register.{}", key.id),
-        format!("$KV.symphony_status.jwtp.{}", key.id),
+        format!("cirata.services.registry.register.{}.{instance}", key.id),
+        format!("$KV.symphony_status.jwtp.{instance}"),
         // Its own account's JetStream, whole: the account is its alone.
         "$JS.API.>".to_owned(),
         "$KV.>".to_owned(),
@@ -411,7 +417,8 @@ async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
     for s in [
         format!("_INBOX_jwtp.{}.>", key.id),
         "cirata.extensions.jwtp.>".to_owned(),
-        format!("cirata.extensions.jwtp.instance.{}.>", key.id),
+        format!("cirata.extensions.jwtp.instance.{instance}.>"),
+        "cirata.extensions.jwtp.commands.>".to_owned(),
     ] {
         assert!(subscribe.contains(&s), "sub allow lacks {s}: {subscribe:?}");
     }

@@ -559,10 +559,9 @@ async fn users_see_the_extensions_of_their_roles(w: &World) {
         .create_key(&w.admin.token, &json!({"name": "Other", "prefix": "other"}))
         .await;
     let conn = p.connect_as(&other.token).await;
-    let id = other.id.clone();
     let _: RegisterReply = conn
         .request_json(
-            &subjects::register(&id),
+            &conn.register_subject(),
             &manifest::minimal("Other", "other"),
         )
         .await
@@ -905,7 +904,7 @@ async fn roles_also_bound_the_prefix_and_buckets_of_the_keys_users_create() {
         let mut manifest = manifest::minimal("Catalog", "catalog");
         manifest["description"] = json!("replaced by vera");
         let registered = conn
-            .request_json::<RegisterReply>(&subjects::register(&created.id), &manifest)
+            .request_json::<RegisterReply>(&conn.register_subject(), &manifest)
             .await;
         let view = platform
             .call(Method::GET, "/extensions/catalog", Some(&admin.token), None)

@@ -196,7 +196,7 @@ async fn bad_tokens_get_typed_401s() {
 async fn register_code(conn: &KeyConn, manifest: serde_json::Value) -> ErrorCode {
     let what = manifest.to_string();
     let what = &what[..what.len().min(200)];
-    conn.request_json::<RegisterReply>(&subjects::register(conn.key_id()), &manifest)
+    conn.request_json::<RegisterReply>(&conn.register_subject(), &manifest)
         .await
         .map(|ok| panic!("manifest {what} must be refused, got {ok:?}"))
         .unwrap_err()
@@ -281,14 +281,14 @@ async fn bad_manifests_get_typed_registry_errors() {
 
     // Not JSON at all.
     let not_json = conn
-        .request_bytes::<RegisterReply>(&subjects::register(conn.key_id()), b"{not json".to_vec())
+        .request_bytes::<RegisterReply>(&conn.register_subject(), b"{not json".to_vec())
         .await
         .expect_err("garbage is refused");
     assert_eq!(not_json.code, ErrorCode::InvalidManifest);
 
     // Positive control: the good manifest registers.
     let reply: RegisterReply = conn
-        .request_json(&subjects::register(conn.key_id()), &good())
+        .request_json(&conn.register_subject(), &good())
         .await
         .expect("a good manifest registers");
     assert_eq!(reply.prefix, "badm");
@@ -321,7 +321,7 @@ async fn prefixes_belong_to_the_first_extension_and_bucket_names_never_collide()
     let alpha = key_for("Alpha").await;
     let reply: RegisterReply = alpha
         .request_json(
-            &subjects::register(alpha.key_id()),
+            &alpha.register_subject(),
             &manifest::with_buckets("Alpha", "owned", &["owned_data"]),
         )
         .await
@@ -347,7 +347,7 @@ async fn prefixes_belong_to_the_first_extension_and_bucket_names_never_collide()
     let squatter = platform.connect_as(&squatter_token).await;
     let _: RegisterReply = squatter
         .request_json(
-            &subjects::register(squatter.key_id()),
+            &squatter.register_subject(),
             &manifest::with_buckets("Squatter", "owned_data", &["owned_data"]),
         )
         .await
@@ -373,7 +373,7 @@ async fn prefixes_belong_to_the_first_extension_and_bucket_names_never_collide()
     let alpha2 = key_for("Alpha").await;
     let reply: RegisterReply = alpha2
         .request_json(
-            &subjects::register(alpha2.key_id()),
+            &alpha2.register_subject(),
             &manifest::minimal("Alpha", "owned"),
         )
         .await

@@ -227,10 +227,7 @@ pub fn api_key_permissions(
     p.push(CapabilityKind::Pub, subjects::CLUSTER_INFO.to_owned());
     if let Some(prefix) = prefix {
         p.push(CapabilityKind::Sub, "$SRV.>".to_owned());
-        p.push(
-            CapabilityKind::Sub,
-            subjects::command_subject(prefix, ">"),
-        );
+        p.push(CapabilityKind::Sub, subjects::command_subject(prefix, ">"));
         if let Some(instance) = instance {
             p.push(
                 CapabilityKind::Sub,
@@ -411,10 +408,9 @@ mod tests {
                 .contains(&format!("$KV.symphony_status.catalog.{instance}"))
         );
         assert!(p.pub_allow.contains(&"$JS.API.>".to_owned()));
-        assert!(
-            p.pub_allow
-                .contains(&format!("cirata.services.registry.register.{key}.{instance}"))
-        );
+        assert!(p.pub_allow.contains(&format!(
+            "cirata.services.registry.register.{key}.{instance}"
+        )));
         for forbidden in ["_INBOX.>", ">", "cirata.services.>", "cirata.extensions.>"] {
             assert!(
                 !p.pub_allow

@@ -265,7 +265,11 @@ impl Member {
     }
 
     /// How many of `keys` this member owns at `now_ms`.
-    pub fn count_owned<'a>(&self, keys: impl IntoIterator<Item = &'a String>, now_ms: u64) -> usize {
+    pub fn count_owned<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a String>,
+        now_ms: u64,
+    ) -> usize {
         if !self.holds_lease(now_ms) {
             return 0;
         }
@@ -274,7 +278,10 @@ impl Member {
 
     /// The ids of the other members whose records are live at `now_ms`.
     pub fn live_other_ids(&self, now_ms: u64) -> HashSet<String> {
-        self.live_others(now_ms).into_iter().map(|(id, _)| id).collect()
+        self.live_others(now_ms)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
     }
 }
 

@@ -36,7 +36,21 @@ impl KeyId {
     pub fn generate() -> Self {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
+        KeyId::from_bytes(bytes)
+    }
+
+    /// The id spelling 16 bytes (lowercase base32, no padding).
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
         KeyId(BASE32_NOPAD.encode(&bytes).to_ascii_lowercase())
+    }
+
+    /// The 16 bytes the id spells, if it is the canonical spelling of any.
+    pub fn to_bytes(&self) -> Option<[u8; 16]> {
+        BASE32_NOPAD
+            .decode(self.0.to_ascii_uppercase().as_bytes())
+            .ok()?
+            .try_into()
+            .ok()
     }
 
     /// Validates a key id read from the wire.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_nats::{ConnectOptions, Event};
 use symphony_protocol::error::decode_reply;
 use symphony_protocol::messages::{ApiKey, KeyKind, ProvisionReply, ProvisionRequest};
-use symphony_protocol::{Address, ErrorBody, ErrorCode, Token, subjects};
+use symphony_protocol::{Address, ErrorBody, ErrorCode, KeyId, Token, subjects};
 use tokio::sync::watch;
 
 use crate::credentials::{CredentialStore, SavedIn};
@@ -117,6 +117,7 @@ pub(crate) async fn resolve(
             &candidate.token,
             candidate.from,
             address_override.as_deref(),
+            None,
         )
         .await
         {
@@ -167,6 +168,7 @@ pub(crate) async fn resolve(
         &reply.token,
         TokenSource::Provisioned,
         address_override.as_deref(),
+        None,
     )
     .await?;
     Ok(Credentials {
@@ -236,18 +238,23 @@ fn code_for_status(status: u16) -> ErrorCode {
     }
 }
 
-/// `GET /api/v1/apikey` with the token.
+/// `GET /api/v1/apikey` with the token: for a new instance, or for `instance` (a renewal keeps the
+/// instance id, docs/protocol.md §12.1).
 pub(crate) async fn exchange(
     token: &str,
     from: TokenSource,
     address_override: Option<&str>,
+    instance: Option<&KeyId>,
 ) -> Result<(Address, ApiKey)> {
     let parsed = Token::parse(token).map_err(|reason| Error::MalformedToken { from, reason })?;
     let address = Address::resolve(&parsed.origin, address_override)?;
     if address.is_plaintext() {
         warn_plaintext_once(&address.http_base);
     }
-    let url = format!("{}/api/v1/apikey", address.http_base);
+    let url = match instance {
+        Some(i) => format!("{}/api/v1/apikey?instance={i}", address.http_base),
+        None => format!("{}/api/v1/apikey", address.http_base),
+    };
     let unreachable = |source| Error::Unreachable {
         url: url.clone(),
         source,
@@ -417,7 +424,14 @@ impl KeyCell {
         let Some((token, from)) = &self.token else {
             return Ok(());
         };
-        let (_, api_key) = exchange(token, *from, self.address_override.as_deref()).await?;
+        let instance = self.api_key().instance_id;
+        let (_, api_key) = exchange(
+            token,
+            *from,
+            self.address_override.as_deref(),
+            instance.as_ref(),
+        )
+        .await?;
         *self.current.lock().expect("key cell lock") = api_key;
         Ok(())
     }
@@ -579,7 +593,7 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_and_misaddressed_tokens_fail_before_any_io() {
-        let e = exchange("garbage", TokenSource::EnvSymphony, None)
+        let e = exchange("garbage", TokenSource::EnvSymphony, None, None)
             .await
             .unwrap_err();
         assert!(matches!(
@@ -591,7 +605,7 @@ mod tests {
         ));
         let token =
             Token::generate("http://127.0.0.1:1", symphony_protocol::KeyId::generate()).encode();
-        let e = exchange(&token, TokenSource::Explicit, Some("ftp://nope"))
+        let e = exchange(&token, TokenSource::Explicit, Some("ftp://nope"), None)
             .await
             .unwrap_err();
         assert!(matches!(e, Error::InvalidAddress(_)), "{e}");

@@ -133,6 +133,7 @@ impl Publisher {
         js: jetstream::Context,
         prefix: &str,
         name: &str,
+        key_id: KeyId,
         instance_id: KeyId,
         started_at: String,
     ) -> Self {
@@ -148,6 +149,8 @@ impl Publisher {
             host: hostname(),
             pid: std::process::id(),
             message: None,
+            key_id: Some(key_id),
+            partitioning: false,
         };
         Publisher { js, base }
     }

@@ -50,6 +50,7 @@ impl Run<'_> {
             jetstream::new(session.nats().clone()),
             declarations.prefix(),
             declarations.name(),
+            session.key_id().clone(),
             session.instance_id().clone(),
             session.started_at().to_owned(),
         );

@@ -29,6 +29,7 @@ pub(crate) struct Session {
     /// The connection the services moved to at the last renewal (none yet: they are on `nc`).
     services: Arc<std::sync::Mutex<Option<async_nats::Client>>>,
     token: String,
+    key_id: KeyId,
     instance_id: KeyId,
     registered: RegisterReply,
     reconnected: watch::Receiver<u64>,
@@ -37,13 +38,14 @@ pub(crate) struct Session {
     caller_key: Option<String>,
 }
 
-/// `cirata.services.registry.register.<K>` with the manifest.
+/// `cirata.services.registry.register.<K>.<I>` with the manifest.
 async fn register(
     nc: &async_nats::Client,
     key: &KeyId,
+    instance: &KeyId,
     manifest: &Manifest,
 ) -> Result<RegisterReply> {
-    let subject = subjects::register(key);
+    let subject = subjects::register(key, instance);
     let reply = bootstrap::request_json(nc, &subject, manifest, SERVICE_TIMEOUT).await?;
     decode_reply::<RegisterReply>(&reply).map_err(Error::Registration)
 }
@@ -75,7 +77,13 @@ impl Session {
             },
         )
         .await?;
-        let instance_id = creds.api_key.id.clone();
+        // A server older than instance ids answers none: the key id serves as one.
+        let instance_id = creds
+            .api_key
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| creds.api_key.id.clone());
+        let key_id = creds.api_key.id.clone();
         let (reconnect_tx, reconnected) = watch::channel(0u64);
         let cell = KeyCell::renewable(creds.api_key.clone(), creds.token.clone(), creds.from);
         let name = format!("{prefix}-{instance_id}");
@@ -90,7 +98,7 @@ impl Session {
             registry: registry.clone(),
             services: Arc::clone(&services),
         }));
-        let registered = match register(&nc, &instance_id, manifest).await {
+        let registered = match register(&nc, &key_id, &instance_id, manifest).await {
             Ok(r) => r,
             Err(e) => {
                 renewal.abort();
@@ -111,6 +119,7 @@ impl Session {
             renewal,
             services,
             token: creds.token,
+            key_id,
             instance_id,
             registered,
             reconnected,
@@ -120,7 +129,7 @@ impl Session {
 
     /// Registers `manifest` again (a changed declaration, new endpoints, or after a reconnect).
     pub(crate) async fn register(&mut self, manifest: &Manifest) -> Result<()> {
-        self.registered = register(&self.nc, &self.instance_id, manifest).await?;
+        self.registered = register(&self.nc, &self.key_id, &self.instance_id, manifest).await?;
         log_warnings(&self.registered);
         Ok(())
     }
@@ -146,6 +155,10 @@ impl Session {
 
     pub(crate) fn instance_id(&self) -> &KeyId {
         &self.instance_id
+    }
+
+    pub(crate) fn key_id(&self) -> &KeyId {
+        &self.key_id
     }
 
     /// When the session was opened (RFC 3339), the status's `started_at`.

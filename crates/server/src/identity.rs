@@ -212,6 +212,44 @@ impl Identity {
         )?)
     }
 
+    /// A new instance id for `key` (docs/protocol.md §12.1): 10 random bytes and the first 6 bytes
+    /// of HMAC-SHA256(secret, "instance:" | key id | those bytes), so [`Self::is_instance_of`]
+    /// tells, with nothing stored, whether an id was minted for a key.
+    pub fn mint_instance(&self, key: &KeyId) -> KeyId {
+        let mut nonce = [0u8; 10];
+        rand::rng().fill_bytes(&mut nonce);
+        KeyId::from_bytes(self.instance_bytes(key, nonce))
+    }
+
+    fn instance_bytes(&self, key: &KeyId, nonce: [u8; 10]) -> [u8; 16] {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key_derivation_secret).expect("any key length");
+        mac.update(b"instance:");
+        mac.update(key.as_str().as_bytes());
+        mac.update(&nonce);
+        let tag = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 16];
+        bytes[..10].copy_from_slice(&nonce);
+        bytes[10..].copy_from_slice(&tag[..6]);
+        bytes
+    }
+
+    /// Whether `instance` was minted for `key` by [`Self::mint_instance`] (on any replica).
+    pub fn is_instance_of(&self, key: &KeyId, instance: &KeyId) -> bool {
+        let Some(bytes) = instance.to_bytes() else {
+            return false;
+        };
+        let mut nonce = [0u8; 10];
+        nonce.copy_from_slice(&bytes[..10]);
+        let expected = self.instance_bytes(key, nonce);
+        // Constant time: the tag is a MAC.
+        expected
+            .iter()
+            .zip(bytes.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
     /// The nkey of a key id: HMAC-SHA256(secret, key id) used as the raw ed25519 seed.
     pub fn user_keypair(&self, key: &KeyId) -> anyhow::Result<KeyPair> {
         Ok(KeyPair::new_from_raw(
@@ -386,6 +424,22 @@ mod tests {
         assert_eq!(a.account_public(&ext), b.account_public(&ext));
         assert_ne!(a.account_public(&ext), a.account_public(&Account::Clients));
         assert!(a.account_public(&ext).starts_with('A'));
+    }
+
+    #[test]
+    fn instance_ids_verify_only_against_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Identity::load_or_create(dir.path()).unwrap();
+        let (k1, k2) = (KeyId::generate(), KeyId::generate());
+        let i1 = id.mint_instance(&k1);
+        assert_ne!(i1, id.mint_instance(&k1), "each exchange gets its own");
+        assert!(id.is_instance_of(&k1, &i1));
+        assert!(!id.is_instance_of(&k2, &i1));
+        assert!(!id.is_instance_of(&k1, &k1));
+        assert!(!id.is_instance_of(&k1, &KeyId::generate()));
+        let other = tempfile::tempdir().unwrap();
+        let other = Identity::load_or_create(other.path()).unwrap();
+        assert!(!other.is_instance_of(&k1, &i1), "another instance's secret");
     }
 
     #[test]

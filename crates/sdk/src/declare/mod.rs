@@ -256,6 +256,8 @@ impl Declarations {
     /// The manifest to register (docs/protocol.md §5.2): the declarations plus the started `endpoints`.
     pub(crate) fn manifest(&self, endpoints: Vec<ServiceSpec>) -> Manifest {
         Manifest {
+            commands: Vec::new(),
+            instance_handlers: Vec::new(),
             manifest_version: PROTOCOL_VERSION,
             name: self.name.clone(),
             prefix: self.prefix.clone(),

@@ -15,15 +15,16 @@ use axum::extract::{ConnectInfo, FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use serde::Deserialize;
 use serde_json::json;
 use symphony_protocol::messages::{ApiKey, SymphonyInfo};
 use symphony_protocol::names::validate_prefix;
-use symphony_protocol::{ErrorBody, ErrorCode};
+use symphony_protocol::{ErrorBody, ErrorCode, KeyId};
 
 use crate::auth::Auth;
 use crate::auth::audit::{AuditAction, event};
 use crate::http::etag::revalidated_json;
-use crate::http::typed::{Json, Path};
+use crate::http::typed::{Json, Path, Query};
 use crate::http::{AnyKey, ApiError, Authenticated};
 use crate::registry::Registry;
 
@@ -123,17 +124,41 @@ async fn symphony_info(State(info): State<Arc<SymphonyInfo>>) -> Json<SymphonyIn
     Json((*info).clone())
 }
 
+/// `GET /api/v1/apikey[?instance=<I>]`: without `instance`, a new instance (docs/protocol.md §12.1).
+#[derive(Debug, Deserialize)]
+struct ExchangeQuery {
+    instance: Option<KeyId>,
+}
+
 async fn api_key(
     State(auth): State<Arc<Auth>>,
     State(info): State<Arc<SymphonyInfo>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     AnyKey(record): AnyKey,
+    Query(query): Query<ExchangeQuery>,
 ) -> Result<Json<ApiKey>, ApiError> {
-    tracing::info!(key = %record.id, kind = ?record.kind, "api key exchanged");
-    let key = auth.mint_api_key(&record, &info.nats_urls).await?;
+    let key = auth
+        .mint_api_key(&record, &info.nats_urls, query.instance.as_ref())
+        .await?;
+    let instance = key
+        .instance_id
+        .as_ref()
+        .map(KeyId::as_str)
+        .unwrap_or_default();
+    let renewal = query.instance.is_some();
+    tracing::info!(key = %record.id, kind = ?record.kind, instance, renewal, "api key exchanged");
     let target = format!("key:{}", record.id);
+    let detail = if renewal {
+        format!("renewed instance {instance}")
+    } else {
+        format!("new instance {instance}")
+    };
     auth.audit
-        .record(event(AuditAction::KeyExchanged, &target, &target).at(&peer.ip().to_string()))
+        .record(
+            event(AuditAction::KeyExchanged, &target, &target)
+                .at(&peer.ip().to_string())
+                .detail(detail),
+        )
         .await;
     Ok(Json(key))
 }

@@ -116,10 +116,16 @@ impl KeyRecord {
 
     /// The NATS permissions nats-server enforces for this key.
     pub fn permissions(&self) -> Permissions {
+        self.permissions_of(None)
+    }
+
+    /// The permissions of the JWT of one `instance` of the key (docs/protocol.md §4, §12.1).
+    pub fn permissions_of(&self, instance: Option<&KeyId>) -> Permissions {
         match self.kind {
             KeyKind::Registration => capability::registration_permissions(&self.id),
             KeyKind::ApiKey => capability::api_key_permissions(
                 &self.id,
+                instance,
                 self.prefix.as_deref(),
                 &self.capabilities,
             ),
@@ -151,6 +157,7 @@ impl KeyRecord {
         nats_urls: &[String],
         lifetime: Duration,
         revoked_at: Option<i64>,
+        instance: &KeyId,
     ) -> anyhow::Result<ApiKey> {
         let now = now_unix();
         let (iat, exp) = jwt_window(now, lifetime, self.expires_at, revoked_at);
@@ -158,14 +165,15 @@ impl KeyRecord {
         let jwt = identity.user_jwt_at(
             &self.account(),
             &user,
-            self.id.as_str(),
+            instance.as_str(),
             &self.name,
             iat,
             Some(exp),
-            &self.permissions(),
+            &self.permissions_of(Some(instance)),
         )?;
         Ok(ApiKey {
             id: self.id.clone(),
+            instance_id: Some(instance.clone()),
             kind: self.kind,
             name: self.name.clone(),
             prefix: self.prefix.clone(),

@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_nats::Client;
 use async_nats::jetstream;
 use symphony_protocol::rbac::Grants;
-use symphony_protocol::{ErrorBody, subjects};
+use symphony_protocol::{ErrorBody, ErrorCode, KeyId, subjects};
 
 use crate::bus::kv::{bind_bucket, ensure_bucket, platform_bucket};
 use crate::bus::table::{Changes, Table};
@@ -140,17 +140,39 @@ impl Auth {
     /// The API key of `key` for the exchange: a JWT valid for [`Auth::key_jwt_lifetime`], dated
     /// after the latest revocation entry of its nkey (a capability edit revokes the JWTs issued
     /// before it). The caller has checked that the key is usable.
+    /// The API key for `instance` of `key` (a renewal), or for a new instance. An instance
+    /// minted for another key is `invalid_request` (docs/protocol.md §12.1).
     pub async fn mint_api_key(
         &self,
         key: &keys::KeyRecord,
         nats_urls: &[String],
-    ) -> anyhow::Result<symphony_protocol::messages::ApiKey> {
-        let nkey = self.identity.user_keypair(&key.id)?;
+        instance: Option<&KeyId>,
+    ) -> Result<symphony_protocol::messages::ApiKey, ErrorBody> {
+        let instance = match instance {
+            Some(i) if self.identity.is_instance_of(&key.id, i) => i.clone(),
+            Some(i) => {
+                return Err(ErrorBody::new(
+                    ErrorCode::InvalidRequest,
+                    format!("instance {i} was not issued for this key"),
+                )
+                .with_hint("exchange the token without ?instance= to start a new instance"));
+            }
+            None => self.identity.mint_instance(&key.id),
+        };
+        let nkey = self.identity.user_keypair(&key.id).map_err(internal)?;
         let revoked_at = self
             .revocations
             .revoked_at(&self.identity, &key.account(), &nkey.public_key())
-            .await?;
-        key.to_api_key(&self.identity, nats_urls, self.key_jwt_lifetime, revoked_at)
+            .await
+            .map_err(internal)?;
+        key.to_api_key(
+            &self.identity,
+            nats_urls,
+            self.key_jwt_lifetime,
+            revoked_at,
+            &instance,
+        )
+        .map_err(internal)
     }
 
     /// Revokes the JWTs `key` holds now (not the key): its live connections drop and its SDK

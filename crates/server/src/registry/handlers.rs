@@ -71,10 +71,11 @@ impl Registry {
                     .await;
             }
             provisioned.and_then(to_json)
-        } else if let Some(id) =
+        } else if let Some(rest) =
             subjects::key_id_suffix(subject, subjects::REGISTRY_REGISTER_PREFIX)
         {
-            self.register(id, &sender, &msg.payload)
+            let (id, instance) = rest.split_once('.').unwrap_or((rest, ""));
+            self.register(id, instance, &sender, &msg.payload)
                 .await
                 .and_then(to_json)
         } else if subject == subjects::CLUSTER_INFO {
@@ -211,10 +212,23 @@ impl Registry {
     async fn register(
         &self,
         id: &str,
+        instance: &str,
         sender: &RequestInfo,
         payload: &[u8],
     ) -> Result<RegisterReply, ErrorBody> {
         let (key, _) = self.api_key_record(id, KeyKind::ApiKey, sender).await?;
+        // nats-server lets an instance's JWT publish only its own registration subject; the
+        // instance id is checked here too (docs/protocol.md §12.1).
+        let instance = KeyId::parse(instance)
+            .ok()
+            .filter(|i| self.auth.identity.is_instance_of(&key.id, i))
+            .ok_or_else(|| {
+                ErrorBody::new(
+                    ErrorCode::Forbidden,
+                    "the subject names no instance of this key",
+                )
+                .with_hint("register on cirata.services.registry.register.<key id>.<instance id>")
+            })?;
         let manifest = Manifest::parse(payload)?;
         let warnings = symphony_protocol::routes::compile(&manifest)?
             .map(|routes| routes.warnings)
@@ -298,13 +312,13 @@ impl Registry {
         let prefix = record.manifest.prefix.clone();
         // The table writes through: a view read on this replica right after the reply shows it.
         self.store_record(&prefix, first, record).await?;
-        tracing::info!(prefix = %prefix, instance = %key.id, "extension registered");
+        tracing::info!(prefix = %prefix, key = %key.id, instance = %instance, "extension registered");
         if let Some(audited) = audited {
             self.auth.audit.record(audited).await;
         }
         Ok(RegisterReply {
             prefix,
-            instance_id: key.id,
+            instance_id: instance,
             heartbeat_secs: self.settings.heartbeat.as_secs().max(1),
             status_ttl_secs: self.settings.status_ttl.as_secs(),
             buckets,

@@ -13,8 +13,8 @@ use futures::StreamExt;
 use symphony_protocol::messages::{
     ExtensionView, InstanceStatus, ObservedInstance, RegistryRecord,
 };
-use symphony_protocol::subjects;
 use symphony_protocol::time::{elapsed, now_nanos};
+use symphony_protocol::{KeyId, subjects};
 
 use crate::auth::Auth;
 use crate::bus::connect::{cluster_size, replicas_for};
@@ -218,15 +218,32 @@ impl Registry {
             .collect())
     }
 
-    /// Live instances (any state but `disconnected`), counted per key id.
+    /// Live instances (any state but `disconnected`), counted per key id: the key a status names,
+    /// when its instance id was minted for that key (docs/protocol.md §12.1).
     pub async fn connected_instances(&self) -> anyhow::Result<HashMap<String, usize>> {
+        let identity = &self.auth.identity;
         let mut out = HashMap::new();
         for (_, i) in self.all_instances().await? {
-            if i.status.state.is_live() {
-                *out.entry(i.status.instance_id.to_string()).or_default() += 1;
+            let key = i
+                .status
+                .key_id
+                .as_ref()
+                .filter(|k| identity.is_instance_of(k, &i.status.instance_id));
+            if let Some(key) = key.filter(|_| i.status.state.is_live()) {
+                *out.entry(key.to_string()).or_default() += 1;
             }
         }
         Ok(out)
+    }
+
+    /// Whether `instance` of `prefix` is live (docs/protocol.md §5.4): its status entry says
+    /// anything but `disconnected`.
+    pub async fn instance_is_live(&self, prefix: &str, instance: &KeyId) -> anyhow::Result<bool> {
+        Ok(self
+            .status
+            .read(&subjects::status_key(prefix, instance))
+            .await?
+            .is_some_and(|e| e.value.state.is_live() && e.value.instance_id == *instance))
     }
 
     /// Changes of the mirrors: a status, a record, or a mirror becoming ready. (Status entries that

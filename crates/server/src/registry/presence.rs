@@ -200,15 +200,25 @@ impl Registry {
         };
         let identity = &self.auth.identity;
         let account = identity.account_public(&Account::Extension(prefix.to_owned()));
-        let user = identity.user_keypair(&id)?.public_key();
-        if advisory.client.acc != account || advisory.client.user != user {
+        if advisory.client.acc != account {
             return Ok(Outcome::NotAnInstance);
         }
-        let key = format!("{prefix}.{id}");
+        let key = subjects::status_key(prefix, &id);
         let Some(entry) = self.status.get(&key).await? else {
             return Ok(Outcome::NothingToMark);
         };
         let mut status: InstanceStatus = (*entry.value).clone();
+        // The connection must be the user of the key the instance was minted for (§12.1).
+        let Some(key_id) = status
+            .key_id
+            .clone()
+            .filter(|k| identity.is_instance_of(k, &id))
+        else {
+            return Ok(Outcome::NotAnInstance);
+        };
+        if advisory.client.user != identity.user_keypair(&key_id)?.public_key() {
+            return Ok(Outcome::NotAnInstance);
+        }
         if !status.state.is_live() {
             return Ok(Outcome::NothingToMark);
         }

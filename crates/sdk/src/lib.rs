@@ -57,6 +57,8 @@ mod extension;
 mod handler;
 mod health;
 mod lifecycle;
+mod listener;
+mod partition;
 mod service;
 mod session;
 
@@ -66,6 +68,7 @@ pub use error::{Error, Result, TokenSource};
 pub use extension::Extension;
 pub use handler::{HandlerError, Request};
 pub use health::{Health, HealthHandle};
+pub use partition::WorkPartitioner;
 pub use service::{Group, Service, ServiceConfig};
 
 /// The NATS client this SDK is built on, for types such as `async_nats::Message` and `jetstream::kv::Store`.

@@ -40,33 +40,11 @@ fn members(view: &ExtensionView) -> Vec<String> {
         .collect()
 }
 
-/// Keeps the view bucket in step with the members the platform shows (what the server's view writer
-/// does), until `stop` turns true.
-async fn write_view(
-    platform: &Platform,
-    token: &str,
-    js: jetstream::Context,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut written: Option<Vec<String>> = None;
-    loop {
-        if let Ok(view) = try_view(platform, token).await {
-            let now = View::new(members(&view));
-            if written.as_ref() != Some(&now.members)
-                && let Ok(bucket) = js.get_key_value(VIEW_BUCKET).await
-                && bucket
-                    .put(VIEW_KEY, serde_json::to_vec(&now).unwrap().into())
-                    .await
-                    .is_ok()
-            {
-                written = Some(now.members);
-            }
-        }
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
-        }
-    }
+/// The members in the view the server wrote into the extension's bucket.
+async fn stored_view(js: &jetstream::Context) -> anyhow::Result<Vec<String>> {
+    let bucket = js.get_key_value(VIEW_BUCKET).await?;
+    let value = bucket.get(VIEW_KEY).await?.context("no view yet")?;
+    Ok(serde_json::from_slice::<View>(&value)?.members)
 }
 
 /// What an instance's `local-status` says.
@@ -227,11 +205,6 @@ async fn items_are_owned_exactly_once_through_a_join_and_a_crash() {
     let (stop, stopped) = watch::channel(false);
     let mut first = start(&token, &configs.path().join("a"));
     let a = new_member(&platform, &token, &[]).await;
-    let writer = {
-        let (platform_token, js, stopped) = (token.clone(), js.clone(), stopped.clone());
-        let platform = &platform;
-        async move { write_view(platform, &platform_token, js, stopped).await }
-    };
     let targets = Arc::new(Mutex::new(vec![a.clone()]));
     let checker = tokio::spawn(check_ownership(
         nc.clone(),
@@ -239,7 +212,7 @@ async fn items_are_owned_exactly_once_through_a_join_and_a_crash() {
         stopped.clone(),
     ));
 
-    let scenario = async {
+    {
         // Alone, the first instance owns every item.
         eventually("the first instance owns all", DEFAULT_DEADLINE, || async {
             let s = status(&nc, &a).await?;
@@ -290,6 +263,10 @@ async fn items_are_owned_exactly_once_through_a_join_and_a_crash() {
         })
         .await;
         assert_eq!(mine_a.union(&mine_b).cloned().collect::<BTreeSet<_>>(), all);
+        assert_eq!(
+            stored_view(&js).await.unwrap(),
+            View::new([a.clone(), b.clone()]).members
+        );
 
         // Fences: an item of a's is written under a's token; b may not write it.
         let item_a = mine_a.iter().next().unwrap().clone();
@@ -304,6 +281,10 @@ async fn items_are_owned_exactly_once_through_a_join_and_a_crash() {
         // SIGKILL a: b's rebalance reports one instance, and b then owns everything.
         first.kill9().await;
         eventually("b alone owns all", DEFAULT_DEADLINE, || async {
+            ensure!(
+                stored_view(&js).await? == [b.clone()],
+                "the view still has a"
+            );
             let s = status(&nc, &b).await?;
             ensure!(owned(&s) == all, "owned {}", owned(&s).len());
             ensure!(s["work_items"] == ITEMS, "{}", s["work_items"]);
@@ -354,10 +335,6 @@ async fn items_are_owned_exactly_once_through_a_join_and_a_crash() {
             Ok(())
         })
         .await;
-    };
-    tokio::select! {
-        () = scenario => {}
-        () = writer => panic!("the view writer stopped"),
     }
     stop.send(true).unwrap();
     let samples = checker.await.unwrap();

@@ -65,7 +65,7 @@ async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
     ext.add_capability("sub", &format!("extensions.{PREFIX}.>"), "Everything")
         .unwrap();
     ext.connect().await.expect("the extension registers");
-    let inst = ext.instance_id().to_owned();
+    let inst = ext.instance_id().expect("connected").to_owned();
     let client = ext.client();
     let health = ext.health_handle();
     let svc = ext

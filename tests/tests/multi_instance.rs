@@ -7,7 +7,6 @@
 //! seconds here); after a SIGKILL the survivors answer every later request.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::ensure;
@@ -15,12 +14,14 @@ use async_nats::Client;
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
-use symphony_protocol::capability::Permissions;
 use symphony_protocol::messages::{ExtensionView, InstanceState};
 use symphony_protocol::{ErrorCode, ErrorReply, KeyId, subjects};
-use symphony_server::identity::{Account, Identity};
 use symphony_tests::users::ADMIN_PASSWORD;
 use symphony_tests::{DEFAULT_DEADLINE, Extension, Platform, PlatformOptions, bins, eventually};
+
+mod common;
+
+use common::account_user;
 
 const PREFIX: &str = "multi";
 /// How many whoami requests a round sends.
@@ -29,38 +30,6 @@ const ROUND: usize = 60;
 const LIFETIME: i64 = 6;
 /// How long a discovery request waits for the answers it expects.
 const DISCOVERY: Duration = Duration::from_secs(10);
-
-/// A user of the test in the extension's own account that may publish and subscribe anything there:
-/// the `$SRV` discovery subjects are no key's to publish.
-async fn account_user(platform: &Platform, prefix: &str) -> Client {
-    let identity = Identity::load(platform.data_dir()).expect("the server's identity");
-    let user = nkeys::KeyPair::new_user();
-    let everything = Permissions {
-        pub_allow: vec![">".into()],
-        sub_allow: vec![">".into()],
-        allow_responses: false,
-    };
-    let exp = symphony_protocol::time::now_unix() + 3600;
-    let jwt = identity
-        .user_jwt(
-            &Account::Extension(prefix.to_owned()),
-            &user,
-            "",
-            "multi-instance-test",
-            Some(exp),
-            &everything,
-        )
-        .expect("a user JWT in the extension account");
-    let user = Arc::new(user);
-    async_nats::ConnectOptions::with_jwt(jwt, move |nonce| {
-        let user = user.clone();
-        async move { user.sign(&nonce).map_err(async_nats::AuthError::new) }
-    })
-    .request_timeout(Some(Duration::from_secs(5)))
-    .connect(platform.nats_url())
-    .await
-    .expect("connect into the extension account")
-}
 
 /// The live instances in a view (docs/protocol.md §5.4).
 fn live(view: &ExtensionView) -> BTreeSet<String> {

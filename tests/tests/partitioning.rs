@@ -3,7 +3,8 @@
 //! `fence` and `fenced_put` refuse what an instance does not own and a stale token; SIGKILL one and the
 //! survivor's rebalance reports one instance, after which it owns everything (and its fence is greater
 //! than the dead owner's); a graceful stop deletes the member's record. A checker samples every
-//! instance's owned set through the whole churn and never sees an item owned twice.
+//! instance's owned set through the whole churn and never sees an item owned twice. The key JWTs live
+//! a few seconds, so the instances renew (and move their handlers) throughout.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,13 @@ use symphony_protocol::{KeyId, subjects};
 use symphony_tests::{DEFAULT_DEADLINE, Extension, Platform, PlatformOptions, bins, eventually};
 use tokio::sync::watch;
 
+mod common;
+
+use common::account_user;
+
 const PREFIX: &str = "part";
+/// The key JWT lifetime the server gets here, in seconds: the instances renew during the test.
+const LIFETIME: &str = "6s";
 const ITEMS: usize = 1000;
 
 /// `GET /api/v1/extensions/<PREFIX>`, failing (not panicking) before the first registration.
@@ -194,10 +201,14 @@ async fn new_member(platform: &Platform, token: &str, known: &[&str]) -> String 
 
 #[tokio::test]
 async fn items_are_owned_exactly_once_through_a_join_and_a_crash() {
-    let platform = Platform::start(PlatformOptions::fast()).await;
+    let platform = Platform::start(
+        PlatformOptions::fast()
+            .arg("--key-jwt-lifetime-for-tests")
+            .arg(LIFETIME),
+    )
+    .await;
     let token = platform.extension_key("Multi Fixture", PREFIX, &[]).await;
-    let conn = platform.connect_as(&token).await;
-    let nc = conn.client.clone();
+    let nc = account_user(&platform, PREFIX).await;
     let js = jetstream::new(nc.clone());
     let configs = tempfile::tempdir().unwrap();
     let all: BTreeSet<String> = (0..ITEMS).map(|i| format!("item-{i}")).collect();

@@ -421,3 +421,35 @@ async fn the_server_writes_the_partition_view_from_presence() {
     report(&b, "multi", "disconnected", true).await;
     wait_view(members(&[&a, &c]), "b leaves").await;
 }
+
+#[tokio::test]
+async fn revoking_a_key_ends_every_instance_of_it() {
+    let platform = Platform::start(options()).await;
+    let admin = platform.login_admin().await.token;
+    let created = platform
+        .create_key(
+            &admin,
+            &json!({"name": "Multi", "prefix": "multi", "capabilities": ["sub:extensions.multi.>"]}),
+        )
+        .await;
+    let mut one = instance(&platform, &created.token).await;
+    let mut two = instance(&platform, &created.token).await;
+    assert_ne!(one.instance_id(), two.instance_id());
+    one.assert_no_violations("instance one is connected").await;
+    two.assert_no_violations("instance two is connected").await;
+
+    let revoked = platform.revoke_key(&admin, created.id.as_str()).await;
+    assert!(revoked.status < 300, "{revoked}");
+    for (conn, what) in [(&mut one, "instance one"), (&mut two, "instance two")] {
+        let errors = symphony_tests::users::wait_disconnected(conn, what).await;
+        assert!(
+            symphony_tests::users::says_revoked(&errors),
+            "{what}: dropped as revoked: {errors:?}"
+        );
+    }
+    // And neither can come back as a new instance.
+    platform
+        .call(Method::GET, "/apikey", Some(&created.token), None)
+        .await
+        .assert_error(401, ErrorCode::TokenRevoked);
+}

@@ -76,8 +76,12 @@ impl Registry {
                             continue;
                         }
                         match self.write_view(&prefix, &members).await {
+                            Ok(Written::NoBucket) => {
+                                // Not stored: written once the extension has made the bucket.
+                                tracing::debug!(%prefix, "no partition view bucket yet");
+                            }
                             Ok(outcome) => {
-                                tracing::debug!(%prefix, ?members, ?outcome, "partition view");
+                                tracing::info!(%prefix, ?members, ?outcome, "partition view");
                                 if members.is_empty() {
                                     stored.remove(&prefix);
                                 } else {

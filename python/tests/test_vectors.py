@@ -90,8 +90,10 @@ def _constant(name: str) -> Any:
 def _subject(i: Mapping[str, str]) -> str:
     builders: dict[str, Callable[[], str]] = {
         "provision": lambda: subjects.provision(i["key_id"]),
-        "register": lambda: subjects.register(i["key_id"]),
-        "status": lambda: subjects.status_subject(i["prefix"], i["key_id"]),
+        "register": lambda: subjects.register(i["key_id"], i["instance_id"]),
+        "status": lambda: subjects.status_subject(i["prefix"], i["instance_id"]),
+        "instance_handler": lambda: subjects.instance_handler_subject(i["prefix"], i["instance_id"], i["handler"]),
+        "command": lambda: subjects.command_subject(i["prefix"], i["command"]),
     }
     if i["name"] not in builders:
         raise UnknownKind(f"subject {i['name']!r}")

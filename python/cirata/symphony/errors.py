@@ -131,7 +131,7 @@ class ProvisionError(SymphonyRuntimeError):
 
 
 class RegistrationError(SymphonyRuntimeError):
-    """`cirata.services.registry.register.<K>` answered with an error."""
+    """`cirata.services.registry.register.<K>.<I>` answered with an error."""
 
 
 class NotConnectedError(SymphonyRuntimeError):

@@ -229,9 +229,11 @@ class Extension:
         return self._connected("ext.js").js
 
     @property
-    def instance_id(self) -> str:
-        """This instance's id: the key id of the token (the JWT `jti`)."""
-        return self._connected("ext.instance_id").instance_id
+    def instance_id(self) -> str | None:
+        """This instance's id (docs/protocol.md §12.1): minted by the key exchange, the JWT's `jti`, kept across
+        renewals. `None` before `connect()` (`async with ext:`); two processes started from one token are two
+        instances with two ids."""
+        return self._session.instance_id if self._session is not None else None
 
     async def add_endpoints(
         self,
@@ -313,7 +315,7 @@ class Extension:
                 self._session.spawn(self._session.after_reconnect())
 
         cell = KeyCell(credentials.api_key, credentials.token, credentials.source)
-        name = f"{self.prefix}-{credentials.api_key.id}"
+        name = f"{self.prefix}-{credentials.api_key.instance}"
         nc = await connect_nats(cell, credentials.address, name, on_reconnected=on_reconnected)
 
         async def services_connection() -> NatsClient:

@@ -59,7 +59,11 @@ class Session:
         self.credentials = credentials
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
-        self.instance_id = credentials.api_key.id
+        self.key_id = credentials.api_key.id
+        # A server older than instance ids names none: the key id serves as one (docs/protocol.md §12.1).
+        self.instance_id = credentials.api_key.instance
+        self.partitioning = False
+        """Whether the status says `"partitioning": true` (set once work partitioning is enabled, §12.4)."""
         self.started_at = rfc3339_now()
         self.heartbeat_secs = DEFAULT_HEARTBEAT_SECS
         self.operating = False
@@ -90,7 +94,7 @@ class Session:
         async with self._register_lock:
             reply = await request_json(
                 self.nc,
-                subjects.register(self.instance_id),
+                subjects.register(self.key_id, self.instance_id),
                 self._manifest(),
                 RegistrationError,
                 "registration",
@@ -119,7 +123,10 @@ class Session:
             "updated_at": rfc3339_now(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "key_id": self.key_id,
         }
+        if self.partitioning:
+            status["partitioning"] = True
         if message is not None:
             status["message"] = message
         return status

@@ -154,6 +154,7 @@ RUNNERS: dict[str, Callable[[Any], Any]] = {
     "extension_name": validation.validate_name,
     "menu": lambda i: validation.validate_menu(i["group"], i["label"], i["route"]),
     "service_name": validation.validate_service_name,
+    "handler_name": lambda i: validation.validate_handler_name("handler", i),
     "service_version": validation.normalize_service_version,
     "manifest": _manifest,
     "subject": _subject,

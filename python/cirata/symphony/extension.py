@@ -27,8 +27,9 @@ from ._version import __version__
 from .bootstrap import NO_TOKEN_HELP, KeyCell, connect_nats, resolve_credentials
 from .client import Common
 from .credentials import CredentialStore, resolve_candidates
-from .endpoints import EndpointService, ServiceRegistry
+from .endpoints import EndpointService, Handler, ServiceRegistry
 from .errors import InvalidBucketError, InvalidManifestError, NotConnectedError
+from .handlers import Handlers
 from .lifecycle import PROTOCOL_VERSION, Session
 from .validation import (
     HTMX_MIME,
@@ -74,6 +75,7 @@ class Extension:
         self._widgets: list[dict[str, str]] = []
         self._buckets: list[dict[str, Any]] = []
         self._services = ServiceRegistry()
+        self._handlers = Handlers()
         self._session: Session | None = None
         self._health: tuple[str, str | None] = ("ok", None)
         self._stop = asyncio.Event()
@@ -149,6 +151,53 @@ class Extension:
         )
         return self
 
+    def add_instance_handler(self, name: str, handler: Handler) -> Extension:
+        """Serves `handler` for requests addressed to this instance only (docs/protocol.md §12.2):
+        `cirata.extensions.<prefix>.instance.<instance id>.<name>`, or through the gateway
+        `/api/v1/extension/<prefix>/<name>?instance=<instance id>`.
+
+        `handler` is `async def handler(req)` and gets the endpoints' request (`req.data`, `req.headers`,
+        `req.caller`, `await req.respond(...)`); one that raises is answered like a failing endpoint. `name` is
+        1-64 of `[A-Za-z0-9_-]` (`InvalidEndpointError`, code `invalid_endpoint`, otherwise); a second handler of
+        the same name replaces the first. Declared in the manifest as `instance_handlers`. Added before
+        `connect()` it is served from the start; added while connected it is subscribed in the background and
+        the manifest registered again.
+
+        ```python
+        async def instance_status(req):
+            await req.respond(json.dumps({"instance_id": ext.instance_id}).encode())
+
+        ext.add_instance_handler("local-status", instance_status)
+        ```
+        """
+        self._handlers.add_instance_handler(name, handler)
+        self._serve_new_handlers()
+        return self
+
+    def add_command_handler(self, name: str, handler: Handler, description: str = "") -> Extension:
+        """Serves the command `name` (docs/protocol.md §12.3): exactly one instance of the extension handles
+        each request to `cirata.extensions.<prefix>.commands.<name>` (queue group `commands`); Symphony runs it
+        with `POST /api/v1/extensions/<prefix>/commands/<name>`. Declared in the manifest as `commands` with
+        `description`. The name rule, the request object and the failure replies are those of
+        `add_instance_handler`."""
+        self._handlers.add_command(name, handler, description)
+        self._serve_new_handlers()
+        return self
+
+    def _serve_new_handlers(self) -> None:
+        session = self._session
+        if session is None or session.closed:
+            return
+
+        async def serve() -> None:
+            try:
+                await self._handlers.sync()
+                await session.register()
+            except Exception as e:
+                log.warning("could not serve the new handlers: %s", e)
+
+        session.spawn(serve())
+
     def _route(self, path: str, uri: str, routes: RouteTree | None) -> dict[str, Any]:
         validate_route_path(path)
         validate_resource_uri(self.prefix, uri)
@@ -185,6 +234,7 @@ class Extension:
                 "widgets": self._widgets,
                 "buckets": self._buckets,
                 "endpoints": self._services.specs(),
+                **self._handlers.manifest_fields(),
             }
         )
 
@@ -337,6 +387,7 @@ class Extension:
         self._session = session
         session.spawn(session.renew_forever())
         try:
+            await self._handlers.attach(self._services, nc, self.prefix, session.instance_id)
             await session.register()
         except BaseException:
             await session.close()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from cirata import symphony
-from cirata.symphony import caller, lifecycle, subjects, tokens, validation
+from cirata.symphony import caller, lifecycle, partition, subjects, tokens, validation
 from cirata.symphony.address import resolve_address
 from cirata.symphony.errors import SymphonyError
 
@@ -165,9 +165,22 @@ RUNNERS: dict[str, Callable[[Any], Any]] = {
         i["public_key"], i["signature"], i["subject"], i["caller"], i["body"].encode(), i["now"]
     ),
     "nats_url": lambda i: resolve_address(i["origin"], i["override"]).nats_url(i["from_key"]),
+    "partition_score": lambda i: f"{partition.score(i['member'], i['key']):016x}",
+    "partition_owner": lambda i: partition.owner(i["members"], i["key"]),
 }
 """Kinds whose function returns a value give it as `ok`; the checks that return nothing give `true`."""
-VALUE_KINDS = {"service_version", "constant", "manifest", "subject", "subject_match", "token", "address", "nats_url"}
+VALUE_KINDS = {
+    "service_version",
+    "constant",
+    "manifest",
+    "subject",
+    "subject_match",
+    "token",
+    "address",
+    "nats_url",
+    "partition_score",
+    "partition_owner",
+}
 
 
 def run(kind: str, value: Any) -> tuple[str, Any]:

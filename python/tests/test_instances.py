@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -17,8 +17,16 @@ from cirata import symphony
 from cirata.symphony.errors import InvalidEndpointError
 from cirata.symphony.tokens import parse_token
 
-from .conftest import HttpReply, Platform, http_request
+from .conftest import HttpReply, Platform, http_request, start_platform
 from .test_extension import declare, own_key, poll
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """A server of this module's own: the session's has made many extension accounts by the time this runs, and
+    each reserves JetStream resources."""
+    with start_platform(tmp_path_factory.mktemp("instances")) as running:
+        yield running
 
 
 async def request(ext: symphony.Extension, subject: str, payload: bytes = b"") -> Any:

@@ -22,6 +22,7 @@ from .endpoints import EndpointGroup, EndpointService, Request
 from .errors import (
     CapabilityForbiddenError,
     ConfigurationError,
+    FencedOutError,
     InvalidAddressError,
     InvalidBucketError,
     InvalidCapabilityError,
@@ -31,6 +32,8 @@ from .errors import (
     InvalidPrefixError,
     InvalidTokenError,
     NotConnectedError,
+    NotMyWorkError,
+    PartitioningError,
     ProvisionError,
     RegistrationError,
     SymphonyError,
@@ -40,6 +43,7 @@ from .errors import (
     ValidationError,
 )
 from .extension import Extension
+from .partitioning import WorkPartitioner
 from .tokens import Token, parse_token
 
 __all__ = [
@@ -51,6 +55,7 @@ __all__ = [
     "EndpointGroup",
     "EndpointService",
     "Extension",
+    "FencedOutError",
     "InvalidAddressError",
     "InvalidBucketError",
     "InvalidCapabilityError",
@@ -60,6 +65,8 @@ __all__ = [
     "InvalidPrefixError",
     "InvalidTokenError",
     "NotConnectedError",
+    "NotMyWorkError",
+    "PartitioningError",
     "ProvisionError",
     "RegistrationError",
     "Request",
@@ -69,6 +76,7 @@ __all__ = [
     "TokenRejectedError",
     "UnreachableError",
     "ValidationError",
+    "WorkPartitioner",
     "__version__",
     "parse_token",
     "resolve_address",

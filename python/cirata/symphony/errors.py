@@ -21,7 +21,7 @@ SymphonyError
     ├── NotConnectedError             not_connected: a connected-only call outside `async with ext:`
     ├── PartitioningError             work partitioning is not enabled, or enabled too late
     ├── NotMyWorkError                not_my_work: `fence(key)` of a key this instance does not own now
-    └── FencedOutError                fenced_out: `fenced_put` refused (a later owner wrote, or not ours now)
+    └── FencedOutError                fenced_out: `fenced_put` refused (a later owner wrote the entry)
 ```
 
 Every runtime failure is a `RuntimeError`, so `except RuntimeError` around `async with ext:` catches them all.
@@ -161,7 +161,7 @@ class NotMyWorkError(SymphonyRuntimeError):
 
 
 class FencedOutError(SymphonyRuntimeError):
-    """`fenced_put` was refused: the entry carries a greater fencing token (a later owner wrote it), or this
-    instance does not own the key now (docs/protocol.md §12.4)."""
+    """`fenced_put` was refused: the entry carries a greater fencing token than this instance's, so a later owner
+    wrote it (docs/protocol.md §12.4)."""
 
     default_code = "fenced_out"

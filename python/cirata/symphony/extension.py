@@ -28,9 +28,10 @@ from .bootstrap import NO_TOKEN_HELP, KeyCell, connect_nats, resolve_credentials
 from .client import Common
 from .credentials import CredentialStore, resolve_candidates
 from .endpoints import EndpointService, Handler, ServiceRegistry
-from .errors import InvalidBucketError, InvalidManifestError, NotConnectedError
+from .errors import InvalidBucketError, InvalidManifestError, NotConnectedError, PartitioningError
 from .handlers import Handlers
 from .lifecycle import PROTOCOL_VERSION, Session
+from .partitioning import Membership, OnRebalance, WorkPartitioner
 from .validation import (
     HTMX_MIME,
     validate_bucket_limits,
@@ -76,6 +77,7 @@ class Extension:
         self._buckets: list[dict[str, Any]] = []
         self._services = ServiceRegistry()
         self._handlers = Handlers()
+        self._partitioner = WorkPartitioner()
         self._session: Session | None = None
         self._health: tuple[str, str | None] = ("ok", None)
         self._stop = asyncio.Event()
@@ -183,6 +185,39 @@ class Extension:
         self._handlers.add_command(name, handler, description)
         self._serve_new_handlers()
         return self
+
+    def enable_work_partitioning(self, on_rebalance: OnRebalance) -> Extension:
+        """Makes this instance a member of the extension's work partitioning (docs/protocol.md §12.4): from
+        `connect()` on, `ext.work_partitioner.is_my_work(key)` says whether this instance owns `key`, by rendezvous
+        hashing over the live members, with leases that keep two live instances from owning a key at once.
+
+        `on_rebalance(total_instances, my_item_count)` (a plain function or a coroutine function) is called
+        whenever either number changes after a claim. Call this before `connect()` (`async with ext:`);
+        afterwards it raises `PartitioningError`.
+
+        ```python
+        def on_rebalance(total_instances, my_item_count):
+            logging.info(f"Rebalanced: {total_instances} instances active, I own {my_item_count} items")
+
+        ext.enable_work_partitioning(on_rebalance)
+        ```
+        """
+        if not callable(on_rebalance):
+            raise PartitioningError(f"on_rebalance must be callable, not {type(on_rebalance).__name__}")
+        if self._session is not None and not self._session.closed:
+            raise PartitioningError(
+                "enable_work_partitioning() must be called before connect()",
+                hint="call it before `async with ext:` / `await ext.operate()`",
+            )
+        self._partitioner.enable(on_rebalance)
+        return self
+
+    @property
+    def work_partitioner(self) -> WorkPartitioner:
+        """This instance's share of the work: `is_my_work(key)`, `my_item_count`, `fence(key)`, `track(keys)`,
+        `forget(key)`, `await fenced_put(bucket, key, value)` (docs/protocol.md §12.4). Owns nothing unless
+        `enable_work_partitioning()` was called and the connected extension's first claim completed."""
+        return self._partitioner
 
     def _serve_new_handlers(self) -> None:
         session = self._session
@@ -389,6 +424,11 @@ class Extension:
         try:
             await self._handlers.attach(self._services, nc, self.prefix, session.instance_id)
             await session.register()
+            if self._partitioner.enabled:
+                membership = await Membership.start(self._partitioner, nc, session.instance_id)
+                session.before_close(membership.leave)
+                # The buckets exist now: the status may say `partitioning` (the server writes the view then).
+                session.partitioning = True
         except BaseException:
             await session.close()
             raise

@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timezone
 from typing import Any
 
@@ -73,6 +73,7 @@ class Session:
         self._cell = cell
         self._health = health
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._before_close: list[Callable[[], Awaitable[None]]] = []
         self._register_lock = asyncio.Lock()
         # Orders the status publishes (heartbeats, health changes, `disconnected`): an older health never lands
         # after a newer one, and nothing lands after `disconnected`.
@@ -159,6 +160,10 @@ class Session:
         while True:
             await self.publish_health()
             await asyncio.sleep(self.heartbeat_secs)
+
+    def before_close(self, leave: Callable[[], Awaitable[None]]) -> None:
+        """Runs `leave` first when the session closes (before `disconnected` is published)."""
+        self._before_close.append(leave)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Runs `coro` in the background, keeping a reference until it is done."""
@@ -251,6 +256,12 @@ class Session:
         if self.closed:
             return
         self.closed = True
+        leaving, self._before_close = self._before_close, []
+        for leave in leaving:
+            try:
+                await leave()
+            except Exception as e:
+                log.warning("leaving failed: %s", e or type(e).__name__)
         if self.operating:
             await self.publish_status("disconnected")
             self.operating = False

@@ -164,7 +164,7 @@ async def test_each_command_is_handled_by_exactly_one_instance(platform: Platfor
         async def reindex(req: symphony.Request, ext: symphony.Extension = ext) -> None:
             n = json.loads(req.data)["n"]
             handled[(ext.instance_id, n)] += 1
-            await req.respond(json.dumps({"n": n, "by": ext.instance_id}).encode())
+            await req.respond(json.dumps({"n": n, "by": ext.instance_id, "caller": req.caller}).encode())
 
         ext.add_command_handler("reindex", reindex, description="Rebuild the search index")
     async with operating(*exts):
@@ -184,3 +184,24 @@ async def test_each_command_is_handled_by_exactly_one_instance(platform: Platfor
         assert len(set(by)) >= 2, f"the queue group spread the commands: {Counter(by)}"
         manifest = platform.extension(prefix)["manifest"]
         assert manifest["commands"] == [{"name": "reindex", "description": "Rebuild the search index"}]
+
+        # The platform runs a declared command on one instance, with the signed caller.
+        client = platform.api_key(capabilities=(f"pub:extensions.{prefix}.commands.reindex",))
+        client_id = parse_token(client).key_id
+        ran = await asyncio.to_thread(run_command, platform, prefix, "reindex", client, {"n": count})
+        assert ran.status == 200, str(ran)
+        assert ran.json()["n"] == count and ran.json()["by"] in {e.instance_id for e in exts}
+        assert ran.json()["caller"] == client_id
+        missing = await asyncio.to_thread(run_command, platform, prefix, "undeclared", client, {})
+        assert (missing.status, missing.json()["code"]) == (404, "command_not_found"), str(missing)
+        assert sum(handled.values()) == count + 1
+
+
+def run_command(platform: Platform, prefix: str, name: str, token: str, body: Any) -> HttpReply:
+    return http_request(
+        "POST",
+        f"{platform.http_url}/api/v1/extensions/{prefix}/commands/{name}",
+        token=token,
+        body=json.dumps(body).encode(),
+        content_type="application/json",
+    )

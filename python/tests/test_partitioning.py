@@ -2,9 +2,7 @@
 rebalance callback, fences and fenced writes, the graceful leave), then three processes of examples/python/workers
 sharing 1,000 items while a checker asks every instance what it owns, through a SIGKILL of one of them.
 
-The members view (`symphony_partition_view`, key `members`) is the server's to write from presence; `ViewWriter`
-writes the same list the same way (from the instances' statuses, with a compare-and-swap, only when it differs),
-so the tests also run against a server that does not write it yet.
+The members view (`symphony_partition_view`, key `members`) is written by the server from presence.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ from nats.js import JetStreamContext
 from cirata import symphony
 from cirata.symphony.bootstrap import connect_nats, exchange
 from cirata.symphony.credentials import TokenSource
-from cirata.symphony.partition import FENCE_HEADER, MEMBERS_BUCKET, VIEW_BUCKET, VIEW_KEY, member_key
+from cirata.symphony.partition import FENCE_HEADER, MEMBERS_BUCKET, member_key
 
 from .conftest import REPO, Platform, start_platform, stop_process_group
 from .test_extension import poll
@@ -69,47 +67,6 @@ def live_partitioning(platform: Platform, prefix: str) -> list[dict[str, Any]]:
     return [i for i in view["instances"] if i.get("partitioning") and i["state"] in ("ok", "warning", "error")]
 
 
-class ViewWriter:
-    """Writes `members` as the server does: the live partitioning instances, sorted, with a compare-and-swap on the
-    revision it read, only when the list differs."""
-
-    def __init__(self, platform: Platform, prefix: str, nc: Client) -> None:
-        self.platform, self.prefix, self.nc = platform, prefix, nc
-
-    async def write_once(self) -> list[str]:
-        members = sorted(
-            {i["instance_id"] for i in await asyncio.to_thread(live_partitioning, self.platform, self.prefix)}
-        )
-        try:
-            kv = await self.nc.jetstream().key_value(VIEW_BUCKET)
-        except nats.js.errors.BucketNotFoundError:
-            return members  # no member created it yet
-        try:
-            entry = await kv.get(VIEW_KEY)
-            current, revision = json.loads(entry.value or b"{}").get("members"), entry.revision
-        except nats.js.errors.KeyNotFoundError:
-            current, revision = None, 0
-        if current != members:
-            with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.APIError):
-                await kv.update(VIEW_KEY, json.dumps({"v": 1, "members": members}).encode(), last=revision)
-        return members
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await self.write_once()
-                await asyncio.sleep(0.3)
-
-        task = asyncio.ensure_future(loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 async def test_one_member_claims_fences_and_leaves(platform: Platform, prefix: str) -> None:
     token = worker_key(platform, prefix)
     rebalances: list[tuple[int, int]] = []
@@ -137,21 +94,19 @@ async def test_one_member_claims_fences_and_leaves(platform: Platform, prefix: s
             task = asyncio.ensure_future(ext.operate())
             me = ext.instance_id
             assert me is not None
-            writer = ViewWriter(platform, prefix, client)
-            async with writer.running():
-                await poll(
-                    "the status to say partitioning",
-                    lambda: [i["instance_id"] for i in live_partitioning(platform, prefix)] == [me],
-                )
-                await poll("the first rebalance with every key", lambda: (1, len(keys)) in rebalances, 30)
-                assert all(partitioner.is_my_work(k) for k in keys)
-                assert partitioner.my_item_count == len(keys)
+            await poll(
+                "the status to say partitioning",
+                lambda: [i["instance_id"] for i in live_partitioning(platform, prefix)] == [me],
+            )
+            await poll("the first rebalance with every key", lambda: (1, len(keys)) in rebalances, 30)
+            assert all(partitioner.is_my_work(k) for k in keys)
+            assert partitioner.my_item_count == len(keys)
 
-                await check_fenced_writes(partitioner, client.jetstream(), f"{prefix}_progress")
-                await check_another_members_record(partitioner, client.jetstream(), me, keys, rebalances)
+            await check_fenced_writes(partitioner, client.jetstream(), f"{prefix}_progress")
+            await check_another_members_record(partitioner, client.jetstream(), me, keys, rebalances)
 
-                ext.stop()
-                await asyncio.wait_for(task, 30)
+            ext.stop()
+            await asyncio.wait_for(task, 30)
         # The graceful leave deleted the record and owns nothing.
         assert not partitioner.is_my_work("k1")
         records = await client.jetstream().key_value(MEMBERS_BUCKET)
@@ -311,61 +266,58 @@ async def test_three_workers_share_the_items_and_survive_a_kill(
     workers = start_workers(3)
     client = await connect_as(start_workers.token, "partitioning-checker")
     try:
-        async with ViewWriter(platform, prefix, client).running():
 
-            def three_live() -> list[dict[str, Any]] | None:
-                for worker in workers:
-                    worker.check_alive()
-                live = live_partitioning(platform, prefix)
-                return live if len(live) == 3 else None
+        def three_live() -> list[dict[str, Any]] | None:
+            for worker in workers:
+                worker.check_alive()
+            live = live_partitioning(platform, prefix)
+            return live if len(live) == 3 else None
 
-            instances = await poll("three partitioning instances", three_live, 60)
-            by_pid = {i["pid"]: i["instance_id"] for i in instances}
-            checker = OwnershipChecker(client, prefix)
-            checker.instances = [by_pid[w.proc.pid] for w in workers]
+        instances = await poll("three partitioning instances", three_live, 60)
+        by_pid = {i["pid"]: i["instance_id"] for i in instances}
+        checker = OwnershipChecker(client, prefix)
+        checker.instances = [by_pid[w.proc.pid] for w in workers]
 
-            async def settled(count: int) -> dict[str, set[str]] | None:
-                owned = await checker.sample()
-                return owned if partitioned(owned, count, ITEMS) else None
+        async def settled(count: int) -> dict[str, set[str]] | None:
+            owned = await checker.sample()
+            return owned if partitioned(owned, count, ITEMS) else None
 
-            owned = await poll("1,000 items split between three instances", lambda: settled(3), 60)
-            statuses = [
-                json.loads((await client.request(f"cirata.extensions.{prefix}.instance.{i}.local-status", b"", 5)).data)
-                for i in checker.instances
-            ]
-            assert sorted(s["instance_id"] for s in statuses) == sorted(checker.instances)
-            assert sum(s["work_items"] for s in statuses) == ITEMS
+        owned = await poll("1,000 items split between three instances", lambda: settled(3), 60)
+        statuses = [
+            json.loads((await client.request(f"cirata.extensions.{prefix}.instance.{i}.local-status", b"", 5)).data)
+            for i in checker.instances
+        ]
+        assert sorted(s["instance_id"] for s in statuses) == sorted(checker.instances)
+        assert sum(s["work_items"] for s in statuses) == ITEMS
 
-            async with checker.running():
-                victim = workers[0]
-                victim_id = by_pid[victim.proc.pid]
-                os.kill(victim.proc.pid, signal.SIGKILL)
-                victim.proc.wait(timeout=30)
-                survivors = workers[1:]
+        async with checker.running():
+            victim = workers[0]
+            victim_id = by_pid[victim.proc.pid]
+            os.kill(victim.proc.pid, signal.SIGKILL)
+            victim.proc.wait(timeout=30)
+            survivors = workers[1:]
 
-                def rebalanced_to_two() -> bool:
-                    return all(
-                        any(m.startswith("Rebalanced: 2 instances active") for m in w.messages()) for w in survivors
-                    )
+            def rebalanced_to_two() -> bool:
+                return all(any(m.startswith("Rebalanced: 2 instances active") for m in w.messages()) for w in survivors)
 
-                await poll("both survivors' on_rebalance with 2 instances", rebalanced_to_two, 60)
-                owned = await poll("1,000 items split between the survivors", lambda: settled(2), 60)
-                assert victim_id not in owned
-            assert checker.rounds > 0
-            assert checker.doubles == [], f"items owned twice at once: {checker.doubles[:10]}"
+            await poll("both survivors' on_rebalance with 2 instances", rebalanced_to_two, 60)
+            owned = await poll("1,000 items split between the survivors", lambda: settled(2), 60)
+            assert victim_id not in owned
+        assert checker.rounds > 0
+        assert checker.doubles == [], f"items owned twice at once: {checker.doubles[:10]}"
 
-            # The survivors took the victim's items over with fenced writes: every item names its owner now.
-            async def progress_names_owners() -> bool:
-                kv = await client.jetstream().key_value(f"{prefix}_progress")
-                try:
-                    for instance, items in owned.items():
-                        for item in items:
-                            if (await kv.get(item)).value != instance.encode():
-                                return False
-                except nats.js.errors.KeyNotFoundError:
-                    return False
-                return True
+        # The survivors took the victim's items over with fenced writes: every item names its owner now.
+        async def progress_names_owners() -> bool:
+            kv = await client.jetstream().key_value(f"{prefix}_progress")
+            try:
+                for instance, items in owned.items():
+                    for item in items:
+                        if (await kv.get(item)).value != instance.encode():
+                            return False
+            except nats.js.errors.KeyNotFoundError:
+                return False
+            return True
 
-            await poll("the progress bucket to name the current owners", progress_names_owners, 60)
+        await poll("the progress bucket to name the current owners", progress_names_owners, 60)
     finally:
         await client.close()

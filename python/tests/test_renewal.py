@@ -159,9 +159,6 @@ async def test_a_python_extension_renews_its_jwt_without_leaving_a_request_unans
         while not await asyncio.to_thread(instance_ok):
             assert not task.done(), task
             await asyncio.sleep(0.1)
-        # The members view (as the server writes it from presence): this instance alone.
-        view = await ext.js.key_value("symphony_partition_view")
-        await view.put("members", json.dumps({"v": 1, "members": [instance_id]}).encode())
 
         # Requests one after another until the first JWT is long expired: at least two renewals happen
         # while they run. Every one is answered.

@@ -82,6 +82,10 @@ async def test_one_member_claims_fences_and_leaves(platform: Platform, prefix: s
         partitioner.fence("before-connect")
     assert refused.value.code == "not_my_work"
     partitioner.forget("before-connect")
+    with pytest.raises(symphony.ValidationError):
+        await partitioner.fenced_put("b", "bad key", b"v")
+    with pytest.raises(symphony.NotConnectedError):
+        await partitioner.fenced_put("b", "k", b"v")
     ext.enable_work_partitioning(on_rebalance)
     keys = [f"k{i}" for i in range(20)]
     partitioner.track(keys)
@@ -129,6 +133,9 @@ async def check_fenced_writes(partitioner: symphony.WorkPartitioner, js: JetStre
         await partitioner.fenced_put(bucket, "k1", b"stale")
     assert fenced.value.code == "fenced_out"
     assert (await (await js.key_value(bucket)).get("k1")).value == b"newer owner"
+    with pytest.raises(symphony.SymphonyRuntimeError) as missing:
+        await partitioner.fenced_put(f"{bucket}_missing", "k1", b"x")
+    assert missing.value.code == "invalid_bucket"
 
 
 async def check_another_members_record(

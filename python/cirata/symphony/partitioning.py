@@ -36,7 +36,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
-from .errors import FencedOutError, NotConnectedError, NotMyWorkError, SymphonyRuntimeError
+from .errors import FencedOutError, NotConnectedError, NotMyWorkError, SymphonyRuntimeError, ValidationError
 from .jetstream import is_valid_key
 from .partition import (
     CLAIM_EVERY_MS,
@@ -64,6 +64,8 @@ LEAVE_TIMEOUT_SECS = 5.0
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = 10071
 """JetStream's error code for a publish whose expected last subject sequence does not hold."""
+STREAM_NOT_FOUND = 10059
+"""JetStream's error code for a stream (here: a bucket) that does not exist."""
 
 
 def _monotonic_ms() -> int:
@@ -134,7 +136,7 @@ class WorkPartitioner:
         ```
         """
         if not is_valid_key(key):
-            raise SymphonyRuntimeError(f"{key!r} is not a valid key of bucket {bucket!r}", code="invalid_request")
+            raise ValidationError(f"{key!r} is not a valid key of bucket {bucket!r}", hint="use [-/_=.:a-zA-Z0-9]")
         payload = value.encode() if isinstance(value, str) else bytes(value)
         js = self._js
         if js is None:
@@ -145,8 +147,12 @@ class WorkPartitioner:
             try:
                 last = await js.get_last_msg(stream, subject)
                 sequence, stored = last.seq or 0, _fence_of(last.headers)
-            except nats.js.errors.NotFoundError:
-                sequence, stored = 0, None
+            except nats.js.errors.NotFoundError as e:
+                if e.err_code == STREAM_NOT_FOUND:
+                    raise SymphonyRuntimeError(
+                        f"bucket {bucket!r} does not exist", code="invalid_bucket", hint="declare it with add_bucket()"
+                    ) from None
+                sequence, stored = 0, None  # no entry yet
             if stored is not None and stored > token:
                 raise FencedOutError(
                     f"{bucket}/{key} carries fence {stored}, later than this instance's {token}",

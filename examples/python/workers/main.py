@@ -29,7 +29,10 @@ ext.add_bucket(PROGRESS_BUCKET, "Which instance works on which item")
 
 
 def on_rebalance(total_instances, my_item_count):
-    logging.info(f"Rebalanced: {total_instances} instances active, I own {my_item_count} items")
+    logging.info(
+        f"Rebalanced: {total_instances} instances active, "
+        f"I own {my_item_count} items"
+    )
 
 
 ext.enable_work_partitioning(on_rebalance)
@@ -49,15 +52,20 @@ async def process_item(key):
     working.add(key)
 
 
+def forget_lost_items():
+    """Items another instance owns now are taken over again (with a new fenced write) if they come back."""
+    working.intersection_update([key for key in working if ext.work_partitioner.is_my_work(key)])
+
+
 async def watch_items():
     while True:
         discovered_items = [f"item-{i}" for i in range(ITEMS)]
+        forget_lost_items()
         # In a bucket watcher loop
         for key in discovered_items:
             if ext.work_partitioner.is_my_work(key):
                 await process_item(key)
             else:
-                working.discard(key)
                 logging.debug(f"Skipping {key} — owned by another instance")
         await asyncio.sleep(0.5)
 

@@ -9,7 +9,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { BIN, Platform, STARTUP_MS } from "./harness.mjs";
+import { BIN, PYTHON, Platform, ROOT, STARTUP_MS } from "./harness.mjs";
 
 const platform = new Platform("builtin");
 let origin;
@@ -21,6 +21,11 @@ before(async () => {
   origin = platform.origin;
   // A richer manifest for the detail page: endpoints, a bucket, routes, a menu, resources.
   await platform.extension("catalog", path.join(BIN, "catalog"));
+  // Two instances of the Python multi-instance example: instance handlers and a command (docs/protocol.md §12).
+  const workers = path.join(ROOT, "examples/python/workers/main.py");
+  for (const n of [1, 2]) {
+    await platform.extension(`workers-${n}`, PYTHON, [workers], { WORKERS_ITEMS: "20", PYTHONPATH: path.join(ROOT, "python") });
+  }
 });
 
 after(() => platform.close());
@@ -141,6 +146,43 @@ test("API keys, registration token → running extension, revocation, extension 
   await hello.locator(".bi-title").getByTestId("state").filter({ hasText: "Inactive" }).waitFor({ timeout: STARTUP_MS });
   await hello.getByTestId("instances").getByTestId("instance-state").filter({ hasText: "Stopped" }).waitFor();
   await shot(page, "05b-hello-inactive");
+
+  assert.deepEqual(page.pageErrors.map(String), []);
+  await page.context().close();
+});
+
+test("Extension detail: each instance's handler answers for that instance; a command runs on one", { timeout: 120_000 }, async () => {
+  const page = await platform.signedInPage();
+  await page.goto(`${origin}/platform/extensions/workers`);
+  const workers = page.getByTestId("extension-detail-workers");
+  const instances = workers.getByTestId("instances");
+  await instances.getByTestId("instance-state").filter({ hasText: "Running" }).nth(1).waitFor({ timeout: STARTUP_MS });
+  const rows = instances.locator("tr[data-testid^='instance-']");
+  assert.equal(await rows.count(), 2);
+  assert.match(await instances.innerText(), /shares partitioned work/);
+
+  // Each row's button reaches its own instance (?instance=<id>): the reply names that instance.
+  for (const i of [0, 1]) {
+    const row = rows.nth(i);
+    const id = (await row.getAttribute("data-testid")).replace("instance-", "");
+    await row.getByTestId("call-local-status").click();
+    const reply = instances.getByTestId("instance-reply");
+    await reply.filter({ hasText: id }).waitFor();
+    assert.equal(await reply.getAttribute("data-ok"), "true");
+    assert.equal(JSON.parse(await reply.locator("pre").innerText()).instance_id, id);
+  }
+  await shot(page, "04b-instance-handler");
+
+  // The declared command: Run → exactly one instance answers.
+  const commands = workers.getByTestId("commands");
+  assert.match(await commands.innerText(), /Rebuild the search index/);
+  await commands.getByTestId("command-reindex").getByRole("button", { name: "Run" }).click();
+  const ran = commands.getByTestId("command-reply");
+  await ran.filter({ hasText: "reindexed_by" }).waitFor();
+  const by = JSON.parse(await ran.locator("pre").innerText()).reindexed_by;
+  const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.testid.replace("instance-", "")));
+  assert.ok(ids.includes(by), `${by} is one of ${ids}`);
+  await shot(page, "04c-command");
 
   assert.deepEqual(page.pageErrors.map(String), []);
   await page.context().close();

@@ -25,12 +25,11 @@ function InstanceBadge({ state }: { state: string }) {
 
 export function InstancesSection({ prefix, instances, handlers }: { prefix: string; instances: InstanceStatus[]; handlers: string[] }) {
   const { busy, result, run } = useCall();
-  const columns = ["Instance", "State", "Host", "PID", "SDK", "Times"];
   return (
     <TableSection
       title="Instances"
       testId="instances"
-      columns={handlers.length > 0 ? [...columns, "Handlers"] : columns}
+      columns={["Instance", "State", "Host", "PID", "SDK", "Times"]}
       items={instances}
       row={(i) => (
         <tr key={i.instance_id} data-testid={`instance-${i.instance_id}`}>
@@ -42,6 +41,23 @@ export function InstancesSection({ prefix, instances, handlers }: { prefix: stri
               </div>
             )}
             {i.partitioning && <div className="muted bi-small">shares partitioned work</div>}
+            {handlers.length > 0 && (
+              <div className="bi-handlers">
+                {handlers.map((h) => (
+                  <button
+                    key={h}
+                    type="button"
+                    className="btn btn-small"
+                    disabled={busy || i.state === "disconnected"}
+                    data-testid={`call-${h}`}
+                    title={`Call ${h} on this instance`}
+                    onClick={() => run(() => callInstanceHandler(prefix, i.instance_id, h))}
+                  >
+                    {h}
+                  </button>
+                ))}
+              </div>
+            )}
           </td>
           <td>
             <InstanceBadge state={i.state} />
@@ -58,22 +74,6 @@ export function InstancesSection({ prefix, instances, handlers }: { prefix: stri
               ]}
             />
           </td>
-          {handlers.length > 0 && (
-            <td className="bi-nowrap">
-              {handlers.map((h) => (
-                <button
-                  key={h}
-                  type="button"
-                  className="btn btn-small"
-                  disabled={busy || i.state === "disconnected"}
-                  data-testid={`call-${h}`}
-                  onClick={() => run(() => callInstanceHandler(prefix, i.instance_id, h))}
-                >
-                  {h}
-                </button>
-              ))}
-            </td>
-          )}
         </tr>
       )}
     >

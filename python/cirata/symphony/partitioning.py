@@ -195,6 +195,9 @@ class WorkPartitioner:
         member, callback = self._member, self._on_rebalance
         if member is None or callback is None:
             return
+        # Not a member until the server's view names this instance: no (0, 0) before that.
+        if member.id() not in member.view():
+            return
         numbers = (len(member.view()), member.count_owned(self._tracked, self._clock()))
         if numbers == self._reported:
             return

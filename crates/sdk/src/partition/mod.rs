@@ -293,6 +293,10 @@ impl WorkPartitioner {
             .clone()?;
         let mut state = self.state();
         let member = state.member.as_ref()?;
+        // Not a member until the server's view names this instance: no `(0, 0)` before that.
+        if !member.view().iter().any(|m| m == member.id()) {
+            return None;
+        }
         let numbers = (member.view().len(), member.count_owned(&state.tracked, now));
         if state.reported == Some(numbers) {
             return None;

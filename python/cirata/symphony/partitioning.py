@@ -49,6 +49,7 @@ from .partition import (
     member_key,
     member_of_key,
 )
+from .subjects import CLUSTER_INFO
 
 log = logging.getLogger("cirata.symphony")
 
@@ -229,12 +230,25 @@ def _fence_of(headers: dict[str, str] | None) -> int | None:
         return None
 
 
-async def _ensure_bucket(js: JetStreamContext, name: str, description: str, max_age_secs: float) -> None:
+async def _cluster_replicas(nc: Client) -> int:
+    """The replica count the platform uses for buckets (`cirata.services.cluster.info`); 1 when it does not say."""
+    try:
+        reply = await nc.request(CLUSTER_INFO, b"{}", timeout=5)
+        return max(1, int(json.loads(reply.data)["replicas"]))
+    except Exception:
+        return 1
+
+
+async def _ensure_bucket(
+    js: JetStreamContext, name: str, description: str, max_age_secs: float, replicas: int = 1
+) -> None:
     """Creates bucket `name` (history 1) when it is missing. Another instance may create it at the same moment."""
     with contextlib.suppress(nats.js.errors.BucketNotFoundError, nats.js.errors.NotFoundError):
         await js.key_value(name)
         return
-    config = nats.js.api.KeyValueConfig(bucket=name, description=description, history=1, ttl=max_age_secs or None)
+    config = nats.js.api.KeyValueConfig(
+        bucket=name, description=description, history=1, ttl=max_age_secs or None, replicas=replicas
+    )
     try:
         await js.create_key_value(config)
     except Exception as created:
@@ -279,9 +293,17 @@ class Membership:
         """Creates the buckets if missing (before the status reports `partitioning`, so the server finds the view
         bucket), watches both and starts the claim loop."""
         js = nc.jetstream()
-        await _ensure_bucket(js, VIEW_BUCKET, "Symphony work partitioning: the live members (platform-written)", 0)
+        # Replicated like the platform's own buckets, so a member survives a node's loss.
+        replicas = await _cluster_replicas(nc)
         await _ensure_bucket(
-            js, MEMBERS_BUCKET, "Symphony work partitioning: the view each member acts on", MEMBERS_MAX_AGE_SECS
+            js, VIEW_BUCKET, "Symphony work partitioning: the live members (platform-written)", 0, replicas
+        )
+        await _ensure_bucket(
+            js,
+            MEMBERS_BUCKET,
+            "Symphony work partitioning: the view each member acts on",
+            MEMBERS_MAX_AGE_SECS,
+            replicas,
         )
         membership = cls(partitioner, nc, js, me)
         try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 STATUS_BUCKET = "symphony_status"
 REGISTRY_PROVISION_PREFIX = "cirata.services.registry.provision"
 REGISTRY_REGISTER_PREFIX = "cirata.services.registry.register"
+CLUSTER_INFO = "cirata.services.cluster.info"
+"""Anyone asks the platform how many replicas its buckets have (§5)."""
 COMMANDS_QUEUE = "commands"
 """Queue group of the commands channel (§12.3): each command reaches one instance."""
 

@@ -37,11 +37,29 @@ pub(crate) struct Membership {
 
 /// Opens bucket `name`, creating it (history 1, `max_age`) when it is missing. Another instance may
 /// create it at the same moment: then it is opened.
+/// The replica count the platform uses for buckets (`cirata.services.cluster.info`, docs/protocol.md
+/// §5); 1 when it does not say.
+async fn cluster_replicas(nc: &async_nats::Client) -> usize {
+    let asked = tokio::time::timeout(
+        Duration::from_secs(5),
+        nc.request(symphony_protocol::subjects::CLUSTER_INFO, "{}".into()),
+    )
+    .await;
+    asked
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|m| {
+            serde_json::from_slice::<symphony_protocol::messages::ClusterInfo>(&m.payload).ok()
+        })
+        .map_or(1, |info| info.replicas.max(1))
+}
+
 async fn ensure_bucket(
     js: &jetstream::Context,
     name: &str,
     description: &str,
     max_age: Duration,
+    replicas: usize,
 ) -> Result<kv::Store> {
     if let Ok(store) = js.get_key_value(name).await {
         return Ok(store);
@@ -52,6 +70,7 @@ async fn ensure_bucket(
         history: 1,
         max_age,
         storage: jetstream::stream::StorageType::File,
+        num_replicas: replicas,
         ..Default::default()
     };
     match js.create_key_value(config).await {
@@ -71,11 +90,14 @@ impl Membership {
         me: &str,
     ) -> Result<Membership> {
         let js = jetstream::new(nc.clone());
+        // Replicated like the platform's own buckets, so a member survives a node's loss.
+        let replicas = cluster_replicas(nc).await;
         let view = ensure_bucket(
             &js,
             VIEW_BUCKET,
             "Symphony work partitioning: the live members, written by the platform",
             Duration::ZERO,
+            replicas,
         )
         .await?;
         let members = ensure_bucket(
@@ -83,6 +105,7 @@ impl Membership {
             MEMBERS_BUCKET,
             "Symphony work partitioning: the view each member acts on",
             Duration::from_secs(MEMBERS_MAX_AGE_SECS),
+            replicas,
         )
         .await?;
         {

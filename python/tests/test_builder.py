@@ -183,9 +183,10 @@ def test_manifest_and_provision_request_shapes() -> None:
 
 async def test_connected_only_calls_say_so_before_connecting() -> None:
     e = ext()
-    for read in (lambda: e.nc, lambda: e.js, lambda: e.conn, lambda: e.instance_id):
+    for read in (lambda: e.nc, lambda: e.js, lambda: e.conn):
         with pytest.raises(NotConnectedError):
             read()
+    assert e.instance_id is None, "no instance before the first key exchange"
     with pytest.raises(NotConnectedError) as caught:
         await e.add_endpoints(name="catalog", version="1.0.0")
     assert isinstance(caught.value, RuntimeError)

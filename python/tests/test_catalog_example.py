@@ -84,6 +84,12 @@ def instance_states(platform: Platform) -> dict[str, str]:
     return {i["instance_id"]: i["state"] for i in view["instances"]} if view else {}
 
 
+def instance_keys(platform: Platform) -> dict[str, str]:
+    """The key each instance runs with (its status's `key_id`)."""
+    view = platform.extension("catalog")
+    return {i["instance_id"]: i.get("key_id") for i in view["instances"]} if view else {}
+
+
 async def call(platform: Platform, subject: str, payload: Any) -> Any:
     """Calls the catalog as an API client would: a key allowed to publish to its endpoints."""
     token = platform.api_key(capabilities=("pub:extensions.catalog.list", "pub:extensions.catalog.add"))
@@ -113,7 +119,7 @@ async def test_catalog_provisions_serves_and_restarts_with_its_stored_key(
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
     stored = token_file.read_text()
-    assert parse_token(stored).key_id == instance_id
+    assert parse_token(stored).key_id == instance_keys(platform)[instance_id]
 
     manifest = platform.extension("catalog")["manifest"]
     assert manifest["sdk"]["name"] == "cirata-symphony-python"
@@ -146,11 +152,18 @@ async def test_catalog_provisions_serves_and_restarts_with_its_stored_key(
     # REGISTRATION_TOKEN is still set (and already used): the stored key comes first, so it is never tried.
     second = start_catalog()
 
-    def back_online() -> bool:
-        second.check_alive()
-        return instance_states(platform).get(instance_id) == "ok"
+    key_id = instance_keys(platform)[instance_id]
 
-    wait_until("the same instance id to report ok again", back_online)
+    def back_online() -> bool:
+        # A new process is a new instance (docs/protocol.md §12.1), running with the same stored key.
+        second.check_alive()
+        keys = instance_keys(platform)
+        return any(
+            state == "ok" and i != instance_id and keys.get(i) == key_id
+            for i, state in instance_states(platform).items()
+        )
+
+    wait_until("a new instance of the same key to report ok", back_online)
     assert token_file.read_text() == stored
     assert await call(platform, "cirata.extensions.catalog.list", {}) == [{"id": "a1", "name": "Apple"}]
     assert second.terminate() == 0, second.output()

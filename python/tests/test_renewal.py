@@ -16,6 +16,8 @@ import pytest
 from nats.aio.client import Client
 
 from cirata import symphony
+from cirata.symphony.bootstrap import connect_nats, exchange
+from cirata.symphony.credentials import TokenSource
 
 from .conftest import Platform, http_request, start_platform
 
@@ -38,6 +40,23 @@ def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             os.environ.pop("SYMPHONY_ADMIN_PASSWORD", None)
         else:
             os.environ["SYMPHONY_ADMIN_PASSWORD"] = previous
+
+
+async def connect_client(token: str) -> Client:
+    """A connection of an API client (a key without a prefix) with a fresh JWT."""
+    address, api_key = await exchange(token, TokenSource.EXPLICIT, None)
+    return await connect_nats(api_key, address, "renewal-client")
+
+
+async def ask_whoami(token: str, prefix: str, instance_id: str) -> None:
+    """The instance handler and the command `whoami` both answer the instance's id."""
+    client = await connect_client(token)
+    try:
+        for subject in (f"instance.{instance_id}.whoami", "commands.whoami"):
+            mine = await client.request(f"cirata.extensions.{prefix}.{subject}", b"", timeout=10)
+            assert mine.data == instance_id.encode(), f"{subject}: {mine.data!r}"
+    finally:
+        await client.close()
 
 
 async def may_publish(nc: Client, subject: str) -> bool:
@@ -98,13 +117,32 @@ async def test_a_narrowed_capability_reaches_a_live_python_instance(short_lived:
 async def test_a_python_extension_renews_its_jwt_without_leaving_a_request_unanswered(
     short_lived: Platform, prefix: str
 ) -> None:
+    """Endpoints, instance handlers and commands stay served and partitioning claims keep completing across
+    renewals, and the instance keeps its id (docs/protocol.md §12.1)."""
     platform = short_lived
     token = platform.api_key(prefix=prefix, capabilities=(f"sub:extensions.{prefix}.>",))
     caller = platform.api_key(capabilities=(f"pub:extensions.{prefix}.echo",))
     started = time.time()
     ext = symphony.Extension("Renewal", prefix, token=token)
     ext.add_capability("sub", f"extensions.{prefix}.>", "its own endpoints")
+
+    async def whoami(req: symphony.Request) -> None:
+        await req.respond(str(ext.instance_id).encode())
+
+    ext.add_instance_handler("whoami", whoami).add_command_handler("whoami", whoami)
+    ext.enable_work_partitioning(lambda total, mine: None)
     async with ext:
+        instance_id = ext.instance_id
+        assert ext._session is not None
+        first_jwt = ext._session.credentials.api_key.jwt
+        # The client's own JWT is as short-lived: a fresh connection for each round.
+        client_token = platform.api_key(
+            capabilities=(
+                f"pub:extensions.{prefix}.instance.{instance_id}.whoami",
+                f"pub:extensions.{prefix}.commands.whoami",
+            )
+        )
+
         service = await ext.add_endpoints(name="renewal", version="1.0.0")
 
         async def echo(req: symphony.Request) -> None:
@@ -132,8 +170,14 @@ async def test_a_python_extension_renews_its_jwt_without_leaving_a_request_unans
             )
             assert reply.status == 200, f"request {answered}: {reply}"
             assert reply.body == body, f"request {answered}"
+            await ask_whoami(client_token, prefix, str(instance_id))
             answered += 1
         assert answered > 0
         assert not task.done(), "the extension still runs"
+        assert ext.instance_id == instance_id, "a renewal keeps the instance id"
+        # Claims still complete on the renewed connection (a lease holds 6 s, the first JWT is long gone).
+        assert ext.work_partitioner.is_my_work("item"), "the partitioning claims survive renewals"
+        assert ext._session._cell is not None and ext._session._cell.api_key.jwt != first_jwt, "the JWT was renewed"
+        assert [i["instance_id"] for i in platform.extension(prefix)["instances"]] == [instance_id]
         ext.stop()
         await asyncio.wait_for(task, 30)

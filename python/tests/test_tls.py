@@ -126,12 +126,12 @@ def test_hello_provisions_and_registers_with_symphony_ca_file(tls_platform: Plat
             view = tls_platform.extension("hello")
             if not view or view["state"] != "OK":
                 return None
-            ok = [i["instance_id"] for i in view["instances"] if i["state"] == "ok" and i["pid"] == proc.pid]
+            ok = [i["key_id"] for i in view["instances"] if i["state"] == "ok" and i["pid"] == proc.pid]
             return ok[0] if ok else None
 
-        instance_id = wait_until("hello to register over TLS", registered)
+        key_id = wait_until("hello to register over TLS", registered)
         stored = (config_dir / "hello.token").read_text().strip()
-        assert instance_id in stored, "the instance runs with the provisioned key"
+        assert key_id in stored, "the instance runs with the provisioned key"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=EXIT_DEADLINE_SECS) == 0, log.read_text(errors="replace")
     finally:

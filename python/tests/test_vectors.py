@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from cirata import symphony
-from cirata.symphony import caller, lifecycle, subjects, tokens, validation
+from cirata.symphony import caller, lifecycle, partition, subjects, tokens, validation
 from cirata.symphony.address import resolve_address
 from cirata.symphony.errors import SymphonyError
 
@@ -90,8 +90,10 @@ def _constant(name: str) -> Any:
 def _subject(i: Mapping[str, str]) -> str:
     builders: dict[str, Callable[[], str]] = {
         "provision": lambda: subjects.provision(i["key_id"]),
-        "register": lambda: subjects.register(i["key_id"]),
-        "status": lambda: subjects.status_subject(i["prefix"], i["key_id"]),
+        "register": lambda: subjects.register(i["key_id"], i["instance_id"]),
+        "status": lambda: subjects.status_subject(i["prefix"], i["instance_id"]),
+        "instance_handler": lambda: subjects.instance_handler_subject(i["prefix"], i["instance_id"], i["handler"]),
+        "command": lambda: subjects.command_subject(i["prefix"], i["command"]),
     }
     if i["name"] not in builders:
         raise UnknownKind(f"subject {i['name']!r}")
@@ -152,6 +154,7 @@ RUNNERS: dict[str, Callable[[Any], Any]] = {
     "extension_name": validation.validate_name,
     "menu": lambda i: validation.validate_menu(i["group"], i["label"], i["route"]),
     "service_name": validation.validate_service_name,
+    "handler_name": lambda i: validation.validate_handler_name("handler", i),
     "service_version": validation.normalize_service_version,
     "manifest": _manifest,
     "subject": _subject,
@@ -162,9 +165,22 @@ RUNNERS: dict[str, Callable[[Any], Any]] = {
         i["public_key"], i["signature"], i["subject"], i["caller"], i["body"].encode(), i["now"]
     ),
     "nats_url": lambda i: resolve_address(i["origin"], i["override"]).nats_url(i["from_key"]),
+    "partition_score": lambda i: f"{partition.score(i['member'], i['key']):016x}",
+    "partition_owner": lambda i: partition.owner(i["members"], i["key"]),
 }
 """Kinds whose function returns a value give it as `ok`; the checks that return nothing give `true`."""
-VALUE_KINDS = {"service_version", "constant", "manifest", "subject", "subject_match", "token", "address", "nats_url"}
+VALUE_KINDS = {
+    "service_version",
+    "constant",
+    "manifest",
+    "subject",
+    "subject_match",
+    "token",
+    "address",
+    "nats_url",
+    "partition_score",
+    "partition_owner",
+}
 
 
 def run(kind: str, value: Any) -> tuple[str, Any]:

@@ -95,3 +95,18 @@ pub async fn error_body(resp: reqwest::Response) -> symphony_protocol::ErrorBody
 pub fn parse_rfc3339(s: &str) -> i64 {
     symphony_protocol::time::parse_rfc3339(s).unwrap_or_else(|| panic!("{s:?} is not RFC 3339"))
 }
+
+/// Which key an instance runs with: instances have ids of their own (docs/protocol.md §12.1), so
+/// tests that know a token find its instances by the status's `key_id`.
+pub trait OfKey {
+    /// Whether this instance runs with key `key` (its id as text).
+    fn of_key(&self, key: impl AsRef<str>) -> bool;
+}
+
+impl OfKey for symphony_protocol::messages::InstanceStatus {
+    fn of_key(&self, key: impl AsRef<str>) -> bool {
+        self.key_id
+            .as_ref()
+            .is_some_and(|k| k.as_str() == key.as_ref())
+    }
+}

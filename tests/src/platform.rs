@@ -1,5 +1,6 @@
 //! A running `symphony serve` in a temp data dir, plus the CLI and HTTP calls tests make against it.
 
+use crate::OfKey;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -450,10 +451,8 @@ impl Platform {
             |v| {
                 anyhow::ensure!(v.state == ExtensionState::Ok, "state is {:?}", v.state);
                 anyhow::ensure!(
-                    v.instances
-                        .iter()
-                        .any(|i| i.instance_id.as_str() == instance_id
-                            && i.state == symphony_protocol::messages::InstanceState::Ok),
+                    v.instances.iter().any(|i| i.of_key(instance_id)
+                        && i.state == symphony_protocol::messages::InstanceState::Ok),
                     "no ok instance {instance_id}"
                 );
                 Ok(())

@@ -167,13 +167,15 @@ async fn register_direct(
 impl Direct {
     /// Publishes an `ok` status for this instance through JetStream (as an SDK's heartbeat does).
     async fn publish_ok(&self) {
+        let instance = self.conn.instance_id();
         let status = json!({
-            "v": 1, "prefix": self.prefix, "instance_id": self.id, "name": format!("Ext {}", self.prefix),
+            "v": 1, "prefix": self.prefix, "instance_id": instance, "key_id": self.id,
+            "name": format!("Ext {}", self.prefix),
             "state": "ok", "started_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
         });
         async_nats::jetstream::new(self.conn.client.clone())
             .publish(
-                format!("$KV.symphony_status.{}.{}", self.prefix, self.id),
+                format!("$KV.symphony_status.{}.{instance}", self.prefix),
                 serde_json::to_vec(&status).unwrap().into(),
             )
             .await

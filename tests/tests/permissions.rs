@@ -341,7 +341,11 @@ async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
 
     let claims: UserClaims = decode(&key.jwt).expect("a JWT signed by its issuer");
     let user = nkeys::KeyPair::from_seed(&key.seed).unwrap();
-    assert_eq!(claims.jti, key.id.as_str(), "jti is the key id");
+    assert_eq!(
+        Some(claims.jti.as_str()),
+        key.instance_id.as_ref().map(|i| i.as_str()),
+        "jti is the instance id"
+    );
     assert_eq!(
         claims.sub,
         user.public_key(),
@@ -444,7 +448,10 @@ async fn key_jwts_carry_the_contract_claims_and_nothing_more() {
         .await;
     let claims: UserClaims = decode(&registration.jwt).unwrap();
     let expected = registration_permissions(&registration.id);
-    assert_eq!(claims.jti, registration.id.as_str());
+    assert_eq!(
+        Some(claims.jti.as_str()),
+        registration.instance_id.as_ref().map(|i| i.as_str())
+    );
     assert_eq!(claims.nats.publish.allow, expected.pub_allow);
     assert_eq!(claims.nats.subscribe.allow, expected.sub_allow);
     assert_eq!(claims.nats.resp, None);

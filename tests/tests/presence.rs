@@ -7,6 +7,7 @@
 //! thing that can change what the view shows.
 
 use std::time::Duration;
+use symphony_tests::OfKey;
 
 use symphony_protocol::ErrorCode;
 use symphony_protocol::messages::{ExtensionState, ExtensionView, InstanceState};
@@ -46,16 +47,18 @@ async fn stored_key(config_dir: &std::path::Path, prefix: &str) -> String {
     stored_token(config_dir, prefix)
 }
 
-/// Publishes `status` to the status entry of `id` through JetStream, as that instance's key.
+/// Publishes `status` to the status entry of instance `id` of key `key` through JetStream, as
+/// that key.
 async fn publish_status(
     conn: &symphony_tests::KeyConn,
     prefix: &str,
     id: &str,
+    key: &str,
     state: &str,
     message: Option<&str>,
 ) {
     let mut status = serde_json::json!({
-        "v": 1, "prefix": prefix, "instance_id": id, "name": "Rest Fixture", "state": state,
+        "v": 1, "prefix": prefix, "instance_id": id, "key_id": key, "name": "Rest Fixture", "state": state,
         "started_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
     });
     if let Some(m) = message {
@@ -114,14 +117,23 @@ where
     .await
 }
 
-/// Waits until `instance` of `prefix` reports `ok` and the extension is `OK`.
+/// The instance id of the (first) instance running with key `key` in `view`.
+fn instance_of(view: &ExtensionView, key: &str) -> String {
+    view.instances
+        .iter()
+        .find(|i| i.of_key(key))
+        .map(|i| i.instance_id.to_string())
+        .unwrap_or_else(|| panic!("no instance of key {key}: {}", summarize(view)))
+}
+
+/// Waits until an instance of key `instance` of `prefix` reports `ok` and the extension is `OK`.
 async fn wait_ok(platform: &Platform, token: &str, prefix: &str, instance: &str) -> ExtensionView {
     wait_view(platform, token, prefix, &format!("{prefix} OK"), |v| {
         anyhow::ensure!(v.state == ExtensionState::Ok, "state {:?}", v.state);
         anyhow::ensure!(
             v.instances
                 .iter()
-                .any(|i| i.instance_id.as_str() == instance && i.state == InstanceState::Ok),
+                .any(|i| i.of_key(instance) && i.state == InstanceState::Ok),
             "no ok instance {instance}"
         );
         Ok(())
@@ -147,7 +159,7 @@ async fn wait_marked_disconnected(
             let i = v
                 .instances
                 .iter()
-                .find(|i| i.instance_id.as_str() == instance)
+                .find(|i| i.of_key(instance))
                 .ok_or_else(|| anyhow::anyhow!("instance {instance} is not listed"))?;
             anyhow::ensure!(
                 i.state == InstanceState::Disconnected,
@@ -170,14 +182,11 @@ async fn a_killed_extension_is_inactive_at_once_not_when_its_status_expires() {
     let id = key_id_of(&token);
     let before = wait_ok(&platform, &token, "hello", &id).await;
     assert_eq!(before.message, None, "an OK extension has no message");
+    let inst = instance_of(&before, &id);
 
     hello.kill9().await;
     let view = wait_marked_disconnected(&platform, &token, "hello", &id).await;
-    let instance = view
-        .instances
-        .iter()
-        .find(|i| i.instance_id.as_str() == id)
-        .unwrap();
+    let instance = view.instances.iter().find(|i| i.of_key(&id)).unwrap();
     // The entry did not expire (it is still listed): the server rewrote it from the advisory.
     let message = instance.message.as_deref().unwrap_or_default();
     assert!(
@@ -188,7 +197,7 @@ async fn a_killed_extension_is_inactive_at_once_not_when_its_status_expires() {
     assert!(
         view.message
             .as_deref()
-            .is_some_and(|m| m.contains(&id) && m.contains("connection closed")),
+            .is_some_and(|m| m.contains(&inst) && m.contains("connection closed")),
         "the extension view says why it is inactive: {:?}",
         view.message
     );
@@ -201,16 +210,21 @@ async fn a_killed_extension_is_inactive_at_once_not_when_its_status_expires() {
         summarize(&listed)
     );
 
-    // Started again with the same key, it is OK again (its fresh status replaces the mark).
-    let _again = Extension::spawn(&bins::hello(), config.path(), &[]);
+    // Started again with the same key, it is a new instance, and the extension is OK again.
+    let again = Extension::spawn(&bins::hello(), config.path(), &[]);
     let view = wait_ok(&platform, &token, "hello", &id).await;
     let instance = view
         .instances
         .iter()
-        .find(|i| i.instance_id.as_str() == id)
+        .find(|i| i.of_key(&id) && i.state == InstanceState::Ok)
         .unwrap();
     assert_eq!(instance.message, None, "{}", summarize(&view));
-    assert_ne!(instance.pid, hello.pid(), "the new process reports");
+    assert_eq!(instance.pid, again.pid(), "the new process reports");
+    assert_ne!(
+        instance.instance_id.as_str(),
+        inst,
+        "with an instance id of its own"
+    );
 }
 
 #[tokio::test]
@@ -263,7 +277,7 @@ async fn a_closed_connection_does_not_hide_an_instance_that_is_still_connected()
 
     // A second connection with the instance's key and connection name, then closed: the same
     // advisory an instance's old connection causes after it reconnected to another node.
-    let name = format!("hello-{id}");
+    let name = format!("hello-{}", instance_of(&before, &id));
     let key = platform.exchange(&token).await;
     let seed = std::sync::Arc::new(nkeys::KeyPair::from_seed(&key.seed).unwrap());
     let twin = async_nats::ConnectOptions::with_jwt(key.jwt.clone(), move |nonce| {
@@ -338,7 +352,7 @@ async fn a_frozen_extension_is_warning_while_its_heartbeat_is_late_and_ok_when_i
     let hello = Extension::spawn_with_token(&bins::hello(), config.path(), &registration);
     let token = stored_key(config.path(), "hello").await;
     let id = key_id_of(&token);
-    wait_ok(&platform, &token, "hello", &id).await;
+    let inst = instance_of(&wait_ok(&platform, &token, "hello", &id).await, &id);
 
     // A stopped process keeps its connection (no advisory) but publishes nothing.
     let thaw = Thaw(hello.pid());
@@ -356,13 +370,13 @@ async fn a_frozen_extension_is_warning_while_its_heartbeat_is_late_and_ok_when_i
     .await;
     let message = view.message.clone().unwrap_or_default();
     assert!(
-        message.contains(&id) && message.contains("no heartbeat for"),
+        message.contains(&inst) && message.contains("no heartbeat for"),
         "says which instance and why: {message:?}"
     );
     assert!(
         view.instances
             .iter()
-            .any(|i| i.instance_id.as_str() == id && i.state == InstanceState::Ok),
+            .any(|i| i.of_key(&id) && i.state == InstanceState::Ok),
         "the instance's own last word is still ok: {}",
         summarize(&view)
     );
@@ -394,11 +408,19 @@ async fn reported_error_and_warning_show_on_the_extension_and_it_stays_routed() 
     platform.wait_route("rest", "/items/1", &client).await;
     let token = stored_key(config.path(), "rest").await;
     let id = key_id_of(&token);
-    wait_ok(&platform, &client, "rest", &id).await;
+    let inst = instance_of(&wait_ok(&platform, &client, "rest", &id).await, &id);
     // The instance's key reports for it (the SDKs have no call for this yet).
     let conn = platform.connect_as(&token).await;
 
-    publish_status(&conn, "rest", &id, "error", Some("database unreachable")).await;
+    publish_status(
+        &conn,
+        "rest",
+        &inst,
+        &id,
+        "error",
+        Some("database unreachable"),
+    )
+    .await;
     let view = wait_view(&platform, &client, "rest", "rest Error", |v| {
         anyhow::ensure!(v.state == ExtensionState::Error, "state {:?}", v.state);
         Ok(())
@@ -406,20 +428,16 @@ async fn reported_error_and_warning_show_on_the_extension_and_it_stays_routed() 
     .await;
     assert_eq!(
         view.message.as_deref(),
-        Some(format!("instance {id}: database unreachable").as_str())
+        Some(format!("instance {inst}: database unreachable").as_str())
     );
-    let instance = view
-        .instances
-        .iter()
-        .find(|i| i.instance_id.as_str() == id)
-        .unwrap();
+    let instance = view.instances.iter().find(|i| i.of_key(&id)).unwrap();
     assert_eq!(instance.state, InstanceState::Error);
     assert_eq!(instance.message.as_deref(), Some("database unreachable"));
     // An instance in error is still live: the gateway routes to it.
     let reply = platform.rest_get("rest", "/items/1", &client).await;
     assert_eq!(reply.status, 200, "{reply}");
 
-    publish_status(&conn, "rest", &id, "warning", None).await;
+    publish_status(&conn, "rest", &inst, &id, "warning", None).await;
     let view = wait_view(&platform, &client, "rest", "rest Warning", |v| {
         anyhow::ensure!(v.state == ExtensionState::Warning, "state {:?}", v.state);
         Ok(())
@@ -427,10 +445,10 @@ async fn reported_error_and_warning_show_on_the_extension_and_it_stays_routed() 
     .await;
     assert_eq!(
         view.message.as_deref(),
-        Some(format!("instance {id} reports warning").as_str())
+        Some(format!("instance {inst} reports warning").as_str())
     );
 
-    publish_status(&conn, "rest", &id, "ok", None).await;
+    publish_status(&conn, "rest", &inst, &id, "ok", None).await;
     let view = wait_ok(&platform, &client, "rest", &id).await;
     assert_eq!(view.message, None);
 }

@@ -414,9 +414,13 @@ async fn provisioning_lies_within_the_token_creators_roles(
             },
         )
         .await;
-    let instance = view.instances[0].instance_id.to_string();
+    let key_id = view.instances[0]
+        .key_id
+        .as_ref()
+        .expect("the instance names its key")
+        .to_string();
     let key = p
-        .key_view(&w.developer.token, &instance)
+        .key_view(&w.developer.token, &key_id)
         .await
         .expect("the developer lists the catalog's key");
     assert_eq!(

@@ -11,6 +11,7 @@ use symphony_protocol::ErrorCode;
 use symphony_protocol::messages::{ClusterInfo, ExtensionState, KeyKind};
 use symphony_protocol::subjects;
 use symphony_protocol::time::now_unix;
+use symphony_tests::OfKey;
 use symphony_tests::extension::Extension;
 use symphony_tests::platform::summarize;
 use symphony_tests::users::{ADMIN_PASSWORD, assert_unauthorized, says_revoked, wait_disconnected};
@@ -140,7 +141,7 @@ async fn revoking_a_key_drops_its_running_extension_and_refuses_the_key_everywhe
         .wait_extension("hello", "hello Inactive after revocation", |v| {
             ensure!(v.state == ExtensionState::Inactive, "{}", summarize(v));
             ensure!(
-                v.instances.iter().all(|i| i.instance_id.as_str() != id),
+                v.instances.iter().all(|i| !i.of_key(&id)),
                 "{}",
                 summarize(v)
             );

@@ -5,6 +5,7 @@
 
 use cirata_symphony::{Error, Extension, HandlerError, Health, Request, ServiceConfig};
 use symphony_protocol::messages::{ExtensionState, ExtensionView, InstanceState};
+use symphony_tests::OfKey;
 use symphony_tests::platform::{key_id_of, summarize};
 use symphony_tests::{DEFAULT_DEADLINE, Platform, PlatformOptions, eventually};
 
@@ -30,7 +31,7 @@ async fn wait_health(
         let i = view
             .instances
             .iter()
-            .find(|i| i.instance_id.as_str() == instance)
+            .find(|i| i.of_key(instance))
             .ok_or_else(|| anyhow::anyhow!("no instance {instance}: {}", summarize(&view)))?;
         anyhow::ensure!(
             view.state == state && i.state == instance_state && i.message.as_deref() == message,
@@ -64,6 +65,7 @@ async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
     ext.add_capability("sub", &format!("extensions.{PREFIX}.>"), "Everything")
         .unwrap();
     ext.connect().await.expect("the extension registers");
+    let inst = ext.instance_id().expect("connected").to_owned();
     let client = ext.client();
     let health = ext.health_handle();
     let svc = ext
@@ -117,7 +119,7 @@ async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
     .await;
     assert_eq!(
         view.message.as_deref(),
-        Some(format!("instance {id}: starting up").as_str())
+        Some(format!("instance {inst}: starting up").as_str())
     );
 
     // While run() holds the extension: from a task, through a handle.
@@ -138,7 +140,7 @@ async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
     .await;
     assert_eq!(
         view.message.as_deref(),
-        Some(format!("instance {id}: disk 91% full").as_str())
+        Some(format!("instance {inst}: disk 91% full").as_str())
     );
 
     // From an endpoint handler: every live instance reports error, so the extension is Error.
@@ -165,7 +167,7 @@ async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
     .await;
     assert_eq!(
         view.message.as_deref(),
-        Some(format!("instance {id}: database unreachable").as_str())
+        Some(format!("instance {inst}: database unreachable").as_str())
     );
 
     // Back to ok: the message goes.
@@ -195,7 +197,7 @@ async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
     let beats = |v: &ExtensionView| {
         v.instances
             .iter()
-            .find(|i| i.instance_id.as_str() == id)
+            .find(|i| i.of_key(&id))
             .map(|i| i.updated_at.clone())
     };
     let first = beats(&platform.extension_http(PREFIX, &key).await);
@@ -204,7 +206,7 @@ async fn set_health_shows_warning_error_and_ok_in_the_extension_view() {
         let i = view
             .instances
             .iter()
-            .find(|i| i.instance_id.as_str() == id)
+            .find(|i| i.of_key(&id))
             .ok_or_else(|| anyhow::anyhow!("instance gone"))?;
         anyhow::ensure!(
             Some(&i.updated_at) != first.as_ref(),

@@ -2,6 +2,7 @@
 //! real `hello` and `catalog` examples.
 
 use std::os::unix::fs::PermissionsExt as _;
+use symphony_tests::OfKey;
 
 use serde_json::json;
 use symphony_protocol::messages::{ExtensionState, InstanceState};
@@ -91,7 +92,7 @@ async fn hello_and_catalog_register_and_the_second_run_reuses_the_stored_key() {
             let status = view
                 .instances
                 .iter()
-                .find(|i| i.instance_id.as_str() == key_id)
+                .find(|i| i.of_key(&key_id))
                 .expect("the instance's status");
             assert_eq!(status.v, 1);
             assert_eq!(status.prefix, prefix);
@@ -104,7 +105,7 @@ async fn hello_and_catalog_register_and_the_second_run_reuses_the_stored_key() {
             assert!(
                 view.instances
                     .iter()
-                    .any(|i| i.instance_id.as_str() == key_id && i.pid == first.pid()),
+                    .any(|i| i.of_key(&key_id) && i.pid == first.pid()),
                 "instance id must be the stored key's id {key_id}: {}",
                 summarize(&view)
             );
@@ -133,7 +134,7 @@ async fn hello_and_catalog_register_and_the_second_run_reuses_the_stored_key() {
                 anyhow::ensure!(
                     v.instances.iter().any(|i| i.pid == second_pid
                         && i.state == InstanceState::Ok
-                        && i.instance_id.as_str() == key_id),
+                        && i.of_key(&key_id)),
                     "no ok instance of the second run (pid {second_pid}) with id {key_id}"
                 );
                 Ok(())
@@ -150,9 +151,7 @@ async fn hello_and_catalog_register_and_the_second_run_reuses_the_stored_key() {
             "the second run must reuse the stored key, not provision a new one"
         );
         assert!(
-            view.instances
-                .iter()
-                .all(|i| i.instance_id.as_str() == key_id),
+            view.instances.iter().all(|i| i.of_key(&key_id)),
             "only the stored key's id may appear: {}",
             summarize(&view)
         );
@@ -266,7 +265,7 @@ async fn a_killed_extension_becomes_inactive_when_its_status_expires() {
     let view = platform
         .wait_extension("hello", "hello's status entry expires", |v| {
             anyhow::ensure!(
-                !v.instances.iter().any(|i| i.instance_id.as_str() == key_id),
+                !v.instances.iter().any(|i| i.of_key(&key_id)),
                 "instance {key_id} still listed"
             );
             Ok(())
@@ -316,8 +315,9 @@ async fn a_gracefully_stopped_extension_is_inactive_with_a_disconnected_status()
                 |v| {
                     anyhow::ensure!(v.state == ExtensionState::Inactive, "state {:?}", v.state);
                     anyhow::ensure!(
-                        v.instances.iter().any(|i| i.instance_id.as_str() == key_id
-                            && i.state == InstanceState::Disconnected),
+                        v.instances
+                            .iter()
+                            .any(|i| i.of_key(&key_id) && i.state == InstanceState::Disconnected),
                         "no disconnected status for {key_id}"
                     );
                     Ok(())

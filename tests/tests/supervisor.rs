@@ -2,6 +2,7 @@
 //! ride out a NATS restart without being restarted themselves.
 
 use std::time::Duration;
+use symphony_tests::OfKey;
 
 use serde_json::json;
 use symphony_protocol::messages::{ExtensionState, InstanceState};
@@ -79,7 +80,7 @@ async fn a_killed_nats_server_is_restarted_and_extensions_recover() {
         .wait_extension("hello", "hello heartbeats again after the restart", |v| {
             anyhow::ensure!(v.state == ExtensionState::Ok, "state {:?}", v.state);
             let fresh = v.instances.iter().any(|i| {
-                i.instance_id.as_str() == hello_id
+                i.of_key(&hello_id)
                     && i.state == InstanceState::Ok
                     && parse_rfc3339(&i.updated_at) > restarted_at
             });

@@ -11,6 +11,7 @@
 
 use std::path::Path;
 use std::time::Duration;
+use symphony_tests::OfKey;
 
 use serde_json::{Value, json};
 use symphony_protocol::messages::{ExtensionState, KeyKind, SymphonyInfo};
@@ -268,7 +269,7 @@ async fn the_catalog_provisions_and_serves_over_tls_with_symphony_ca_file() {
     assert!(
         view.instances
             .iter()
-            .any(|i| i.instance_id.as_str() == key_id && i.pid == catalog.pid()),
+            .any(|i| i.of_key(&key_id) && i.pid == catalog.pid()),
         "{view:?}"
     );
 

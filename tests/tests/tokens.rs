@@ -292,7 +292,7 @@ async fn bad_manifests_get_typed_registry_errors() {
         .await
         .expect("a good manifest registers");
     assert_eq!(reply.prefix, "badm");
-    assert_eq!(&reply.instance_id, conn.key_id());
+    assert_eq!(&reply.instance_id, conn.instance_id());
     // The server hands out its --heartbeat 1s and --status-ttl 3s.
     assert_eq!(reply.heartbeat_secs, 1);
     assert_eq!(reply.status_ttl_secs, 3);
@@ -378,5 +378,5 @@ async fn prefixes_belong_to_the_first_extension_and_bucket_names_never_collide()
         )
         .await
         .expect("a second instance of the owner registers");
-    assert_eq!(&reply.instance_id, alpha2.key_id());
+    assert_eq!(&reply.instance_id, alpha2.instance_id());
 }

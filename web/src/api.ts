@@ -74,6 +74,15 @@ export interface Manifest {
   widgets?: Widget[];
   buckets?: BucketSpec[];
   endpoints?: ServiceSpec[];
+  /** Commands one instance handles each (docs/protocol.md §12.3). */
+  commands?: CommandSpec[];
+  /** Handlers every instance serves for itself, reached with `?instance=` (§12.2). */
+  instance_handlers?: string[];
+}
+
+export interface CommandSpec {
+  name: string;
+  description?: string;
 }
 
 export interface InstanceStatus {
@@ -89,6 +98,10 @@ export interface InstanceStatus {
   pid?: number;
   started_at: string;
   updated_at: string;
+  /** The key the instance runs with (docs/protocol.md §12.1). */
+  key_id?: string;
+  /** Takes part in work partitioning (§12.4). */
+  partitioning?: boolean;
 }
 
 export interface ExtensionView {

@@ -237,6 +237,41 @@ pub enum Error {
     /// The process signal handlers could not be installed.
     #[error("could not install the SIGINT/SIGTERM handlers: {0}")]
     Signal(#[source] std::io::Error),
+
+    /// This instance does not own the work item now (code `not_my_work`, docs/protocol.md §12.4).
+    #[error(
+        "{key:?} is not this instance's work now: ask is_my_work() again on the next pass (ownership moves \
+         when instances join or leave)"
+    )]
+    NotMyWork {
+        /// The work item.
+        key: String,
+    },
+
+    /// A fenced write found a newer owner's write (code `fenced_out`, docs/protocol.md §12.4).
+    #[error(
+        "the write of {key:?} in bucket {bucket} was fenced out: it carries fence {token}, the entry already \
+         has {stored} from a later owner; drop this work item, another instance owns it now"
+    )]
+    FencedOut {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// This instance's fencing token.
+        token: u64,
+        /// The fence the entry carries.
+        stored: u64,
+    },
+
+    /// Work partitioning could not start (its buckets could not be created or opened).
+    #[error(
+        "work partitioning could not start: {detail}; check the extension account's JetStream limits"
+    )]
+    Partition {
+        /// What went wrong.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -251,6 +286,25 @@ impl Error {
             Error::Invalid(b) | Error::Provision(b) | Error::Registration(b) => Some(b),
             Error::Rejected { body, .. } => Some(body),
             _ => None,
+        }
+    }
+
+    /// The stable code of the error, when it has one: the server's code for a failure that came from
+    /// Symphony or a rule of the contract, `not_my_work` and `fenced_out` for work partitioning.
+    ///
+    /// ```
+    /// use cirata_symphony::{Error, protocol::ErrorCode};
+    /// let e = Error::NotMyWork { key: "orders".into() };
+    /// assert_eq!(e.code(), Some(ErrorCode::NotMyWork));
+    /// assert_eq!(e.code().unwrap().as_str(), "not_my_work");
+    /// assert_eq!(Error::NoToken.code(), None);
+    /// ```
+    pub fn code(&self) -> Option<symphony_protocol::ErrorCode> {
+        use symphony_protocol::ErrorCode;
+        match self {
+            Error::NotMyWork { .. } => Some(ErrorCode::NotMyWork),
+            Error::FencedOut { .. } => Some(ErrorCode::FencedOut),
+            other => other.server_error().map(|b| b.code),
         }
     }
 

@@ -44,6 +44,21 @@ pub struct Request {
 }
 
 impl Request {
+    /// The request `message` carries, for a handler that calls out on `nc`.
+    pub(crate) fn new(
+        message: &async_nats::Message,
+        nc: async_nats::Client,
+        caller_key: Option<Arc<str>>,
+    ) -> Request {
+        Request {
+            data: message.payload.clone(),
+            subject: message.subject.to_string(),
+            headers: message.headers.clone(),
+            nc,
+            caller_key,
+        }
+    }
+
     /// The payload.
     ///
     /// ```no_run
@@ -169,33 +184,37 @@ async fn answer(
     nc: async_nats::Client,
     caller_key: Option<Arc<str>>,
 ) {
-    let req = Request {
-        data: request.message.payload.clone(),
-        subject: request.message.subject.to_string(),
-        headers: request.message.headers.clone(),
-        nc,
-        caller_key,
-    };
+    let req = Request::new(&request.message, nc, caller_key);
     let subject = req.subject.clone();
-    let outcome = AssertUnwindSafe(async move { handler(req).await })
-        .catch_unwind()
-        .await;
-    let sent = match outcome {
-        Ok(Ok(body)) => request.respond(Ok(body)).await,
-        Ok(Err(e)) => {
-            let message = e.to_string();
-            tracing::warn!(%subject, error = %message, "handler failed");
-            respond_failure(&request, &message).await
-        }
-        Err(panic) => {
-            let message = format!("handler panicked: {}", panic_message(&*panic));
-            tracing::error!(%subject, "{message}");
-            respond_failure(&request, &message).await
-        }
+    let sent = match outcome(&handler, req).await {
+        Ok(body) => request.respond(Ok(body)).await,
+        Err(message) => respond_failure(&request, &message).await,
     };
     if let Err(e) = sent {
         // A plain publish (no reply subject) to an endpoint lands here too.
         tracing::debug!(%subject, error = %e, "could not send the reply");
+    }
+}
+
+/// Runs `handler` on `req`: its reply, or the message of its failure (an `Err` or a panic), logged.
+pub(crate) async fn outcome(handler: &Arc<DynHandler>, req: Request) -> Result<Bytes, String> {
+    let subject = req.subject.clone();
+    let handler = handler.clone();
+    match AssertUnwindSafe(async move { handler(req).await })
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) => {
+            let message = e.to_string();
+            tracing::warn!(%subject, error = %message, "handler failed");
+            Err(message)
+        }
+        Err(panic) => {
+            let message = format!("handler panicked: {}", panic_message(&*panic));
+            tracing::error!(%subject, "{message}");
+            Err(message)
+        }
     }
 }
 
@@ -211,7 +230,13 @@ async fn respond_failure(
 }
 
 /// Headers and body of a failure reply.
-fn failure_reply(message: &str) -> (HeaderMap, Bytes) {
+pub(crate) fn failure_reply(message: &str) -> (HeaderMap, Bytes) {
+    error_reply(ErrorCode::HandlerFailed, 500, message)
+}
+
+/// Headers and body of an error reply (docs/protocol.md §5.5): `Nats-Service-Error` (the message) and
+/// `Nats-Service-Error-Code` (`status`), and `{"error":{"code":…,"message":…}}`.
+pub(crate) fn error_reply(code: ErrorCode, status: u16, message: &str) -> (HeaderMap, Bytes) {
     // Header values must stay on one line.
     let one_line: String = message
         .chars()
@@ -219,9 +244,9 @@ fn failure_reply(message: &str) -> (HeaderMap, Bytes) {
         .collect();
     let mut headers = HeaderMap::new();
     headers.insert(NATS_SERVICE_ERROR, one_line.as_str());
-    headers.insert(NATS_SERVICE_ERROR_CODE, "500");
+    headers.insert(NATS_SERVICE_ERROR_CODE, status.to_string().as_str());
     let body = ErrorReply {
-        error: ErrorBody::new(ErrorCode::HandlerFailed, message),
+        error: ErrorBody::new(code, message),
     };
     let body = serde_json::to_vec(&body).expect("error replies always serialize");
     (headers, body.into())

@@ -128,7 +128,7 @@ pub(crate) struct Publisher {
 
 impl Publisher {
     /// Publishes through `js` the status of instance `instance_id` of extension `name` (`prefix`), which
-    /// started at `started_at` (RFC 3339).
+    /// started at `started_at` (RFC 3339) and is a member of the work partitioning when `partitioning`.
     pub(crate) fn new(
         js: jetstream::Context,
         prefix: &str,
@@ -136,6 +136,7 @@ impl Publisher {
         key_id: KeyId,
         instance_id: KeyId,
         started_at: String,
+        partitioning: bool,
     ) -> Self {
         let base = InstanceStatus {
             v: PROTOCOL_VERSION,
@@ -150,7 +151,7 @@ impl Publisher {
             pid: std::process::id(),
             message: None,
             key_id: Some(key_id),
-            partitioning: false,
+            partitioning,
         };
         Publisher { js, base }
     }

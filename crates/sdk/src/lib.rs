@@ -44,6 +44,38 @@
 //! # }
 //! ```
 //!
+//! **Several instances.** Every process started from one token is an instance of its own
+//! ([`Extension::instance_id`], docs/protocol.md §12). Endpoints are load-balanced over all instances;
+//! [`Extension::add_instance_handler`] serves requests addressed to one instance (the gateway's
+//! `?instance=<id>`), [`Extension::add_command_handler`] commands that exactly one instance handles, and
+//! [`Extension::enable_work_partitioning`] spreads work items over the instances so that no two own the
+//! same one ([`WorkPartitioner`]):
+//!
+//! ```no_run
+//! use cirata_symphony::{Extension, HandlerError, Request};
+//!
+//! # async fn demo() -> cirata_symphony::Result<()> {
+//! let mut ext = Extension::new("Replicator", "replicator");
+//! ext.enable_work_partitioning(|total, mine| {
+//!     tracing::info!("Rebalanced: {total} instances active, I own {mine} items");
+//! });
+//! let partitioner = ext.work_partitioner();
+//! let work = partitioner.clone();
+//! ext.add_instance_handler("local-status", move |_req: Request| {
+//!     let items = work.my_item_count();
+//!     async move { Ok::<_, HandlerError>(format!(r#"{{"work_items": {items}}}"#)) }
+//! })?;
+//! tokio::spawn(async move {
+//!     for key in ["orders", "invoices"] {
+//!         if partitioner.is_my_work(key) {
+//!             // process it
+//!         }
+//!     }
+//! });
+//! ext.run().await
+//! # }
+//! ```
+//!
 //! Environment: `SYMPHONY_TOKEN`, `REGISTRATION_TOKEN`, `SYMPHONY_ADDRESS` (overrides the address in the
 //! token), `CIRATA_CONFIG_DIR` (token files, default `~/.config/cirata`), `SYMPHONY_CREDENTIAL_STORE=file`
 //! (skip the OS credential store).
@@ -57,6 +89,8 @@ mod extension;
 mod handler;
 mod health;
 mod lifecycle;
+mod listener;
+mod partition;
 mod service;
 mod session;
 
@@ -66,6 +100,7 @@ pub use error::{Error, Result, TokenSource};
 pub use extension::Extension;
 pub use handler::{HandlerError, Request};
 pub use health::{Health, HealthHandle};
+pub use partition::WorkPartitioner;
 pub use service::{Group, Service, ServiceConfig};
 
 /// The NATS client this SDK is built on, for types such as `async_nats::Message` and `jetstream::kv::Store`.

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::declare::Declarations;
 use crate::error::{Error, Result};
 use crate::health::{HealthHandle, Publisher};
+use crate::partition::{Membership, WorkPartitioner};
 use crate::service::Registry;
 use crate::session::Session;
 
@@ -25,24 +26,44 @@ pub(crate) struct Run<'a> {
     pub(crate) declarations: &'a Declarations,
     pub(crate) registry: &'a Registry,
     pub(crate) health: &'a HealthHandle,
+    pub(crate) partitioner: &'a WorkPartitioner,
     /// Connected when the run starts; closed and emptied when it ends.
     pub(crate) session: &'a mut Option<Session>,
 }
 
 impl Run<'_> {
-    /// Runs until `shutdown` completes. Fails only when the first registration fails (the session is
-    /// kept then); a failed registration after a reconnect is retried.
+    /// Runs until `shutdown` completes. Fails only when serving the instance handlers and commands,
+    /// joining the work partitioning or the first registration fails (the session is kept then); a failed
+    /// registration after a reconnect is retried.
     pub(crate) async fn until<F: Future<Output = ()>>(self, shutdown: F) -> Result<()> {
         let Run {
             declarations,
             registry,
             health,
+            partitioner,
             session: slot,
         } = self;
-        let manifest = || declarations.manifest(registry.specs());
+        let manifest = || registry.manifest(declarations);
         let session = slot.as_mut().ok_or(Error::NotConnected { what: "run()" })?;
+        registry
+            .serve_listeners(declarations.prefix(), session.instance_id(), session.nats())
+            .await?;
+        // The buckets exist before the status says `partitioning`, so the server finds the view's.
+        let membership = if partitioner.is_enabled() {
+            Some(
+                Membership::start(partitioner, session.nats(), session.instance_id().as_str())
+                    .await?,
+            )
+        } else {
+            None
+        };
         let first = manifest();
-        session.register(&first).await?;
+        if let Err(e) = session.register(&first).await {
+            if let Some(membership) = membership {
+                membership.leave().await;
+            }
+            return Err(e);
+        }
         let endpoints: usize = first.endpoints.iter().map(|s| s.endpoints.len()).sum();
         tracing::info!(prefix = %declarations.prefix(), endpoints, "running");
 
@@ -53,12 +74,16 @@ impl Run<'_> {
             session.key_id().clone(),
             session.instance_id().clone(),
             session.started_at().to_owned(),
+            membership.is_some(),
         );
         health.start(publisher).await;
         health.publish().await;
         heartbeat(session, health, manifest, shutdown).await;
 
         tracing::info!("shutting down");
+        if let Some(membership) = membership {
+            membership.leave().await;
+        }
         health.stop().await;
         registry.stop_all(SHUTDOWN_GRACE).await;
         tracing::debug!("services stopped");

@@ -1,5 +1,5 @@
-//! Micro-service endpoints (`io.nats.micro.v1`): services, groups and the registry of what they serve; how
-//! each request is answered lives in `handler.rs`.
+//! Micro-service endpoints (`io.nats.micro.v1`): services, groups and the registry of what they serve (with
+//! the instance handlers and commands of `listener.rs`); how each request is answered lives in `handler.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -7,13 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use async_nats::service::ServiceExt;
 use bytes::Bytes;
-use symphony_protocol::manifest::{EndpointSpec, ServiceSpec};
+use symphony_protocol::manifest::{EndpointSpec, Manifest, ServiceSpec};
 use symphony_protocol::names::is_literal_token;
 use symphony_protocol::{ErrorBody, ErrorCode};
 use tokio::task::JoinHandle;
 
+use crate::declare::Declarations;
 use crate::error::{Error, Result};
 use crate::handler::{self, DynHandler, HandlerError, Request};
+use crate::listener::{Listeners, Target};
 
 /// Services, their manifest specs and their request tasks, shared by an extension and its handles.
 #[derive(Default, Debug)]
@@ -29,6 +31,10 @@ pub(crate) struct Registry {
     caller_key: Mutex<Option<Arc<str>>>,
     /// Tells the request loops of the services' current connection to drain (set by a move).
     drain: Mutex<Option<tokio::sync::watch::Sender<bool>>>,
+    /// Instance handlers and commands (docs/protocol.md §12.2, §12.3).
+    pub(crate) listeners: Listeners,
+    /// Whose subjects the listeners serve, from when the run started them until it stops them.
+    listening: Mutex<Option<Target>>,
 }
 
 impl Registry {
@@ -50,9 +56,54 @@ impl Registry {
             .subscribe()
     }
 
-    /// Whether any service was started.
+    /// Whether any service was started, or the listeners serve.
     pub(crate) fn has_services(&self) -> bool {
         !self.slots.lock().expect("registry lock").is_empty()
+            || self.listening.lock().expect("registry lock").is_some()
+    }
+
+    /// The manifest to register: `declarations` plus the started services, the commands and the
+    /// instance handlers.
+    pub(crate) fn manifest(&self, declarations: &Declarations) -> Manifest {
+        let mut manifest = declarations.manifest(self.specs());
+        self.listeners.declare(&mut manifest);
+        manifest
+    }
+
+    /// Starts serving the instance handlers and commands of instance `instance` of `prefix` (nothing when
+    /// there are none) on the services' connection (the session's `nc` until a renewal moves them), so
+    /// they move with the services. The run calls this before it registers the manifest that declares
+    /// them.
+    pub(crate) async fn serve_listeners(
+        &self,
+        prefix: &str,
+        instance: &symphony_protocol::KeyId,
+        nc: &async_nats::Client,
+    ) -> Result<()> {
+        let _one_at_a_time = self.changing.lock().await;
+        let started = self.listening.lock().expect("registry lock").is_some();
+        if started || self.listeners.is_empty() {
+            return Ok(());
+        }
+        let target = Target {
+            prefix: prefix.to_owned(),
+            instance: instance.clone(),
+            nc: nc.clone(),
+            caller_key: self.caller_key(),
+        };
+        let serving = self
+            .serving
+            .lock()
+            .expect("registry lock")
+            .get_or_insert_with(|| target.nc.clone())
+            .clone();
+        let tasks = self
+            .listeners
+            .start(&target, &serving, || self.drain_signal())
+            .await?;
+        self.tasks.lock().expect("registry lock").extend(tasks);
+        *self.listening.lock().expect("registry lock") = Some(target);
+        Ok(())
     }
 
     /// Moves every service to `to` without a moment in which no connection serves them (docs/protocol.md
@@ -88,6 +139,16 @@ impl Registry {
             }
             started.push((slot.clone(), service, tasks));
         }
+        let listening = self.listening.lock().expect("registry lock").clone();
+        let listener_tasks = match &listening {
+            // Subscribes on `to` and waits for nats-server to have the subscriptions.
+            Some(target) => {
+                self.listeners
+                    .start(target, to, || self.drain_signal())
+                    .await?
+            }
+            None => Vec::new(),
+        };
         if !slots.is_empty() {
             round_trip(to).await;
         }
@@ -97,6 +158,10 @@ impl Registry {
             old_services.push(slot.service.lock().expect("service lock").replace(service));
             self.tasks.lock().expect("registry lock").extend(tasks);
         }
+        self.tasks
+            .lock()
+            .expect("registry lock")
+            .extend(listener_tasks);
         // Drain the old endpoints: nats-server stops routing to them, and every request it routed
         // before is answered on the old connection; then their loops end and the services stop.
         if let Some(old_drain) = &old_drain {
@@ -118,8 +183,8 @@ impl Registry {
         self.specs.lock().expect("registry lock").clone()
     }
 
-    /// Stops every service (no new requests), then waits for requests in flight, up to `grace`. The
-    /// stopped services leave the manifest.
+    /// Stops every service (no new requests) and drains the listeners, then waits for requests in
+    /// flight, up to `grace`. The stopped services leave the manifest.
     pub(crate) async fn stop_all(&self, grace: std::time::Duration) {
         self.specs.lock().expect("registry lock").clear();
         let slots: Vec<Arc<Slot>> = std::mem::take(&mut *self.slots.lock().expect("registry lock"));
@@ -128,6 +193,11 @@ impl Registry {
             if let Some(service) = service {
                 let _ = service.stop().await;
             }
+        }
+        self.listening.lock().expect("registry lock").take();
+        let drain = self.drain.lock().expect("registry lock").take();
+        if let Some(drain) = drain {
+            let _ = drain.send(true);
         }
         let tasks: Vec<JoinHandle<()>> =
             std::mem::take(&mut *self.tasks.lock().expect("registry lock"));
@@ -140,7 +210,7 @@ impl Registry {
 
 /// Waits until nats-server has handled everything sent on `nc` so far: it handles a connection's operations
 /// in order, so once a request sent now is answered, earlier subscriptions are in place.
-async fn round_trip(nc: &async_nats::Client) {
+pub(crate) async fn round_trip(nc: &async_nats::Client) {
     let _ = tokio::time::timeout(
         std::time::Duration::from_secs(5),
         nc.request(symphony_protocol::subjects::CLUSTER_INFO, "{}".into()),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
+use futures::FutureExt;
 use symphony_protocol::error::decode_reply;
 use symphony_protocol::messages::RegisterReply;
 use symphony_protocol::time::now_rfc3339;
@@ -97,6 +98,7 @@ impl Session {
             nc: nc.clone(),
             registry: registry.clone(),
             services: Arc::clone(&services),
+            reconnected: reconnected.clone(),
         }));
         let registered = match register(&nc, &key_id, &instance_id, manifest).await {
             Ok(r) => r,
@@ -205,7 +207,12 @@ struct Renewal {
     nc: async_nats::Client,
     registry: Arc<Registry>,
     services: Arc<std::sync::Mutex<Option<async_nats::Client>>>,
+    /// Bumped each time the session's connection is back after a disconnect.
+    reconnected: watch::Receiver<u64>,
 }
+
+/// How long a renewal waits for the session's connection to come back from its deliberate reconnect.
+const RECONNECT_WAIT: Duration = Duration::from_secs(10);
 
 /// Longest wait before a failed exchange is tried again.
 const RETRY_MAX: Duration = Duration::from_secs(60);
@@ -240,8 +247,18 @@ async fn renew(r: Renewal) {
         }
         // Nothing listens on the session's connection any more: reconnect it with the new JWT.
         let _ = r.nc.flush().await;
+        let mut reconnected = r.reconnected.clone();
+        reconnected.mark_unchanged();
         if let Err(e) = r.nc.force_reconnect().await {
             tracing::warn!(error = %e, "could not reconnect with the renewed credentials");
+        } else if tokio::time::timeout(RECONNECT_WAIT, reconnected.changed())
+            .await
+            .is_ok()
+        {
+            // That disconnect was this renewal's own, not trouble: forget it, or the loop would
+            // exchange the token again at once and time the next renewal from a JWT no connection
+            // uses.
+            let _ = r.cell.trouble.notified().now_or_never();
         }
         tracing::info!("NATS credentials renewed");
     }

@@ -318,37 +318,39 @@ impl Identity {
         self.service_user(
             &Account::Extension(prefix.to_owned()),
             "symphony-gateway",
-            &symphony_protocol::subjects::extension_services(prefix),
+            &[symphony_protocol::subjects::extension_services(prefix)],
             symphony_protocol::subjects::GATEWAY_INBOX,
             None,
         )
     }
 
     /// JWT and seed of the server's user in an extension account: its JetStream API (creating the
-    /// declared buckets) and its own inbox, nothing else. Short-lived.
+    /// declared buckets), writes to the partition view (docs/protocol.md §12.4) and its own inbox,
+    /// nothing else. Short-lived.
     pub fn extension_admin_credentials(&self, prefix: &str) -> anyhow::Result<(String, KeyPair)> {
+        let view = format!("$KV.{}.>", symphony_protocol::partition::VIEW_BUCKET);
         self.service_user(
             &Account::Extension(prefix.to_owned()),
             "symphony-server",
-            "$JS.API.>",
+            &["$JS.API.>".to_owned(), view],
             symphony_protocol::subjects::SERVER_INBOX,
             Some(now_unix() + 300),
         )
     }
 
-    /// A fresh user of the server's own in `account` that may publish `publish` and hear replies in
+    /// A fresh user of the server's own in `account` that may publish to `publish` and hear replies in
     /// its `inbox`.
     fn service_user(
         &self,
         account: &Account,
         name: &str,
-        publish: &str,
+        publish: &[String],
         inbox: &str,
         exp: Option<i64>,
     ) -> anyhow::Result<(String, KeyPair)> {
         let user = KeyPair::new_user();
         let permissions = Permissions {
-            pub_allow: vec![publish.to_owned()],
+            pub_allow: publish.to_vec(),
             sub_allow: vec![format!("{inbox}.>")],
             allow_responses: false,
         };

@@ -403,6 +403,7 @@ async fn serve_with_nats(
     gateway.spawn_sync(registry.clone());
     let services = tokio::spawn(registry.clone().serve());
     let presence = tokio::spawn(registry.clone().follow_disconnects());
+    let partition_views = tokio::spawn(registry.clone().follow_partition_views());
     let state = AppState {
         registry: Arc::new(registry),
         gateway,
@@ -429,6 +430,7 @@ async fn serve_with_nats(
     )?;
     services.abort();
     presence.abort();
+    partition_views.abort();
     tracing::info!("symphony stopped");
     Ok(())
 }

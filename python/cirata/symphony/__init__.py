@@ -22,14 +22,18 @@ from .endpoints import EndpointGroup, EndpointService, Request
 from .errors import (
     CapabilityForbiddenError,
     ConfigurationError,
+    FencedOutError,
     InvalidAddressError,
     InvalidBucketError,
     InvalidCapabilityError,
+    InvalidEndpointError,
     InvalidHealthError,
     InvalidManifestError,
     InvalidPrefixError,
     InvalidTokenError,
     NotConnectedError,
+    NotMyWorkError,
+    PartitioningError,
     ProvisionError,
     RegistrationError,
     SymphonyError,
@@ -39,6 +43,7 @@ from .errors import (
     ValidationError,
 )
 from .extension import Extension
+from .partitioning import WorkPartitioner
 from .tokens import Token, parse_token
 
 __all__ = [
@@ -50,14 +55,18 @@ __all__ = [
     "EndpointGroup",
     "EndpointService",
     "Extension",
+    "FencedOutError",
     "InvalidAddressError",
     "InvalidBucketError",
     "InvalidCapabilityError",
+    "InvalidEndpointError",
     "InvalidHealthError",
     "InvalidManifestError",
     "InvalidPrefixError",
     "InvalidTokenError",
     "NotConnectedError",
+    "NotMyWorkError",
+    "PartitioningError",
     "ProvisionError",
     "RegistrationError",
     "Request",
@@ -67,6 +76,7 @@ __all__ = [
     "TokenRejectedError",
     "UnreachableError",
     "ValidationError",
+    "WorkPartitioner",
     "__version__",
     "parse_token",
     "resolve_address",

@@ -14,6 +14,7 @@ import logging
 import os
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class ApiKey:
     """When `jwt` expires (nats-server then closes the connection)."""
     renew_after_secs: int | None = None
     """Exchange the token again after this many seconds (docs/protocol.md §9.3)."""
+    instance_id: str | None = None
+    """The instance this exchange is for, the JWT's `jti` (docs/protocol.md §12.1); `None` from a server older
+    than instance ids."""
 
     @classmethod
     def from_json(cls, data: Any) -> ApiKey:
@@ -94,6 +98,7 @@ class ApiKey:
                 caller_signing_key=data.get("caller_signing_key"),
                 jwt_expires_at=data.get("jwt_expires_at"),
                 renew_after_secs=(int(data["renew_after_secs"]) if data.get("renew_after_secs") is not None else None),
+                instance_id=str(data["instance_id"]) if data.get("instance_id") is not None else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise SymphonyRuntimeError(f"unexpected API key from Symphony: {e!r}", code="internal") from None
@@ -101,6 +106,11 @@ class ApiKey:
     @property
     def is_registration(self) -> bool:
         return self.kind == "registration"
+
+    @property
+    def instance(self) -> str:
+        """The instance id, or the key id when the server named none (it then serves as one)."""
+        return self.instance_id or self.id
 
 
 @dataclass(frozen=True)
@@ -184,8 +194,11 @@ def _http_get(url: str, token: str) -> tuple[int, bytes]:
 _CODE_FOR_STATUS = {401: "invalid_token", 403: "wrong_token_kind", 404: "not_found", 503: "not_ready"}
 
 
-async def exchange(token: str, source: TokenSource, address_override: str | None) -> tuple[Address, ApiKey]:
-    """`GET /api/v1/apikey` with the token: its NATS identity. Raises a `RuntimeError` subclass."""
+async def exchange(
+    token: str, source: TokenSource, address_override: str | None, instance: str | None = None
+) -> tuple[Address, ApiKey]:
+    """`GET /api/v1/apikey` with the token: its NATS identity, for a new instance, or for `instance` (a renewal
+    keeps the instance id, docs/protocol.md §12.1). Raises a `RuntimeError` subclass."""
     try:
         parsed = parse_token(token)
     except InvalidTokenError as e:
@@ -202,6 +215,8 @@ async def exchange(token: str, source: TokenSource, address_override: str | None
     if address.is_plaintext:
         _warn_plaintext_once(address.http_base)
     url = f"{address.http_base}/api/v1/apikey"
+    if instance is not None:
+        url += f"?instance={urllib.parse.quote(instance, safe='')}"
     try:
         status, body = await asyncio.to_thread(_http_get, url, token)
     except (OSError, ValueError) as e:
@@ -229,6 +244,10 @@ async def exchange(token: str, source: TokenSource, address_override: str | None
     if api_key.id != parsed.key_id:
         raise SymphonyRuntimeError(
             f"{url}: the API key is {api_key.id} but the token names {parsed.key_id}", code="internal"
+        )
+    if instance is not None and api_key.instance_id not in (None, instance):
+        raise SymphonyRuntimeError(
+            f"{url}: renewed instance {instance} but got instance {api_key.instance_id}", code="internal"
         )
     return address, api_key
 
@@ -265,10 +284,10 @@ class KeyCell:
         return float(secs) if secs is not None else None
 
     async def renew(self) -> None:
-        """Exchanges the token again; the next connect uses the new JWT."""
+        """Exchanges the token again for the same instance; the next connect uses the new JWT."""
         if self._token is None or self._source is None:
             return
-        _, self.api_key = await exchange(self._token, self._source, self._address_override)
+        _, self.api_key = await exchange(self._token, self._source, self._address_override, self.api_key.instance_id)
 
     def user_jwt(self) -> bytes:
         return self.api_key.jwt.encode()

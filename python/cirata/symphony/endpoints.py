@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.micro import add_service
 from nats.micro import request as micro_request
 from nats.micro.service import EndpointConfig, Service
@@ -104,7 +106,7 @@ def failure_reply(error: BaseException) -> tuple[bytes, dict[str, str]]:
 
 
 def _wrap(
-    handler: Handler, nc: Client, caller_key: str | None = None
+    handler: Handler, nc: Client, caller_key: str | None = None, what: str = "endpoint handler"
 ) -> Callable[[micro_request.Request], Awaitable[None]]:
     async def serve(inner: micro_request.Request) -> None:
         req = Request(inner, nc, caller_key)
@@ -113,7 +115,7 @@ def _wrap(
             if inspect.isawaitable(result):
                 await result
         except Exception as error:
-            log.exception("endpoint handler for %s failed", inner.subject)
+            log.exception("%s for %s failed", what, inner.subject)
             if req.responded:
                 return
             body, headers = failure_reply(error)
@@ -151,8 +153,23 @@ class _Slot:
         """The connection the service listens on."""
 
 
+MsgCallback = Callable[[Msg], Awaitable[None]]
+
+
+class _Listener:
+    """A plain subscription served beside the services (instance handlers, commands): how to make it again on
+    another connection, and the nats-py subscription currently serving it."""
+
+    def __init__(self, subject: str, queue: str, callback: MsgCallback, subscription: Subscription) -> None:
+        self.subject = subject
+        self.queue = queue
+        self.callback = callback
+        self.subscription = subscription
+
+
 class ServiceRegistry:
-    """The services an extension started: their manifest specs and their nats-py objects.
+    """The services an extension started: their manifest specs and their nats-py objects, plus the plain
+    subscriptions served beside them (`listen()`: instance handlers and commands, docs/protocol.md §12).
 
     Services listen on a connection of their own (`connect()` makes it, with the session's credentials), so a
     renewal can move them to a connection with a new JWT and drain the old one: nats-py's drain unsubscribes,
@@ -167,6 +184,7 @@ class ServiceRegistry:
         """The platform's public caller-signing key, from the key exchange (`req.caller` verifies against it)."""
         self._connect = connect
         self._serving: Client | None = None
+        self._listeners: list[_Listener] = []
         self._changing = asyncio.Lock()
 
     def specs(self) -> list[dict[str, Any]]:
@@ -174,7 +192,17 @@ class ServiceRegistry:
         return [{**spec, "endpoints": [dict(e) for e in spec["endpoints"]]} for spec in self._specs]
 
     def has_services(self) -> bool:
-        return bool(self._slots) and self._connect is not None
+        """Whether anything serves on the services' own connection (a renewal then moves it)."""
+        return bool(self._slots or self._listeners) and self._connect is not None
+
+    async def listen(self, nc: Client, subject: str, queue: str, callback: MsgCallback) -> None:
+        """Subscribes `callback` to `subject` (in `queue`, `""` for none) on the services' connection, and keeps
+        it there across renewals. Returns once nats-server has the subscription (a round trip)."""
+        async with self._changing:
+            serving = await self._serving_connection(nc)
+            subscription = await serving.subscribe(subject, queue=queue, cb=callback)
+            self._listeners.append(_Listener(subject, queue, callback, subscription))
+            await serving.flush()
 
     async def connect_fresh(self) -> Client:
         """A new connection for the services (with the current credentials)."""
@@ -233,10 +261,16 @@ class ServiceRegistry:
                 for endpoint in slot.endpoints:
                     await service.add_endpoint(EndpointConfig(**endpoint))
                 started.append((slot, service))
+            subscribed = [
+                (listener, await fresh.subscribe(listener.subject, queue=listener.queue, cb=listener.callback))
+                for listener in self._listeners
+            ]
             await fresh.flush()
             old, self._serving = self._serving, fresh
             for slot, service in started:
                 slot.service, slot.serving = service, fresh
+            for listener, subscription in subscribed:
+                listener.subscription = subscription
             if old is not None:
                 with contextlib.suppress(Exception):
                     await old.drain()
@@ -249,6 +283,8 @@ class ServiceRegistry:
                 await slot.service.stop()
             except Exception as e:
                 log.warning("stopping a service failed: %s", e)
+        # Draining the connection ends the listeners' subscriptions after the messages they already have.
+        self._listeners = []
         serving, self._serving = self._serving, None
         if serving is not None and self._connect is not None:
             with contextlib.suppress(Exception):

@@ -10,14 +10,18 @@ SymphonyError
 │   ├── InvalidManifestError          invalid_manifest
 │   ├── InvalidAddressError           invalid_address   (SYMPHONY_ADDRESS, token origin)
 │   ├── InvalidTokenError             invalid_token     (a malformed token)
-│   └── InvalidHealthError            invalid_health    (`set_health` with a state other than ok/warning/error)
+│   ├── InvalidHealthError            invalid_health    (`set_health` with a state other than ok/warning/error)
+│   └── InvalidEndpointError          invalid_endpoint  (an instance handler or command name)
 └── SymphonyRuntimeError (RuntimeError)   starting or running failed
     ├── ConfigurationError            the environment is unusable (bad SYMPHONY_ADDRESS, malformed token)
     ├── UnreachableError              unreachable: Symphony's HTTP API or NATS did not answer
     ├── TokenRejectedError            the API-key exchange refused the token (HTTP status + code)
     ├── ProvisionError                Symphony refused to provision a permanent key
     ├── RegistrationError             Symphony refused the manifest
-    └── NotConnectedError             not_connected: a connected-only call outside `async with ext:`
+    ├── NotConnectedError             not_connected: a connected-only call outside `async with ext:`
+    ├── PartitioningError             work partitioning is not enabled, or enabled too late
+    ├── NotMyWorkError                not_my_work: `fence(key)` of a key this instance does not own now
+    └── FencedOutError                fenced_out: `fenced_put` refused (a later owner wrote the entry)
 ```
 
 Every runtime failure is a `RuntimeError`, so `except RuntimeError` around `async with ext:` catches them all.
@@ -104,6 +108,12 @@ class InvalidHealthError(ValidationError):
         self.state = state
 
 
+class InvalidEndpointError(ValidationError):
+    """The name of an instance handler or a command is not 1-64 of `[A-Za-z0-9_-]` (docs/protocol.md §12.2)."""
+
+    default_code = "invalid_endpoint"
+
+
 class SymphonyRuntimeError(SymphonyError, RuntimeError):
     """Starting or running the extension failed."""
 
@@ -131,8 +141,27 @@ class ProvisionError(SymphonyRuntimeError):
 
 
 class RegistrationError(SymphonyRuntimeError):
-    """`cirata.services.registry.register.<K>` answered with an error."""
+    """`cirata.services.registry.register.<K>.<I>` answered with an error."""
 
 
 class NotConnectedError(SymphonyRuntimeError):
     default_code = "not_connected"
+
+
+class PartitioningError(SymphonyRuntimeError):
+    """`ext.work_partitioner` without `enable_work_partitioning()`, or enabling it once connected (§12.4)."""
+
+    default_code = "invalid_request"
+
+
+class NotMyWorkError(SymphonyRuntimeError):
+    """`fence(key)` for a key this instance does not own now (docs/protocol.md §12.4)."""
+
+    default_code = "not_my_work"
+
+
+class FencedOutError(SymphonyRuntimeError):
+    """`fenced_put` was refused: the entry carries a greater fencing token than this instance's, so a later owner
+    wrote it (docs/protocol.md §12.4)."""
+
+    default_code = "fenced_out"

@@ -27,9 +27,11 @@ from ._version import __version__
 from .bootstrap import NO_TOKEN_HELP, KeyCell, connect_nats, resolve_credentials
 from .client import Common
 from .credentials import CredentialStore, resolve_candidates
-from .endpoints import EndpointService, ServiceRegistry
-from .errors import InvalidBucketError, InvalidManifestError, NotConnectedError
+from .endpoints import EndpointService, Handler, ServiceRegistry
+from .errors import InvalidBucketError, InvalidManifestError, NotConnectedError, PartitioningError
+from .handlers import Handlers
 from .lifecycle import PROTOCOL_VERSION, Session
+from .partitioning import Membership, OnRebalance, WorkPartitioner
 from .validation import (
     HTMX_MIME,
     validate_bucket_limits,
@@ -74,6 +76,8 @@ class Extension:
         self._widgets: list[dict[str, str]] = []
         self._buckets: list[dict[str, Any]] = []
         self._services = ServiceRegistry()
+        self._handlers = Handlers()
+        self._partitioner = WorkPartitioner()
         self._session: Session | None = None
         self._health: tuple[str, str | None] = ("ok", None)
         self._stop = asyncio.Event()
@@ -149,6 +153,86 @@ class Extension:
         )
         return self
 
+    def add_instance_handler(self, name: str, handler: Handler) -> Extension:
+        """Serves `handler` for requests addressed to this instance only (docs/protocol.md §12.2):
+        `cirata.extensions.<prefix>.instance.<instance id>.<name>`, or through the gateway
+        `/api/v1/extension/<prefix>/<name>?instance=<instance id>`.
+
+        `handler` is `async def handler(req)` and gets the endpoints' request (`req.data`, `req.headers`,
+        `req.caller`, `await req.respond(...)`); one that raises is answered like a failing endpoint. `name` is
+        1-64 of `[A-Za-z0-9_-]` (`InvalidEndpointError`, code `invalid_endpoint`, otherwise); a second handler of
+        the same name replaces the first. Declared in the manifest as `instance_handlers`. Added before
+        `connect()` it is served from the start; added while connected it is subscribed in the background and
+        the manifest registered again.
+
+        ```python
+        async def instance_status(req):
+            await req.respond(json.dumps({"instance_id": ext.instance_id}).encode())
+
+        ext.add_instance_handler("local-status", instance_status)
+        ```
+        """
+        self._handlers.add_instance_handler(name, handler)
+        self._serve_new_handlers()
+        return self
+
+    def add_command_handler(self, name: str, handler: Handler, description: str = "") -> Extension:
+        """Serves the command `name` (docs/protocol.md §12.3): exactly one instance of the extension handles
+        each request to `cirata.extensions.<prefix>.commands.<name>` (queue group `commands`); Symphony runs it
+        with `POST /api/v1/extensions/<prefix>/commands/<name>`. Declared in the manifest as `commands` with
+        `description`. The name rule, the request object and the failure replies are those of
+        `add_instance_handler`."""
+        self._handlers.add_command(name, handler, description)
+        self._serve_new_handlers()
+        return self
+
+    def enable_work_partitioning(self, on_rebalance: OnRebalance) -> Extension:
+        """Makes this instance a member of the extension's work partitioning (docs/protocol.md §12.4): from
+        `connect()` on, `ext.work_partitioner.is_my_work(key)` says whether this instance owns `key`, by rendezvous
+        hashing over the live members, with leases that keep two live instances from owning a key at once.
+
+        `on_rebalance(total_instances, my_item_count)` (a plain function or a coroutine function) is called
+        whenever either number changes after a claim. Call this before `connect()` (`async with ext:`);
+        afterwards it raises `PartitioningError`.
+
+        ```python
+        def on_rebalance(total_instances, my_item_count):
+            logging.info(f"Rebalanced: {total_instances} instances active, I own {my_item_count} items")
+
+        ext.enable_work_partitioning(on_rebalance)
+        ```
+        """
+        if not callable(on_rebalance):
+            raise PartitioningError(f"on_rebalance must be callable, not {type(on_rebalance).__name__}")
+        if self._session is not None and not self._session.closed:
+            raise PartitioningError(
+                "enable_work_partitioning() must be called before connect()",
+                hint="call it before `async with ext:` / `await ext.operate()`",
+            )
+        self._partitioner.enable(on_rebalance)
+        return self
+
+    @property
+    def work_partitioner(self) -> WorkPartitioner:
+        """This instance's share of the work: `is_my_work(key)`, `my_item_count`, `fence(key)`, `track(keys)`,
+        `forget(key)`, `await fenced_put(bucket, key, value)` (docs/protocol.md §12.4). Owns nothing unless
+        `enable_work_partitioning()` was called and the connected extension's first claim completed."""
+        return self._partitioner
+
+    def _serve_new_handlers(self) -> None:
+        session = self._session
+        if session is None or session.closed:
+            return
+
+        async def serve() -> None:
+            try:
+                await self._handlers.sync()
+                await session.register()
+            except Exception as e:
+                log.warning("could not serve the new handlers: %s", e)
+
+        session.spawn(serve())
+
     def _route(self, path: str, uri: str, routes: RouteTree | None) -> dict[str, Any]:
         validate_route_path(path)
         validate_resource_uri(self.prefix, uri)
@@ -185,6 +269,7 @@ class Extension:
                 "widgets": self._widgets,
                 "buckets": self._buckets,
                 "endpoints": self._services.specs(),
+                **self._handlers.manifest_fields(),
             }
         )
 
@@ -229,9 +314,11 @@ class Extension:
         return self._connected("ext.js").js
 
     @property
-    def instance_id(self) -> str:
-        """This instance's id: the key id of the token (the JWT `jti`)."""
-        return self._connected("ext.instance_id").instance_id
+    def instance_id(self) -> str | None:
+        """This instance's id (docs/protocol.md §12.1): minted by the key exchange, the JWT's `jti`, kept across
+        renewals. `None` before `connect()` (`async with ext:`); two processes started from one token are two
+        instances with two ids."""
+        return self._session.instance_id if self._session is not None else None
 
     async def add_endpoints(
         self,
@@ -313,7 +400,7 @@ class Extension:
                 self._session.spawn(self._session.after_reconnect())
 
         cell = KeyCell(credentials.api_key, credentials.token, credentials.source)
-        name = f"{self.prefix}-{credentials.api_key.id}"
+        name = f"{self.prefix}-{credentials.api_key.instance}"
         nc = await connect_nats(cell, credentials.address, name, on_reconnected=on_reconnected)
 
         async def services_connection() -> NatsClient:
@@ -335,7 +422,13 @@ class Extension:
         self._session = session
         session.spawn(session.renew_forever())
         try:
+            await self._handlers.attach(self._services, nc, self.prefix, session.instance_id)
             await session.register()
+            if self._partitioner.enabled:
+                membership = await Membership.start(self._partitioner, nc, session.instance_id)
+                session.before_close(membership.leave)
+                # The buckets exist now: the status may say `partitioning` (the server writes the view then).
+                session.partitioning = True
         except BaseException:
             await session.close()
             raise

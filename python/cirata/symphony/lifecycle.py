@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timezone
 from typing import Any
 
@@ -59,7 +59,11 @@ class Session:
         self.credentials = credentials
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
-        self.instance_id = credentials.api_key.id
+        self.key_id = credentials.api_key.id
+        # A server older than instance ids names none: the key id serves as one (docs/protocol.md §12.1).
+        self.instance_id = credentials.api_key.instance
+        self.partitioning = False
+        """Whether the status says `"partitioning": true` (set once work partitioning is enabled, §12.4)."""
         self.started_at = rfc3339_now()
         self.heartbeat_secs = DEFAULT_HEARTBEAT_SECS
         self.operating = False
@@ -69,6 +73,7 @@ class Session:
         self._cell = cell
         self._health = health
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._before_close: list[Callable[[], Awaitable[None]]] = []
         self._register_lock = asyncio.Lock()
         # Orders the status publishes (heartbeats, health changes, `disconnected`): an older health never lands
         # after a newer one, and nothing lands after `disconnected`.
@@ -90,7 +95,7 @@ class Session:
         async with self._register_lock:
             reply = await request_json(
                 self.nc,
-                subjects.register(self.instance_id),
+                subjects.register(self.key_id, self.instance_id),
                 self._manifest(),
                 RegistrationError,
                 "registration",
@@ -119,7 +124,10 @@ class Session:
             "updated_at": rfc3339_now(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "key_id": self.key_id,
         }
+        if self.partitioning:
+            status["partitioning"] = True
         if message is not None:
             status["message"] = message
         return status
@@ -152,6 +160,10 @@ class Session:
         while True:
             await self.publish_health()
             await asyncio.sleep(self.heartbeat_secs)
+
+    def before_close(self, leave: Callable[[], Awaitable[None]]) -> None:
+        """Runs `leave` first when the session closes (before `disconnected` is published)."""
+        self._before_close.append(leave)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Runs `coro` in the background, keeping a reference until it is done."""
@@ -244,6 +256,12 @@ class Session:
         if self.closed:
             return
         self.closed = True
+        leaving, self._before_close = self._before_close, []
+        for leave in leaving:
+            try:
+                await leave()
+            except Exception as e:
+                log.warning("leaving failed: %s", e or type(e).__name__)
         if self.operating:
             await self.publish_status("disconnected")
             self.operating = False

@@ -13,6 +13,7 @@ from .errors import (
     CapabilityForbiddenError,
     InvalidBucketError,
     InvalidCapabilityError,
+    InvalidEndpointError,
     InvalidHealthError,
     InvalidManifestError,
     InvalidPrefixError,
@@ -22,6 +23,8 @@ MAX_PREFIX_LEN = 32
 PREFIX_RE = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_PREFIX_LEN - 1}}}")
 BUCKET_CHARS_RE = re.compile(r"[A-Za-z0-9_-]+")
 SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+HANDLER_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_HANDLER_NAME_LEN = 64
 MAX_BUCKET_LEN = 64
 MAX_HISTORY = 64
 MAX_NAME_LEN = 128
@@ -197,6 +200,14 @@ def validate_service_name(name: str) -> None:
     """A micro service name: `[A-Za-z0-9_-]+`."""
     if not isinstance(name, str) or not SERVICE_NAME_RE.fullmatch(name):
         raise InvalidManifestError(f"service name {name!r} may only use A-Z, a-z, 0-9, _ and -")
+
+
+def validate_handler_name(what: str, name: str) -> None:
+    """The name of an instance handler or a command (`what`): 1-64 of `[A-Za-z0-9_-]`, one subject token
+    (docs/protocol.md §12.2). Raises `InvalidEndpointError`."""
+    if not isinstance(name, str) or not HANDLER_NAME_RE.fullmatch(name):
+        shown = name[:40] if isinstance(name, str) else name
+        raise InvalidEndpointError(f"{what} name {shown!r} must be 1-{MAX_HANDLER_NAME_LEN} of A-Z, a-z, 0-9, _ and -")
 
 
 def normalize_service_version(version: str) -> str:

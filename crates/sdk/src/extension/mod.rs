@@ -1,18 +1,22 @@
 //! The [`Extension`] type, the SDK's front: it composes the declarations (`declare`), the connection
-//! (`session`), the health (`health`), the services (`service`) and the run (`lifecycle`), and delegates to
-//! them; none of them knows `Extension`.
+//! (`session`), the health (`health`), the services, instance handlers and commands (`service`,
+//! `listener`), the work partitioning (`partition`) and the run (`lifecycle`), and delegates to them; none
+//! of them knows `Extension`.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use async_nats::jetstream;
+use bytes::Bytes;
 use symphony_protocol::manifest::Manifest;
 
 use crate::client::Client;
 use crate::declare::{BucketConfig, Declarations, Route};
 use crate::error::{Error, Result};
+use crate::handler::{self, HandlerError, Request};
 use crate::health::{Health, HealthHandle};
 use crate::lifecycle::{self, Run};
+use crate::partition::WorkPartitioner;
 use crate::service::{self, Registry, Service, ServiceConfig};
 use crate::session::Session;
 
@@ -37,6 +41,8 @@ pub struct Extension {
     session: Option<Session>,
     /// Shared with every [`HealthHandle`] and the run loop.
     health: HealthHandle,
+    /// Shared with every [`WorkPartitioner`] handle and the claim loop.
+    partitioner: WorkPartitioner,
 }
 
 impl std::fmt::Debug for Extension {
@@ -71,6 +77,7 @@ impl Extension {
             registry: Arc::default(),
             session: None,
             health: HealthHandle::new(),
+            partitioner: WorkPartitioner::default(),
         }
     }
 
@@ -157,7 +164,7 @@ impl Extension {
     /// assert_eq!(m.sdk.name, "cirata-symphony-rust");
     /// ```
     pub fn manifest(&self) -> Manifest {
-        self.declarations.manifest(self.registry.specs())
+        self.registry.manifest(&self.declarations)
     }
 
     /// Declares a capability: `kind` is `"pub"` or `"sub"`, `subject` is `extensions.<prefix>[.<rest>]`.
@@ -354,7 +361,7 @@ impl Extension {
     /// # async fn demo() -> cirata_symphony::Result<()> {
     /// let mut ext = cirata_symphony::Extension::new("Catalog", "catalog");
     /// ext.connect().await?;
-    /// println!("instance {}", ext.instance_id());
+    /// println!("instance {}", ext.instance_id().unwrap_or_default());
     /// # Ok(()) }
     /// ```
     pub async fn connect(&mut self) -> Result<()> {
@@ -462,16 +469,134 @@ impl Extension {
             .await
     }
 
-    /// This instance's id (the key id of its token).
+    /// This instance's id (docs/protocol.md §12.1): minted by the key exchange, so every process started
+    /// from one token is an instance of its own; renewals keep it. `None` before
+    /// [`connect`](Extension::connect). Tag operational records in shared storage with it.
     ///
-    /// # Panics
-    /// Before [`connect`](Extension::connect) succeeds.
+    /// ```
+    /// assert_eq!(cirata_symphony::Extension::new("Catalog", "catalog").instance_id(), None);
+    /// ```
+    pub fn instance_id(&self) -> Option<&str> {
+        self.session.as_ref().map(|s| s.instance_id().as_str())
+    }
+
+    /// Serves `handler` for requests to this instance only: `cirata.extensions.<prefix>.instance.<id>.<name>`
+    /// (docs/protocol.md §12.2), which callers reach through the gateway with `?instance=<id>` on
+    /// `/api/v1/extension/<prefix>/<name>`. The handler gets the same [`Request`] as an endpoint handler
+    /// and fails the same way; a request for a name no handler serves is answered `not_found` (404).
+    /// `name` is 1-64 of `[A-Za-z0-9_-]` (`invalid_endpoint` otherwise); a second handler of the same
+    /// name replaces the first. Declared in the manifest (`instance_handlers`); served from
+    /// [`run`](Extension::run) on.
+    ///
+    /// ```
+    /// use cirata_symphony::{Extension, HandlerError, Request};
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = Extension::new("Replicator", "replicator");
+    /// let partitioner = ext.work_partitioner();
+    /// ext.add_instance_handler("local-status", move |req: Request| {
+    ///     let partitioner = partitioner.clone();
+    ///     async move {
+    ///         let status = serde_json::json!({
+    ///             "subject": req.subject,
+    ///             "work_items": partitioner.my_item_count(),
+    ///         });
+    ///         Ok::<_, HandlerError>(status.to_string())
+    ///     }
+    /// })?;
+    /// assert_eq!(ext.manifest().instance_handlers, ["local-status"]);
+    /// assert!(ext.add_instance_handler("local.status", |_req| async { Ok::<_, HandlerError>("") }).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn add_instance_handler<F, Fut, R, E>(
+        &mut self,
+        name: &str,
+        handler: F,
+    ) -> Result<&mut Self>
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Into<Bytes>,
+        E: Into<HandlerError>,
+    {
+        self.declarations.check_valid()?;
+        self.registry
+            .listeners
+            .add_instance_handler(name, handler::erase(handler))?;
+        Ok(self)
+    }
+
+    /// Serves command `name`, which exactly one instance handles each time it is run (docs/protocol.md
+    /// §12.3): every instance queue-subscribes to `cirata.extensions.<prefix>.commands.<name>` in the group
+    /// `commands`. The platform runs it with `POST /api/v1/extensions/<prefix>/commands/<name>`; the
+    /// Extensions page lists it with `description`. Name rule and request as for
+    /// [`add_instance_handler`](Extension::add_instance_handler); declared in the manifest (`commands`);
+    /// served from [`run`](Extension::run) on.
+    ///
+    /// ```
+    /// use cirata_symphony::{Extension, HandlerError};
+    /// # fn main() -> cirata_symphony::Result<()> {
+    /// let mut ext = Extension::new("Search", "search");
+    /// ext.add_command_handler("reindex", "Rebuild the search index", |_req| async {
+    ///     Ok::<_, HandlerError>(r#"{"started": true}"#)
+    /// })?;
+    /// assert_eq!(ext.manifest().commands[0].name, "reindex");
+    /// # Ok(()) }
+    /// ```
+    pub fn add_command_handler<F, Fut, R, E>(
+        &mut self,
+        name: &str,
+        description: &str,
+        handler: F,
+    ) -> Result<&mut Self>
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Into<Bytes>,
+        E: Into<HandlerError>,
+    {
+        self.declarations.check_valid()?;
+        self.registry
+            .listeners
+            .add_command(name, description, handler::erase(handler))?;
+        Ok(self)
+    }
+
+    /// Makes this instance a member of its extension's work partitioning (docs/protocol.md §12.4) from
+    /// [`run`](Extension::run) on: work items (any string keys) are spread over the live members by
+    /// rendezvous hashing, and no two live instances ever own the same key. Ask through
+    /// [`work_partitioner`](Extension::work_partitioner). `on_rebalance(total_instances,
+    /// my_item_count)` is called whenever either number changes after a claim; it runs on the claim loop,
+    /// so keep it short (spawn longer work).
     ///
     /// ```no_run
-    /// # fn demo(ext: &cirata_symphony::Extension) { println!("{}", ext.instance_id()); }
+    /// # async fn demo() -> cirata_symphony::Result<()> {
+    /// let mut ext = cirata_symphony::Extension::new("Replicator", "replicator");
+    /// ext.enable_work_partitioning(|total, mine| {
+    ///     tracing::info!("Rebalanced: {total} instances active, I own {mine} items");
+    /// });
+    /// ext.run().await
+    /// # }
     /// ```
-    pub fn instance_id(&self) -> &str {
-        self.connected("instance_id()").instance_id().as_str()
+    pub fn enable_work_partitioning<F>(&mut self, on_rebalance: F) -> &mut Self
+    where
+        F: Fn(usize, usize) + Send + Sync + 'static,
+    {
+        self.partitioner.enable(Arc::new(on_rebalance));
+        self
+    }
+
+    /// A cloneable handle on this instance's share of the work: [`WorkPartitioner::is_my_work`],
+    /// [`my_item_count`](WorkPartitioner::my_item_count), [`fence`](WorkPartitioner::fence),
+    /// [`fenced_put`](WorkPartitioner::fenced_put). It owns nothing unless
+    /// [`enable_work_partitioning`](Extension::enable_work_partitioning) was called and the extension runs.
+    ///
+    /// ```
+    /// let ext = cirata_symphony::Extension::new("Replicator", "replicator");
+    /// let partitioner = ext.work_partitioner();
+    /// assert!(!partitioner.is_my_work("orders"));
+    /// ```
+    pub fn work_partitioner(&self) -> WorkPartitioner {
+        self.partitioner.clone()
     }
 
     /// Runs until SIGINT or SIGTERM: connects if needed, registers with the endpoints added so far,
@@ -506,6 +631,7 @@ impl Extension {
             declarations: &self.declarations,
             registry: &self.registry,
             health: &self.health,
+            partitioner: &self.partitioner,
             session: &mut self.session,
         };
         run.until(shutdown).await

@@ -42,6 +42,7 @@ fn the_futures_can_be_spawned() {
     assert_send(&ext.run_until(std::future::pending()));
     assert_send(&ext.add_endpoints(ServiceConfig::new("s", "1.0.0")));
     assert_send(&ext.update_resource("ui://catalog/x", "text/markdown", ""));
+    assert_send(&ext.work_partitioner().fenced_put("catalog_items", "k", "v"));
 }
 
 #[test]

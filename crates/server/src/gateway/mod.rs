@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_nats::Client;
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use symphony_protocol::messages::RegistryRecord;
 
 use crate::auth::Auth;
@@ -38,6 +38,10 @@ where
         .route(
             "/api/v1/extension/{*rest}",
             any(proxy::proxy).layer(axum::middleware::map_response(response::harden)),
+        )
+        .route(
+            "/api/v1/extensions/{prefix}/commands/{name}",
+            post(proxy::command),
         )
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/help/access/swagger", get(openapi::swagger_page))
@@ -78,6 +82,10 @@ pub struct GatewaySettings {
 struct Table {
     routes: HashMap<String, Arc<ExtensionRoutes>>,
     live: HashSet<String>,
+    /// Live instances, `(prefix, instance id)` (docs/protocol.md §12.2).
+    instances: HashSet<(String, String)>,
+    /// The commands each registered extension declares (§12.3).
+    commands: HashMap<String, HashSet<String>>,
 }
 
 /// Shared gateway state; one `Arc`, so the per-request clone of the app state stays cheap.
@@ -162,6 +170,20 @@ impl Gateway {
             .flatten()
     }
 
+    /// Whether `instance` of `prefix` is live (its status says anything but `disconnected`).
+    pub fn instance_is_live(&self, prefix: &str, instance: &str) -> bool {
+        let table = self.0.table.read().expect("gateway table lock");
+        table
+            .instances
+            .contains(&(prefix.to_owned(), instance.to_owned()))
+    }
+
+    /// Whether `prefix`'s manifest declares command `name`.
+    pub fn declares_command(&self, prefix: &str, name: &str) -> bool {
+        let table = self.0.table.read().expect("gateway table lock");
+        table.commands.get(prefix).is_some_and(|c| c.contains(name))
+    }
+
     /// Routes of every live extension, sorted by prefix.
     pub fn all_routes(&self) -> Vec<Arc<ExtensionRoutes>> {
         let table = self.0.table.read().expect("gateway table lock");
@@ -191,10 +213,13 @@ impl Gateway {
                 Ok(records) => self.sync_routes(&records, &mut compiled),
                 Err(e) => tracing::debug!(error = %e, "cannot read the registry"),
             }
-            match registry.live_prefixes().await {
-                Ok(live) => {
+            match registry.live_instances().await {
+                Ok(instances) => {
+                    let live = instances.iter().map(|(p, _)| p.clone()).collect();
                     tracing::trace!(?live, "live extensions");
-                    self.0.table.write().expect("gateway table lock").live = live;
+                    let mut table = self.0.table.write().expect("gateway table lock");
+                    table.live = live;
+                    table.instances = instances;
                 }
                 Err(e) => tracing::debug!(error = %e, "cannot read extension status"),
             }
@@ -217,6 +242,14 @@ impl Gateway {
         compiled: &mut HashMap<String, (u64, Option<Arc<ExtensionRoutes>>)>,
     ) {
         let mut seen = HashSet::with_capacity(records.len());
+        let commands = records
+            .iter()
+            .map(|r| {
+                let m = &r.value.manifest;
+                let names = m.commands.iter().map(|c| c.name.clone()).collect();
+                (m.prefix.clone(), names)
+            })
+            .collect();
         for record in records {
             let prefix = &record.value.manifest.prefix;
             seen.insert(prefix.clone());
@@ -236,6 +269,7 @@ impl Gateway {
         }
         compiled.retain(|prefix, _| seen.contains(prefix));
         let mut table = self.0.table.write().expect("gateway table lock");
+        table.commands = commands;
         table.routes = compiled
             .iter()
             .filter_map(|(prefix, (_, routes))| Some((prefix.clone(), routes.clone()?)))

@@ -63,6 +63,22 @@ pub fn platform_document() -> Value {
     let limits = json!({"type": "object", "properties": {
         "disk_storage": {"type": "integer"}, "mem_storage": {"type": "integer"},
         "streams": {"type": "integer"}, "consumer": {"type": "integer"}}});
+    let mut apikey = op(
+        "Exchange a token for its API key (NATS JWT, seed, URLs) for a new instance, or ?instance=<id> to renew one",
+        true,
+        &[],
+        None,
+    );
+    apikey["parameters"] = json!([{"name": "instance", "in": "query", "required": false,
+        "schema": {"type": "string"}}]);
+    let mut command = op(
+        "Run a command the extension declares: exactly one instance handles it",
+        true,
+        &["prefix", "name"],
+        None,
+    );
+    command["requestBody"] =
+        json!({"required": false, "content": {"application/json": {"schema": {}}}});
     let mut audit = op("The audit log, newest first", true, &[], None);
     audit["parameters"] = json!([{"name": "limit", "in": "query", "required": false,
         "schema": {"type": "integer", "minimum": 0}}]);
@@ -76,10 +92,11 @@ pub fn platform_document() -> Value {
             "/api/v1/health": {"get": op("200 when NATS is reachable, 503 otherwise", false, &[], None)},
             "/api/v1/ready": {"get": op("200 once the server serves requests", false, &[], None)},
             "/api/v1/symphonyinfo": {"get": op("Instance name, version and NATS addresses", false, &[], None)},
-            "/api/v1/apikey": {"get": op("Exchange a token for its API key (NATS JWT, seed, URLs)", true, &[], None)},
+            "/api/v1/apikey": {"get": apikey},
             "/api/v1/extensions/all": {"get": op("Every registered extension and its state", true, &[], None)},
             "/api/v1/extensions/{prefix}": {"get": op("One extension", true, &["prefix"], None)},
             "/api/v1/extensions/{prefix}/account": {"get": op("An extension's NATS account and limits (admin)", true, &["prefix"], None)},
+            "/api/v1/extensions/{prefix}/commands/{name}": {"post": command},
             "/api/v1/extensions/{prefix}/limits": {"put": op("Set an extension's JetStream limits (admin)", true, &["prefix"], Some(limits))},
             "/api/v1/login": {"post": op("Sign in: a session token and cookie", false, &[], Some(login))},
             "/api/v1/logout": {"post": op("End the session", true, &[], None)},

@@ -19,7 +19,11 @@ use super::Gateway;
 use super::response;
 use super::routes::{Lookup, Operation};
 use crate::auth::sessions::scoped_refused;
-use crate::http::{ApiError, GatewayCaller};
+use crate::http::typed::Path as RawPath;
+use crate::http::{ApiError, Authenticated, GatewayCaller};
+use symphony_protocol::manifest::validate_handler_name;
+use symphony_protocol::names::validate_prefix;
+use symphony_protocol::{KeyId, subjects};
 
 /// Base of every extension's REST API.
 pub const BASE: &str = "/api/v1/extension/";
@@ -83,6 +87,24 @@ pub async fn proxy(
     if let Some(scope) = scope.as_deref().filter(|s| *s != prefix) {
         return Err(scoped_refused(scope).into());
     }
+    if let Some(instance) = instance_param(uri.query()) {
+        let target = InstanceTarget::of(&gateway, prefix, &instance, &path)?;
+        caller.may_call(prefix, &target.subject)?;
+        let body = read_body(&gateway, body).await?;
+        let request = Forwarded {
+            method: &method,
+            path: &path,
+            template: &path,
+            params: &[],
+            query: uri.query().unwrap_or_default(),
+            caller: &caller.caller_header(),
+            headers: &headers,
+        };
+        let reply = forward(&gateway, prefix, &target.subject, None, &request, body)
+            .await
+            .map_err(|e| target.gone_if_no_responders(e))?;
+        return Ok(to_http(prefix, &reply));
+    }
     let (operation, params) = match route(&gateway, prefix, &method, &path)? {
         Ok(found) => found,
         Err(method_not_allowed) => return Ok(method_not_allowed),
@@ -97,16 +119,7 @@ pub async fn proxy(
         ));
     }
     caller.may_call(prefix, &operation.subject)?;
-    let limit = gateway.0.settings.body_limit;
-    let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError(
-            ErrorBody::new(
-                ErrorCode::BodyTooLarge,
-                format!("the request body is over {limit} bytes"),
-            )
-            .with_hint("raise the limit with `symphony serve --gateway-body-limit`"),
-        )
-    })?;
+    let body = read_body(&gateway, body).await?;
     let request = Forwarded {
         method: &method,
         path: &path,
@@ -116,26 +129,157 @@ pub async fn proxy(
         caller: &caller.caller_header(),
         headers: &headers,
     };
-    let signature = caller::sign(
-        &gateway.0.caller_key,
-        &operation.subject,
-        request.caller,
-        now_unix(),
-        &body,
-    )?;
-    let timeout = operation
-        .timeout
-        .unwrap_or(gateway.0.settings.default_timeout);
-    let reply = send(
+    let reply = forward(
         &gateway,
         prefix,
         &operation.subject,
-        timeout,
-        request.headers(&signature)?,
+        operation.timeout,
+        &request,
         body,
     )
     .await?;
     Ok(to_http(prefix, &reply))
+}
+
+/// `POST /api/v1/extensions/{prefix}/commands/{name}`: one instance runs a declared command
+/// (docs/protocol.md §12.3).
+pub async fn command(
+    State(gateway): State<Gateway>,
+    Authenticated(caller): Authenticated,
+    RawPath((prefix, name)): RawPath<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let declared = validate_prefix(&prefix).is_ok()
+        && validate_handler_name("command", &name).is_ok()
+        && gateway.declares_command(&prefix, &name);
+    if !declared {
+        let shown: String = name.chars().take(40).collect();
+        return Err(ApiError(
+            ErrorBody::new(
+                ErrorCode::CommandNotFound,
+                format!("extension {prefix:.40?} declares no command {shown:?}"),
+            )
+            .with_hint("the Extensions page lists each extension's commands"),
+        ));
+    }
+    let subject = subjects::command_subject(&prefix, &name);
+    caller.may_call(&prefix, &subject)?;
+    let body = read_body(&gateway, body).await?;
+    let path = format!("/commands/{name}");
+    let request = Forwarded {
+        method: &method,
+        path: &path,
+        template: &path,
+        params: &[],
+        query: uri.query().unwrap_or_default(),
+        caller: &caller.caller_header(),
+        headers: &headers,
+    };
+    let reply = forward(&gateway, &prefix, &subject, None, &request, body).await?;
+    Ok(to_http(&prefix, &reply))
+}
+
+/// The `instance` query parameter (percent-decoded), if the query has one.
+fn instance_param(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "instance")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Where `?instance=` sends a request: an instance handler of a live instance (§12.2).
+struct InstanceTarget {
+    subject: String,
+    instance: String,
+    prefix: String,
+}
+
+impl InstanceTarget {
+    fn of(gateway: &Gateway, prefix: &str, instance: &str, path: &str) -> Result<Self, ApiError> {
+        let name = path.strip_prefix('/').unwrap_or(path);
+        if validate_handler_name("instance handler", name).is_err() {
+            return Err(err(
+                ErrorCode::InvalidPath,
+                "with ?instance= the path names one instance handler: /api/v1/extension/<prefix>/<name>",
+            ));
+        }
+        let id = KeyId::parse(instance)
+            .ok()
+            .filter(|id| gateway.instance_is_live(prefix, id.as_str()));
+        let Some(id) = id else {
+            return Err(instance_not_found(prefix, instance));
+        };
+        Ok(InstanceTarget {
+            subject: subjects::instance_handler_subject(prefix, &id, name),
+            instance: id.to_string(),
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// An instance that left between the check and the request is not found either.
+    fn gone_if_no_responders(&self, e: ApiError) -> ApiError {
+        if e.0.code == ErrorCode::NoResponders {
+            instance_not_found(&self.prefix, &self.instance)
+        } else {
+            e
+        }
+    }
+}
+
+fn instance_not_found(prefix: &str, instance: &str) -> ApiError {
+    let shown: String = instance.chars().take(40).collect();
+    ApiError(
+        ErrorBody::new(
+            ErrorCode::InstanceNotFound,
+            format!("extension {prefix:?} has no live instance {shown:?}"),
+        )
+        .with_hint("GET /api/v1/extensions/<prefix> lists the live instances"),
+    )
+}
+
+/// The request body, up to the gateway's limit.
+async fn read_body(gateway: &Gateway, body: Body) -> Result<Bytes, ApiError> {
+    let limit = gateway.0.settings.body_limit;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError(
+            ErrorBody::new(
+                ErrorCode::BodyTooLarge,
+                format!("the request body is over {limit} bytes"),
+            )
+            .with_hint("raise the limit with `symphony serve --gateway-body-limit`"),
+        )
+    })
+}
+
+/// Signs the caller for `subject` and sends `request` there, within `timeout` or the gateway's
+/// default.
+async fn forward(
+    gateway: &Gateway,
+    prefix: &str,
+    subject: &str,
+    timeout: Option<Duration>,
+    request: &Forwarded<'_>,
+    body: Bytes,
+) -> Result<async_nats::Message, ApiError> {
+    let signature = caller::sign(
+        &gateway.0.caller_key,
+        subject,
+        request.caller,
+        now_unix(),
+        &body,
+    )?;
+    let timeout = timeout.unwrap_or(gateway.0.settings.default_timeout);
+    send(
+        gateway,
+        prefix,
+        subject,
+        timeout,
+        request.headers(&signature)?,
+        body,
+    )
+    .await
 }
 
 /// An operation and its path parameters.

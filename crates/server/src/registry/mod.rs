@@ -1,6 +1,7 @@
 //! The registry: provisioning, registration, extension status and the `cirata.services.*` subjects.
 
 mod handlers;
+pub mod partition;
 pub mod presence;
 
 use std::collections::{HashMap, HashSet};
@@ -13,8 +14,8 @@ use futures::StreamExt;
 use symphony_protocol::messages::{
     ExtensionView, InstanceStatus, ObservedInstance, RegistryRecord,
 };
+use symphony_protocol::subjects;
 use symphony_protocol::time::{elapsed, now_nanos};
-use symphony_protocol::{KeyId, subjects};
 
 use crate::auth::Auth;
 use crate::bus::connect::{cluster_size, replicas_for};
@@ -210,11 +211,25 @@ impl Registry {
     /// §5.4): the gateway routes to them.
     pub async fn live_prefixes(&self) -> anyhow::Result<HashSet<String>> {
         Ok(self
+            .live_instances()
+            .await?
+            .into_iter()
+            .map(|(prefix, _)| prefix)
+            .collect())
+    }
+
+    /// Live instances as `(prefix, instance id)`: the status entry's key names both, and its
+    /// value agrees (an entry written under another key counts for nothing).
+    pub async fn live_instances(&self) -> anyhow::Result<HashSet<(String, String)>> {
+        Ok(self
             .all_instances()
             .await?
             .into_iter()
-            .filter(|(_, i)| i.status.state.is_live())
-            .map(|(_, i)| i.status.prefix)
+            .filter(|(key, i)| {
+                i.status.state.is_live()
+                    && *key == subjects::status_key(&i.status.prefix, &i.status.instance_id)
+            })
+            .map(|(_, i)| (i.status.prefix, i.status.instance_id.to_string()))
             .collect())
     }
 
@@ -234,16 +249,6 @@ impl Registry {
             }
         }
         Ok(out)
-    }
-
-    /// Whether `instance` of `prefix` is live (docs/protocol.md §5.4): its status entry says
-    /// anything but `disconnected`.
-    pub async fn instance_is_live(&self, prefix: &str, instance: &KeyId) -> anyhow::Result<bool> {
-        Ok(self
-            .status
-            .read(&subjects::status_key(prefix, instance))
-            .await?
-            .is_some_and(|e| e.value.state.is_live() && e.value.instance_id == *instance))
     }
 
     /// Changes of the mirrors: a status, a record, or a mirror becoming ready. (Status entries that

@@ -9,6 +9,7 @@ import { Time } from "../shared/Time";
 import { usePageTitle } from "../shared/usePageTitle";
 import { AccountSection } from "./AccountSection";
 import { EndpointsSection } from "./EndpointsSection";
+import { CommandsSection } from "./CommandsSection";
 import { InstancesSection } from "./InstancesSection";
 import { BucketsSection, CapabilitiesSection, MenusSection, ResourcesSection, RoutesSection, WidgetsSection } from "./ManifestSections";
 import { sdkLabel } from "./manifest";
@@ -31,7 +32,8 @@ export function ExtensionDetail({ extensions, loaded, setMeta, user, prefix, pat
   return (
     <div className="page bi-page" data-testid={`extension-detail-${ext.prefix}`}>
       <ExtensionSummary ext={ext} />
-      <InstancesSection instances={ext.instances} />
+      <InstancesSection prefix={ext.prefix} instances={ext.instances} handlers={ext.manifest.instance_handlers ?? []} />
+      <CommandsSection prefix={ext.prefix} manifest={ext.manifest} />
       <EndpointsSection ext={ext} />
       <AccountSection key={ext.prefix} prefix={ext.prefix} admin={user.admin === true} />
       <BucketsSection manifest={ext.manifest} />

@@ -97,7 +97,8 @@ fn intro(o: &mut String, r: &Results) {
          is there). The server rewrites the view 10 ms–1 s (10%: 1–5 s) after a membership change. Member clocks run \
          at rates in [1/1.2, 1.2], 30% of members at an end of that range. Members claim every {CLAIM_EVERY_MS} ms \
          and at once when the view or another member's record changes, and complete a claim only when their own \
-         watcher has delivered its put. The server notices a crash after 0.1–1 s (connection reset) or, for {:.0}% \
+         watcher has delivered its put; a claim may start while an earlier one is still unacknowledged (the Rust \
+         SDK's loop, which waits for each put, is one of the simulated schedules). The server notices a crash after 0.1–1 s (connection reset) or, for {:.0}% \
          of them, 5–30 s (host gone). A pause freezes a member for 2–20 s while its clock runs on; the server drops \
          it from the view if the pause outlasts a random 3–15 s and takes it back after it resumes with its stale \
          state. This run: commit {}, {:.0} s on this machine (2 shared cores, release build).\n",

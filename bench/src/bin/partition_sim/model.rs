@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+/// A millisecond and a second of global time (µs).
 pub const MS: u64 = 1_000;
 pub const SEC: u64 = 1_000_000;
 
@@ -13,8 +14,11 @@ pub const MAX_RATE: f64 = 1.2;
 /// A member's monotonic clock: `offset_ms` at `start_us`, then `rate` ms per real ms.
 #[derive(Debug, Clone)]
 pub struct Clock {
+    /// Global time (µs) the member started at.
     pub start_us: u64,
+    /// Its reading then (ms): arbitrary, as a monotonic clock's origin is.
     pub offset_ms: u64,
+    /// Its ms per real ms.
     pub rate: f64,
 }
 

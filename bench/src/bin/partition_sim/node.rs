@@ -12,6 +12,7 @@ use crate::world::{Ev, World};
 /// Where a member is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Handling its watchers, acknowledgements and claim timer.
     Running,
     /// Frozen (a network pause, a stop-the-world stall): handles nothing, its clock runs on.
     Paused,
@@ -21,8 +22,10 @@ pub enum Phase {
     Crashed,
 }
 
+/// A claim begun and not yet completed or failed.
 #[derive(Debug, Clone)]
 pub(crate) struct Claim {
+    /// The member's clock just before the put was sent: the lease runs from here.
     sent_local: u64,
     /// The revision the put was stored at, once acknowledged.
     rev: Option<u64>,
@@ -30,11 +33,14 @@ pub(crate) struct Claim {
 
 /// One member: the real `Member` plus the SDK around it.
 pub struct Node {
+    /// The real claim state.
     pub member: Member,
+    /// This member's own monotonic clock.
     pub clock: Clock,
     pub phase: Phase,
     /// Set whenever a call may have changed the member's answers; the checker clears it.
     pub changed: bool,
+    /// Whether writes and views are delivered to it (not after it left or crashed).
     pub(crate) watching: bool,
     /// Members-bucket watcher: (ready at, index into the log), in revision order.
     pub(crate) watch_q: VecDeque<(u64, usize)>,
@@ -42,21 +48,28 @@ pub struct Node {
     pub(crate) view_q: VecDeque<(u64, Vec<String>)>,
     /// Put outcomes: (ready at, claim seq, revision or error).
     pub(crate) acks: Vec<(u64, u64, Option<u64>)>,
+    /// When the last message queued on each watcher, and the last put, are due: each watcher and the
+    /// connection keep their order.
     pub(crate) last_watch_ready: u64,
     pub(crate) last_view_ready: u64,
     pub(crate) last_store: u64,
     /// The last revision the members-bucket watcher delivered.
     pub(crate) watch_pos: u64,
+    /// Claims in flight, by `ClaimStart::seq`.
     pub(crate) claims: BTreeMap<u64, Claim>,
+    /// When (on its clock) the periodic claim is due; `None` before the first claim.
     pub(crate) next_claim_local: Option<u64>,
     /// What the member was last told of each other member's record.
     pub(crate) fed: BTreeMap<String, Vec<String>>,
+    /// The view or another member's record changed: claim at the end of this step.
     pub(crate) change_pending: bool,
+    /// The earliest wake-up already scheduled.
     pub(crate) wake_at: Option<u64>,
 }
 
 impl Node {
-    pub(crate) fn due(&self, now: u64, wake: bool) -> Option<(u64, Item)> {
+    /// The earliest thing this member has to handle (only those due by `now` when `only_due`).
+    pub(crate) fn next_item(&self, now: u64, only_due: bool) -> Option<(u64, Item)> {
         let timer = self
             .next_claim_local
             .map(|l| (self.clock.global_at(l), Item::Timer));
@@ -74,11 +87,12 @@ impl Node {
         ]
         .into_iter()
         .flatten()
-        .filter(|(t, _)| !wake || *t <= now)
+        .filter(|(t, _)| !only_due || *t <= now)
         .min_by_key(|(t, _)| *t)
     }
 }
 
+/// What a member handles next.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Item {
     View,
@@ -97,7 +111,7 @@ impl World {
         if self.nodes[i].phase != Phase::Running {
             return;
         }
-        while let Some((_, item)) = self.nodes[i].due(self.now, true) {
+        while let Some((_, item)) = self.nodes[i].next_item(self.now, true) {
             self.handle(i, item);
             self.check();
         }
@@ -106,7 +120,7 @@ impl World {
             self.begin_claim(i);
             self.check();
         }
-        if let Some((at, _)) = self.nodes[i].due(self.now, false) {
+        if let Some((at, _)) = self.nodes[i].next_item(self.now, false) {
             self.schedule_wake(i, at);
         }
     }
@@ -235,7 +249,7 @@ impl World {
             node.next_claim_local = Some(local + CLAIM_EVERY_MS);
         }
         self.send_put(i, Some(start.record.members), Some(start.seq));
-        let next = self.nodes[i].due(self.now, false).map(|(t, _)| t);
+        let next = self.nodes[i].next_item(self.now, false).map(|(t, _)| t);
         if let Some(at) = next {
             self.schedule_wake(i, at);
         }

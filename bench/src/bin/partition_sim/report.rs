@@ -386,7 +386,8 @@ fn safety(o: &mut String, r: &Results) {
         "At every check, every member that has not crashed — running, paused (asked with its own clock: exactly the \
          hazard) or gone after a graceful leave — is asked `fence(key, now)` for every key; a key owned by two at \
          once counts once per check. Checks run after every step a member takes, at every instant a lease or a \
-         record's liveness runs out, and on a 100 ms grid. Answers are cached until the member changed or its \
+         record's liveness runs out — `owns` depends on time only through those two, so no answer changes in \
+         between — and on a 100 ms grid besides. Answers are cached until the member changed or its \
          `holds_lease(now)` / `live_other_ids(now)` did; every grid instant asks 8 random keys afresh from every \
          member to check the cache, and the runs \"without cache\" ask every key every time ({} keys).\n",
         r.exhaustive

@@ -27,6 +27,7 @@ pub(crate) struct Entry {
     pub(crate) at: u64,
 }
 
+/// A put on its way to the bucket: a claim's record (`seq` names the claim) or a leaver's delete.
 pub(crate) struct Put {
     pub(crate) node: usize,
     pub(crate) value: Option<Vec<String>>,
@@ -35,14 +36,23 @@ pub(crate) struct Put {
     pub(crate) ack_lost: bool,
 }
 
+/// Something that happens at an instant of global time.
 pub(crate) enum Ev {
+    /// A member has something due (a delivery, an acknowledgement, its claim timer).
     Wake(usize),
+    /// A put reaches the bucket.
     Store(Put),
+    /// The server learns an instance's presence changed (it reported `partitioning`, or left).
     Presence { node: usize, present: bool },
+    /// The server writes the view if its member list changed.
     ServerWrite,
+    /// A paused member thaws.
     Resume(usize),
+    /// A lease or a record's liveness runs out: check.
     Check,
+    /// The 100 ms check grid.
     Grid,
+    /// A scripted membership change.
     Act(Action),
 }
 
@@ -72,16 +82,20 @@ impl Ord for Scheduled {
 /// What happened in one run.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Counts {
+    /// Membership changes made.
     pub joins: u64,
     pub leaves: u64,
     pub crashes: u64,
     pub pauses: u64,
     /// Pauses long enough for the server to drop the member from the view (and take it back later).
     pub pauses_dropped: u64,
+    /// Puts sent, lost before the bucket, stored with the acknowledgement lost.
     pub puts: u64,
     pub puts_lost: u64,
     pub acks_lost: u64,
+    /// Watcher messages that stalled 1–15 s.
     pub watcher_stalls: u64,
+    /// Views the server wrote.
     pub view_writes: u64,
     pub claims_begun: u64,
     pub claims_completed: u64,
@@ -89,21 +103,28 @@ pub struct Counts {
 
 /// The simulation.
 pub struct World {
+    /// Global time, µs.
     pub now: u64,
     pub(crate) rng: Rng,
     pub(crate) net: Net,
     pub(crate) mutation: Mutation,
     queue: BinaryHeap<Scheduled>,
     seq: u64,
+    /// Every member that ever joined, by index.
     pub nodes: Vec<Node>,
+    /// The members bucket: every write and delete, in revision order.
     pub(crate) kv: Vec<Entry>,
+    /// The server's presence: instances reporting `partitioning`.
     pub(crate) present: BTreeSet<String>,
+    /// The view the server last wrote.
     pub(crate) server_view: Vec<String>,
     pub checker: Checker,
     pub counts: Counts,
+    /// Times to full ownership after the changes that ran uninterrupted.
     pub recoveries: Vec<Recovery>,
     /// Measurements cut short by the next change.
     pub interrupted: u64,
+    /// The change being timed.
     pub(crate) measure: Option<Measure>,
     /// Every key's rendezvous owner among the running members (refreshed when they change).
     pub(crate) expected: Vec<usize>,

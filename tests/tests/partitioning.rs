@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 mod common;
 
-use common::account_user;
+use common::{Sample, account_user, check_ownership, owned, owned_twice};
 
 const PREFIX: &str = "part";
 /// The key JWT lifetime the server gets here, in seconds: the instances renew during the test.
@@ -62,15 +62,6 @@ async fn status(nc: &async_nats::Client, instance: &str) -> anyhow::Result<Value
     Ok(serde_json::from_slice(&reply.payload)?)
 }
 
-fn owned(status: &Value) -> BTreeSet<String> {
-    status["owned"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
-}
-
 fn rebalances(status: &Value) -> Vec<(u64, u64)> {
     status["rebalances"]
         .as_array()
@@ -78,74 +69,6 @@ fn rebalances(status: &Value) -> Vec<(u64, u64)> {
         .flatten()
         .map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap()))
         .collect()
-}
-
-/// One sample of the checker: which instance owned which items.
-struct Sample {
-    instance: String,
-    owned: BTreeSet<String>,
-}
-
-/// Samples the instances in `targets` one after another until `stop` turns true.
-async fn check_ownership(
-    nc: async_nats::Client,
-    targets: Arc<Mutex<Vec<String>>>,
-    mut stop: watch::Receiver<bool>,
-) -> Vec<Sample> {
-    let mut samples = Vec::new();
-    let mut next = 0usize;
-    loop {
-        if *stop.borrow_and_update() {
-            return samples;
-        }
-        let target = {
-            let targets = targets.lock().unwrap();
-            if targets.is_empty() {
-                None
-            } else {
-                next = (next + 1) % targets.len();
-                Some(targets[next].clone())
-            }
-        };
-        match target {
-            // A killed instance stops answering: no sample.
-            Some(instance) => {
-                if let Ok(s) = status(&nc, &instance).await {
-                    samples.push(Sample {
-                        instance,
-                        owned: owned(&s),
-                    });
-                }
-            }
-            None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-        }
-    }
-}
-
-/// Items seen in `y`'s sample and in the samples of another instance `x` right before and right after
-/// it. Samples are taken one at a time, so `x` owned such an item before and after `y` reported it; with
-/// keys moving only one way in a join or a leave, `x` owned it while `y` did too.
-fn owned_twice(samples: &[Sample]) -> Vec<String> {
-    let mut found = Vec::new();
-    for (p, y) in samples.iter().enumerate() {
-        let others: BTreeSet<&str> = samples
-            .iter()
-            .map(|s| s.instance.as_str())
-            .filter(|i| *i != y.instance)
-            .collect();
-        for x in others {
-            let before = samples[..p].iter().rev().find(|s| s.instance == x);
-            let after = samples[p + 1..].iter().find(|s| s.instance == x);
-            if let (Some(before), Some(after)) = (before, after) {
-                for item in y.owned.intersection(&before.owned) {
-                    if after.owned.contains(item) {
-                        found.push(format!("{item}: {} and {x} (sample {p})", y.instance));
-                    }
-                }
-            }
-        }
-    }
-    found
 }
 
 async fn fenced_put(nc: &async_nats::Client, instance: &str, key: &str, value: &str) -> Value {
@@ -216,9 +139,10 @@ async fn items_are_owned_exactly_once_through_a_join_and_a_crash() {
     let (stop, stopped) = watch::channel(false);
     let mut first = start(&token, &configs.path().join("a"));
     let a = new_member(&platform, &token, &[]).await;
-    let targets = Arc::new(Mutex::new(vec![a.clone()]));
+    let targets = Arc::new(Mutex::new(vec![(a.clone(), "local-status".to_owned())]));
     let checker = tokio::spawn(check_ownership(
         nc.clone(),
+        PREFIX,
         targets.clone(),
         stopped.clone(),
     ));
@@ -249,7 +173,10 @@ async fn items_are_owned_exactly_once_through_a_join_and_a_crash() {
         // A second joins: every item is owned exactly once, and both own a share.
         let mut second = start(&token, &configs.path().join("b"));
         let b = new_member(&platform, &token, &[&a]).await;
-        targets.lock().unwrap().push(b.clone());
+        targets
+            .lock()
+            .unwrap()
+            .push((b.clone(), "local-status".to_owned()));
         let (mine_a, mine_b) = eventually("the items split", DEFAULT_DEADLINE, || async {
             let (sa, sb) = (status(&nc, &a).await?, status(&nc, &b).await?);
             let (oa, ob) = (owned(&sa), owned(&sb));

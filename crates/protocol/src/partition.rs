@@ -244,6 +244,17 @@ impl Member {
                 .all(|(id, members)| owner(members, key) != Some(id.as_str()))
     }
 
+    /// [`Self::eligible`] under the current inputs: the latest view and the records live at `now_ms`
+    /// (read in place: this runs for every key asked).
+    fn eligible_now(&self, key: &str, now_ms: u64) -> bool {
+        owner(&self.view, key) == Some(self.me.as_str())
+            && self
+                .others
+                .iter()
+                .filter(|(_, s)| now_ms < s.at_ms + RECORD_LIVE_MS)
+                .all(|(id, s)| owner(&s.members, key) != Some(id.as_str()))
+    }
+
     /// Whether this member owns `key` at `now_ms` (docs/protocol.md §12.4).
     pub fn owns(&self, key: &str, now_ms: u64) -> bool {
         self.fence(key, now_ms).is_some()
@@ -256,7 +267,7 @@ impl Member {
             return None;
         }
         let owned = self.eligible(key, &claimed.view, &claimed.others)
-            && self.eligible(key, &self.view, &self.live_others(now_ms))
+            && self.eligible_now(key, now_ms)
             && self
                 .written
                 .values()

@@ -212,12 +212,16 @@ pub fn validate_menu(m: &Menu) -> Result<(), ErrorBody> {
 }
 
 /// Checks a micro service name: `[A-Za-z0-9_-]+`.
-pub fn validate_service_name(name: &str) -> Result<(), ErrorBody> {
-    let ok = !name.is_empty()
+/// Whether `name` is non-empty and only `[A-Za-z0-9_-]`: one subject token, no wildcard.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
         && name
             .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+pub fn validate_service_name(name: &str) -> Result<(), ErrorBody> {
+    if is_plain_name(name) {
         Ok(())
     } else {
         Err(invalid(format!(
@@ -232,12 +236,7 @@ pub const MAX_HANDLER_NAME_LEN: usize = 64;
 /// Checks the name of a command or an instance handler (`what`): 1-64 of `[A-Za-z0-9_-]`, one
 /// subject token (docs/protocol.md §12.2).
 pub fn validate_handler_name(what: &str, name: &str) -> Result<(), ErrorBody> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_HANDLER_NAME_LEN
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-    if ok {
+    if is_plain_name(name) && name.len() <= MAX_HANDLER_NAME_LEN {
         Ok(())
     } else {
         let shown: String = name.chars().take(40).collect();

@@ -91,15 +91,8 @@ pub async fn proxy(
         let target = InstanceTarget::of(&gateway, prefix, &instance, &path)?;
         caller.may_call(prefix, &target.subject)?;
         let body = read_body(&gateway, body).await?;
-        let request = Forwarded {
-            method: &method,
-            path: &path,
-            template: &path,
-            params: &[],
-            query: uri.query().unwrap_or_default(),
-            caller: &caller.caller_header(),
-            headers: &headers,
-        };
+        let caller = caller.caller_header();
+        let request = Forwarded::to_handler(&method, &path, &uri, &caller, &headers);
         let reply = forward(&gateway, prefix, &target.subject, None, &request, body)
             .await
             .map_err(|e| target.gone_if_no_responders(e))?;
@@ -169,15 +162,8 @@ pub async fn command(
     caller.may_call(&prefix, &subject)?;
     let body = read_body(&gateway, body).await?;
     let path = format!("/commands/{name}");
-    let request = Forwarded {
-        method: &method,
-        path: &path,
-        template: &path,
-        params: &[],
-        query: uri.query().unwrap_or_default(),
-        caller: &caller.caller_header(),
-        headers: &headers,
-    };
+    let caller = caller.caller_header();
+    let request = Forwarded::to_handler(&method, &path, &uri, &caller, &headers);
     let reply = forward(&gateway, &prefix, &subject, None, &request, body).await?;
     Ok(to_http(&prefix, &reply))
 }
@@ -335,7 +321,27 @@ struct Forwarded<'a> {
     headers: &'a HeaderMap,
 }
 
-impl Forwarded<'_> {
+impl<'a> Forwarded<'a> {
+    /// A request to a handler without an OpenAPI route (an instance handler, a command): its path
+    /// is its template, and it has no path parameters.
+    fn to_handler(
+        method: &'a Method,
+        path: &'a str,
+        uri: &'a Uri,
+        caller: &'a str,
+        headers: &'a HeaderMap,
+    ) -> Self {
+        Forwarded {
+            method,
+            path,
+            template: path,
+            params: &[],
+            query: uri.query().unwrap_or_default(),
+            caller,
+            headers,
+        }
+    }
+
     /// The `Symphony-*` headers (the caller with the platform's `signature` of it), the forwarded
     /// request headers, and a `traceparent`.
     fn headers(&self, signature: &str) -> Result<NatsHeaders, ApiError> {

@@ -10,6 +10,7 @@ pub mod error;
 #[cfg(any(test, feature = "fuzz"))]
 pub mod fuzz;
 pub mod jwt;
+pub mod license;
 pub mod manifest;
 pub mod messages;
 pub mod names;

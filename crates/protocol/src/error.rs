@@ -71,6 +71,11 @@ error_codes! {
     CommandNotFound => "command_not_found",
     FencedOut => "fenced_out",
     NotMyWork => "not_my_work",
+    InvalidLicense => "invalid_license",
+    UnknownVendorKey => "unknown_vendor_key",
+    BadLicenseSignature => "bad_license_signature",
+    LicenseOtherDeployment => "license_other_deployment",
+    LicenseNotFound => "license_not_found",
     Internal => "internal",
 }
 
@@ -88,7 +93,7 @@ impl ErrorCode {
             | SessionExpired
             | InvalidCallerSignature => 401,
             TooManyAttempts => 429,
-            UserNotFound | RoleNotFound | KeyNotFound => 404,
+            UserNotFound | RoleNotFound | KeyNotFound | LicenseNotFound => 404,
             AlreadyExists => 409,
             WrongTokenKind | ScopedToken | CapabilityForbidden | PrefixMismatch | Forbidden => 403,
             ExtensionNotFound | NotFound | RouteNotFound | ResourceNotFound | InstanceNotFound
@@ -109,7 +114,11 @@ impl ErrorCode {
             | InvalidAddress
             | InvalidOpenapi
             | InvalidEndpoint
-            | InvalidPath => 400,
+            | InvalidPath
+            | InvalidLicense
+            | UnknownVendorKey
+            | BadLicenseSignature
+            | LicenseOtherDeployment => 400,
             NotReady | NatsUnavailable | NoResponders => 503,
             GatewayTimeout => 504,
             HandlerFailed | BadExtensionResponse => 502,

@@ -4,7 +4,8 @@
 //! units. Which license a report is charged to and what the enforcement state is are decided here,
 //! from the licenses, what they have consumed, and the time; the server only stores and broadcasts.
 //!
-//! Not wired into the server yet: the REST API, the CLI, `report_usage` and the broadcast follow.
+//! The server stores licenses and broadcasts enforcement (`crates/server/src/licensing`); `report_usage`
+//! (charging) is not wired yet.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -281,6 +282,31 @@ impl Held {
         }
     }
 
+    /// The first instant after `now` (unix seconds) at which [`Held::state`] may change with time
+    /// alone: the start, the end (expiry or exhaustion), the end of the grace period. `None` when
+    /// nothing is left to happen (revoked, or past its grace period).
+    pub fn next_change(&self, now: i64) -> Option<i64> {
+        if self.revoked {
+            return None;
+        }
+        let expires = self.license.expires();
+        let ended = match self
+            .exhausted_at
+            .filter(|_| self.consumed >= self.license.units)
+        {
+            Some(at) => at.min(expires),
+            None => expires,
+        };
+        [
+            self.license.starts(),
+            ended,
+            ended.saturating_add(self.license.grace_secs as i64),
+        ]
+        .into_iter()
+        .filter(|t| *t > now)
+        .min()
+    }
+
     fn rates_for(&self, prefix: &str) -> Option<&BTreeMap<String, f64>> {
         self.license.rates.get(prefix)
     }
@@ -348,6 +374,12 @@ pub fn apply(held: &mut [Held], charged: &[(usize, f64)], now: i64) {
             h.exhausted_at = Some(now);
         }
     }
+}
+
+/// The first instant after `now` at which any license's state may change with time alone
+/// ([`Held::next_change`]): when the enforcement state must be computed again without a request.
+pub fn next_change(held: &[Held], now: i64) -> Option<i64> {
+    held.iter().filter_map(|h| h.next_change(now)).min()
 }
 
 /// The enforcement state (the seed's object: `status`, `message`, `disabled_extensions`,
@@ -600,6 +632,21 @@ mod tests {
             vec!["odd".to_owned(), "other".to_owned()]
         );
         assert!(e.grace_extensions.is_empty());
+    }
+
+    #[test]
+    fn the_next_change_is_the_start_the_end_or_the_end_of_grace() {
+        let mut lic = license("l", 100.0, 1, T0 - DAY);
+        lic.starts_at = rfc3339(T0 + 10);
+        let held = vec![Held::new(lic)];
+        assert_eq!(next_change(&held, T0), Some(T0 + 10));
+        assert_eq!(next_change(&held, T0 + 10), Some(T0 + DAY));
+        assert_eq!(next_change(&held, T0 + DAY), Some(T0 + 8 * DAY));
+        assert_eq!(next_change(&held, T0 + 8 * DAY), None);
+        let mut revoked = held.clone();
+        revoked[0].revoked = true;
+        assert_eq!(next_change(&revoked, T0), None);
+        assert_eq!(next_change(&[], T0), None);
     }
 
     #[test]

@@ -307,6 +307,10 @@ pub struct SymphonyInfo {
     /// from servers that predate it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ui_sandbox_origin: Option<String>,
+    /// The deployment id licenses are locked to (`license::deployment_id` of the operator's public
+    /// key). Absent from servers that predate licenses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
 }
 
 /// `<data-dir>/ports.json`.

@@ -289,12 +289,16 @@ pub enum AuditAction {
     KeyExchanged,
     /// A signed-in user was given browser credentials (`GET /api/v1/usertoken`).
     UserTokenIssued,
+    /// An administrator uploaded a license (`POST /api/v1/licenses`).
+    LicenseAdded,
+    /// An administrator removed a license (`DELETE /api/v1/licenses/{id}`).
+    LicenseRemoved,
     /// An action this build does not know.
     Other,
 }
 
 /// Every action but [`AuditAction::Other`].
-const AUDIT_ACTIONS: [AuditAction; 19] = [
+const AUDIT_ACTIONS: [AuditAction; 21] = [
     AuditAction::Login,
     AuditAction::LoginFailed,
     AuditAction::Logout,
@@ -314,6 +318,8 @@ const AUDIT_ACTIONS: [AuditAction; 19] = [
     AuditAction::ProvisioningFailed,
     AuditAction::KeyExchanged,
     AuditAction::UserTokenIssued,
+    AuditAction::LicenseAdded,
+    AuditAction::LicenseRemoved,
 ];
 
 impl<'de> Deserialize<'de> for AuditAction {
@@ -349,6 +355,8 @@ impl AuditAction {
             AuditAction::ProvisioningFailed => "provisioning_failed",
             AuditAction::KeyExchanged => "key_exchanged",
             AuditAction::UserTokenIssued => "user_token_issued",
+            AuditAction::LicenseAdded => "license_added",
+            AuditAction::LicenseRemoved => "license_removed",
             AuditAction::Other => "other",
         }
     }

@@ -57,7 +57,7 @@ export type CreateUser = { username: string, password: string, display_name?: st
 
 export type UpdateUser = { password?: string, display_name?: string, roles?: Array<string>, disabled?: boolean, };
 
-export type AuditAction = "login" | "login_failed" | "logout" | "key_created" | "registration_token_created" | "key_updated" | "key_revoked" | "provisioned" | "user_created" | "user_updated" | "user_deleted" | "role_updated" | "role_deleted" | "limits_changed" | "extension_registered" | "manifest_replaced" | "provisioning_failed" | "key_exchanged" | "user_token_issued" | "other";
+export type AuditAction = "login" | "login_failed" | "logout" | "key_created" | "registration_token_created" | "key_updated" | "key_revoked" | "provisioned" | "user_created" | "user_updated" | "user_deleted" | "role_updated" | "role_deleted" | "limits_changed" | "extension_registered" | "manifest_replaced" | "provisioning_failed" | "key_exchanged" | "user_token_issued" | "license_added" | "license_removed" | "other";
 
 export type AuditEvent = { 
 /**

@@ -10,10 +10,11 @@ use symphony_protocol::messages::SymphonyInfo;
 use crate::auth::Auth;
 use crate::gateway::Gateway;
 use crate::libraries::PypiUpstream;
+use crate::licensing::Licensing;
 use crate::registry::Registry;
 use crate::ui::jsx::TranspileCache;
 use crate::ui::sandbox::FramePolicy;
-use crate::{api, gateway, http, libraries, ui};
+use crate::{api, gateway, http, libraries, licensing, ui};
 
 /// What the handlers can reach; each handler takes only the parts it needs.
 #[derive(Clone)]
@@ -26,6 +27,8 @@ pub struct AppState {
     pub modules: Arc<TranspileCache>,
     /// The UI sandbox origin's frame document policy.
     pub frame_policy: Arc<FramePolicy>,
+    /// Uploaded licenses and the enforcement state.
+    pub licensing: Licensing,
 }
 
 /// `State<Part>` for each part of [`AppState`] (what `#[derive(FromRef)]` would write).
@@ -46,6 +49,7 @@ parts!(
     pypi_upstream: PypiUpstream,
     modules: Arc<TranspileCache>,
     frame_policy: Arc<FramePolicy>,
+    licensing: Licensing,
 );
 
 /// The identity stores are the registry's own.
@@ -62,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(gateway::router())
         .merge(libraries::router())
+        .merge(licensing::router())
         .merge(ui::router())
         .fallback(ui::fallback)
         .layer(axum::middleware::from_fn(

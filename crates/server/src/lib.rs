@@ -16,7 +16,7 @@
 //! | 4 | `auth` | keys, users, roles, sessions, policy, revocation, audit |
 //! | 5 | `registry` | provisioning, registration, buckets, status, presence |
 //! | 6 | `http` | the HTTP vocabulary: `ApiError`, caller extractors, ETags, middleware |
-//! | 7 | `api`, `gateway`, `ui`, `libraries` | feature routers, each `router::<S>()` over sub-states |
+//! | 7 | `api`, `gateway`, `ui`, `libraries`, `licensing` | feature routers, each `router::<S>()` over sub-states (`licensing` also serves and broadcasts enforcement) |
 //! | 8 | `app` | `AppState` (sub-states via `FromRef`) and the assembled router |
 //! | 9 | `cli` | command-line arguments and the client commands |
 //! | 10 | `serve` | `symphony serve`: wires identity, NATS, registry and HTTP together |
@@ -39,6 +39,7 @@ pub mod gateway;
 pub mod http;
 pub mod identity;
 pub mod libraries;
+pub mod licensing;
 pub mod metrics;
 pub mod registry;
 pub mod serve;
@@ -54,7 +55,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["registry"],
     &["http"],
-    &["api", "gateway", "ui", "libraries"],
+    &["api", "gateway", "ui", "libraries", "licensing"],
     &["app"],
     &["cli"],
     &["serve"],

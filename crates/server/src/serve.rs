@@ -19,6 +19,7 @@ use crate::cli::admin::PORTS_FILE;
 use crate::gateway::{Connections, Gateway, GatewaySettings};
 use crate::identity::{Identity, ensure_private_dir, write_private_file};
 use crate::libraries::PypiUpstream;
+use crate::licensing::{Licensing, parse_vendor_keys};
 use crate::registry::{Registry, RegistrySettings};
 use crate::tls::TlsFiles;
 use crate::ui::sandbox::FramePolicy;
@@ -211,6 +212,8 @@ where
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::tls::install_crypto_provider();
+    // Refuse a bad vendor key before anything starts.
+    parse_vendor_keys(&args.license_vendor_keys)?;
     let data_dir: PathBuf = args.data.resolve();
     let identity = Arc::new(Identity::load_or_create(&data_dir)?);
     let public_host = args
@@ -382,7 +385,16 @@ async fn serve_with_nats(
     // After the platform buckets exist: JetStream answers by then, also in a new cluster.
     refuse_legacy_buckets(&client).await?;
 
-    let info = symphony_info(args, nats, &origin, &sandbox_origin);
+    let deployment =
+        symphony_protocol::license::deployment_id(&auth.identity.operator.public_key());
+    let licensing = Licensing::init(
+        client.clone(),
+        registry.replicas().await,
+        parse_vendor_keys(&args.license_vendor_keys)?,
+        deployment.clone(),
+    )
+    .await?;
+    let info = symphony_info(args, nats, &origin, &sandbox_origin, deployment);
     let frame_policy = FramePolicy::new(
         &sandbox_origin,
         &frame_ancestors(args, &origin, tls.is_some(), listener.local_addr()?.port()),
@@ -404,6 +416,8 @@ async fn serve_with_nats(
     let services = tokio::spawn(registry.clone().serve());
     let presence = tokio::spawn(registry.clone().follow_disconnects());
     let partition_views = tokio::spawn(registry.clone().follow_partition_views());
+    let enforcement_service = tokio::spawn(licensing.clone().serve());
+    let enforcement_broadcast = tokio::spawn(licensing.clone().broadcast());
     let state = AppState {
         registry: Arc::new(registry),
         gateway,
@@ -411,6 +425,7 @@ async fn serve_with_nats(
         pypi_upstream: PypiUpstream(args.pypi_upstream.as_str().into()),
         modules: Arc::default(),
         frame_policy: Arc::new(frame_policy),
+        licensing,
     };
     let app = app::router(state.clone());
     let sandbox_app = app::sandbox_router(state);
@@ -431,6 +446,8 @@ async fn serve_with_nats(
     services.abort();
     presence.abort();
     partition_views.abort();
+    enforcement_service.abort();
+    enforcement_broadcast.abort();
     tracing::info!("symphony stopped");
     Ok(())
 }
@@ -533,7 +550,13 @@ async fn init_auth(
 
 /// What `/api/v1/symphonyinfo` tells clients: the NATS URLs to advertise, the WebSocket URL and
 /// the origin.
-fn symphony_info(args: &ServeArgs, nats: &Nats, origin: &str, ui_sandbox: &str) -> SymphonyInfo {
+fn symphony_info(
+    args: &ServeArgs,
+    nats: &Nats,
+    origin: &str,
+    ui_sandbox: &str,
+    deployment: String,
+) -> SymphonyInfo {
     let advertised = args
         .nats_advertise
         .as_deref()
@@ -551,6 +574,7 @@ fn symphony_info(args: &ServeArgs, nats: &Nats, origin: &str, ui_sandbox: &str) 
         }),
         origin: origin.to_owned(),
         ui_sandbox_origin: Some(ui_sandbox.to_owned()),
+        deployment_id: Some(deployment),
     }
 }
 

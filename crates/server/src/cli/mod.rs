@@ -268,6 +268,14 @@ pub struct ServeArgs {
     /// Fixed replica count for buckets (default: 1 standalone, 3 on 3-4 nodes, 5 on 5+).
     #[arg(long)]
     pub replicas: Option<usize>,
+    /// A license vendor's public key (O…) whose signed licenses this server accepts; repeat for
+    /// several vendors. With none, every uploaded license is refused (`unknown_vendor_key`).
+    #[arg(
+        long = "license-vendor-key",
+        env = "SYMPHONY_LICENSE_VENDOR_KEYS",
+        value_delimiter = ','
+    )]
+    pub license_vendor_keys: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]

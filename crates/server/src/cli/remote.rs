@@ -337,6 +337,7 @@ pub async fn info(args: InfoArgs) -> anyhow::Result<()> {
             format!("{} {}", s(&symphony, "name"), s(&symphony, "version")),
         ),
         ("origin", s(&symphony, "origin")),
+        ("deployment", s(&symphony, "deployment_id")),
         ("nats", list(&symphony, "nats_urls")),
         ("websocket", s(&symphony, "websocket_url")),
         ("user", s(&user, "username")),

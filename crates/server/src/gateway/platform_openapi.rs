@@ -79,6 +79,9 @@ pub fn platform_document() -> Value {
     );
     command["requestBody"] =
         json!({"required": false, "content": {"application/json": {"schema": {}}}});
+    let signed_license = json!({"type": "object", "required": ["payload", "signature", "vendor_key"],
+        "properties": {"payload": {"type": "string"}, "signature": {"type": "string"},
+            "vendor_key": {"type": "string"}}});
     let mut audit = op("The audit log, newest first", true, &[], None);
     audit["parameters"] = json!([{"name": "limit", "in": "query", "required": false,
         "schema": {"type": "integer", "minimum": 0}}]);
@@ -123,6 +126,11 @@ pub fn platform_document() -> Value {
                 "put": op("Create or replace a role (admin)", true, &["name"], Some(role)),
                 "delete": op("Delete a role (admin)", true, &["name"], None)},
             "/api/v1/audit": {"get": audit},
+            "/api/v1/licenses": {
+                "get": op("Licenses with their state and consumption (admin)", true, &[], None),
+                "post": op("Upload a signed license (admin): 201 with its view", true, &[], Some(signed_license))},
+            "/api/v1/licenses/{id}": {"delete": op("Revoke a license (admin)", true, &["id"], None)},
+            "/api/v1/usage/enforcement": {"get": op("The enforcement state", true, &[], None)},
             "/api/v1/ui/module/{prefix}/{name}": {"get": op(
                 "An extension's UI module, transpiled to JavaScript", true, &["prefix", "name"], None)},
             "/api/v1/openapi.json": {"get": op("This document, with the extensions the caller sees", true, &[], None)},
@@ -140,11 +148,15 @@ pub fn platform_document() -> Value {
 mod tests {
     use super::*;
 
-    /// `(path, method)` of every `.route(…)` in `api/mod.rs`, read from its source.
+    /// `(path, method)` of every `.route(…)` in `api/mod.rs` and the licensing routes, read from
+    /// their sources.
     fn api_routes() -> Vec<(String, String)> {
-        let source = include_str!("../api/mod.rs");
+        let sources = [
+            include_str!("../api/mod.rs"),
+            include_str!("../licensing/routes.rs"),
+        ];
         let mut out = Vec::new();
-        for chunk in source.split(".route(").skip(1) {
+        for chunk in sources.iter().flat_map(|s| s.split(".route(").skip(1)) {
             let path = chunk.split('"').nth(1).expect("a quoted path");
             // The handlers end at the route call's closing `)` on its own or before `.route`.
             let call = chunk.split("\n        .").next().unwrap_or(chunk);

@@ -61,6 +61,9 @@ impl Registry {
             tracing::warn!(subject, reply = %reply, "refused a request whose reply subject is not an inbox");
             return;
         }
+        if subject == subjects::USAGE_ENFORCEMENT {
+            return; // the licensing feature answers it (its own subscription)
+        }
         let sender = RequestInfo::of(&msg).unwrap_or_default();
         let result = if let Some(id) =
             subjects::key_id_suffix(subject, subjects::REGISTRY_PROVISION_PREFIX)

@@ -39,6 +39,7 @@ async fn main() {
         Command::Extension(ExtensionCommand::Limits(args)) => {
             cli::remote::extension_limits(args).await
         }
+        Command::License(command) => cli::license::run(command).await,
         Command::Login(args) => cli::login::login(args).await,
         Command::Credential(CredentialCommand::List(args)) => cli::login::credential_list(args),
         Command::Credential(CredentialCommand::Remove(args)) => {

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod credentials;
 pub mod ext;
 pub mod http_client;
+pub mod license;
 pub mod limits;
 pub mod login;
 pub mod remote;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Registered extensions.
     #[command(subcommand)]
     Extension(ExtensionCommand),
+    /// Licenses: sign them (vendors), upload, list and revoke them (administrators).
+    #[command(subcommand)]
+    License(license::LicenseCommand),
     /// Sign in to an instance and keep the session token (OS credential store, or a 0600 file).
     Login(LoginArgs),
     /// Stored sign-ins (never shows tokens).

@@ -225,6 +225,7 @@ pub fn api_key_permissions(
         subjects::SYMPHONY_ENFORCEMENT.to_owned(),
     );
     p.push(CapabilityKind::Pub, subjects::CLUSTER_INFO.to_owned());
+    p.push(CapabilityKind::Pub, subjects::USAGE_ENFORCEMENT.to_owned());
     if let Some(prefix) = prefix {
         p.push(CapabilityKind::Sub, "$SRV.>".to_owned());
         p.push(CapabilityKind::Sub, subjects::command_subject(prefix, ">"));
@@ -445,6 +446,7 @@ mod tests {
             p.pub_allow,
             vec![
                 subjects::CLUSTER_INFO.to_owned(),
+                subjects::USAGE_ENFORCEMENT.to_owned(),
                 "cirata.extensions.catalog.add".to_owned()
             ]
         );

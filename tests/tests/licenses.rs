@@ -424,3 +424,117 @@ async fn the_vendor_tool_refuses_bad_input_with_typed_errors() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not overwriting"));
 }
+
+/// `symphony <args>` with a private config dir (no OS credential store), stdin piped in.
+async fn cli(config: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(symphony_tests::bins::symphony());
+    cmd.args(args)
+        .env("SYMPHONY_CONFIG_DIR", config.join("symphony"))
+        .env("HOME", config)
+        .env("RUST_LOG", "warn")
+        .env_remove("SYMPHONY_CREDENTIAL")
+        .env_remove("SYMPHONY_CA_FILE")
+        .env_remove("SYMPHONY_DATA_DIR")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    symphony_tests::process::die_with_parent(cmd.as_std_mut());
+    let mut child = cmd.spawn().expect("spawn symphony");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    pipe.write_all(stdin.unwrap_or_default().as_bytes())
+        .await
+        .expect("write stdin");
+    drop(pipe);
+    tokio::time::timeout(DEFAULT_DEADLINE, child.wait_with_output())
+        .await
+        .expect("the CLI finishes")
+        .expect("the CLI runs")
+}
+
+#[tokio::test]
+async fn an_administrator_manages_licenses_from_the_cli() {
+    let keys = tempfile::tempdir().unwrap();
+    let (seed, vendor) = keygen(keys.path(), "vendor").await;
+    let (platform, _) = platform_trusting(&vendor).await;
+    let deployment = deployment_of(&platform).await;
+    let config = tempfile::tempdir().unwrap();
+    let config = config.path();
+    let url = platform.http_url();
+    let login = cli(
+        config,
+        &[
+            "login",
+            "--address",
+            &url,
+            "--username",
+            "admin",
+            "--password-stdin",
+            "--insecure-storage",
+        ],
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    )
+    .await;
+    assert!(login.status.success(), "{login:?}");
+    let ok = |out: &std::process::Output| {
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // `symphony info` names the deployment a vendor signs for.
+    let info = ok(&cli(config, &["info"], None).await);
+    assert!(info.contains(&deployment), "{info}");
+
+    // sign --out, add, list, remove.
+    let file = keys.path().join("lic.json");
+    run_symphony_ok([
+        "license",
+        "sign",
+        "--seed-file",
+        &seed,
+        "--id",
+        "cli-1",
+        "--customer",
+        "Acme",
+        "--deployment",
+        &deployment,
+        "--units",
+        "50",
+        "--expires",
+        "30d",
+        "--rate",
+        "lic.items=1",
+        "--out",
+        file.to_str().unwrap(),
+    ])
+    .await;
+    let added = ok(&cli(config, &["license", "add", file.to_str().unwrap()], None).await);
+    assert!(
+        added.contains("cli-1") && added.contains("active"),
+        "{added}"
+    );
+    let again = cli(config, &["license", "add", file.to_str().unwrap()], None).await;
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already_exists"),
+        "{again:?}"
+    );
+    let listed = ok(&cli(config, &["license", "list"], None).await);
+    assert!(
+        listed.contains("cli-1") && listed.contains("active"),
+        "{listed}"
+    );
+    ok(&cli(config, &["license", "remove", "cli-1"], None).await);
+    let listed: Value =
+        serde_json::from_str(&ok(&cli(config, &["license", "list", "--json"], None).await))
+            .unwrap();
+    assert_eq!(listed[0]["state"], "revoked", "{listed}");
+    let missing = cli(config, &["license", "remove", "nope"], None).await;
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("license_not_found"),
+        "{missing:?}"
+    );
+}

@@ -7,9 +7,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
-from .conftest import Platform
+import pytest
+
+from .conftest import Platform, start_platform
 from .test_extension import running
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """A server of this module's own: each extension account reserves JetStream resources on the shared one."""
+    with start_platform(tmp_path_factory.mktemp("enforcement")) as running_platform:
+        yield running_platform
 
 
 async def test_the_seeds_enforcement_snippets_run_unchanged(platform: Platform) -> None:

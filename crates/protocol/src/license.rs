@@ -15,6 +15,7 @@ use nkeys::KeyPair;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ErrorCode;
 use crate::time::parse_rfc3339;
 
 /// Version of the license document.
@@ -68,12 +69,12 @@ pub enum LicenseError {
 
 impl LicenseError {
     /// The stable code of this refusal.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            LicenseError::Malformed(_) => "invalid_license",
-            LicenseError::UnknownVendor => "unknown_vendor_key",
-            LicenseError::BadSignature => "bad_license_signature",
-            LicenseError::OtherDeployment { .. } => "license_other_deployment",
+            LicenseError::Malformed(_) => ErrorCode::InvalidLicense,
+            LicenseError::UnknownVendor => ErrorCode::UnknownVendorKey,
+            LicenseError::BadSignature => ErrorCode::BadLicenseSignature,
+            LicenseError::OtherDeployment { .. } => ErrorCode::LicenseOtherDeployment,
         }
     }
 }
@@ -523,12 +524,15 @@ mod tests {
         );
         // Another deployment.
         let theirs = verify(&signed, &trusted, &deployment_id("OTHER")).unwrap_err();
-        assert_eq!(theirs.code(), "license_other_deployment");
+        assert_eq!(theirs.code().as_str(), "license_other_deployment");
         // Garbage.
         let mut garbage = signed.clone();
         garbage.payload = "%%%".into();
         assert_eq!(
-            verify(&garbage, &trusted, &ours).unwrap_err().code(),
+            verify(&garbage, &trusted, &ours)
+                .unwrap_err()
+                .code()
+                .as_str(),
             "invalid_license"
         );
     }

@@ -333,22 +333,9 @@ impl KeyStore {
     pub async fn modify<E: From<anyhow::Error>>(
         &self,
         id: &KeyId,
-        mut change: impl FnMut(&mut KeyRecord) -> Result<(), E>,
+        change: impl FnMut(&mut KeyRecord) -> Result<(), E>,
     ) -> Result<Option<KeyRecord>, E> {
-        loop {
-            let Some((mut record, revision)) = self.get(id).await? else {
-                return Ok(None);
-            };
-            change(&mut record)?;
-            if self
-                .table
-                .update(id.as_str(), record.clone(), revision)
-                .await?
-                .is_some()
-            {
-                return Ok(Some(record));
-            }
-        }
+        self.table.modify(id.as_str(), change).await
     }
 
     /// Every key, newest first.

@@ -437,6 +437,34 @@ where
         }
     }
 
+    /// Changes the value of `key` by compare-and-swap: `change` is applied to the latest value read
+    /// from the KV and stored only if nobody wrote in between; otherwise it is applied again to what
+    /// the other write left, so a change never undoes another one. `change` answers `Err` to refuse
+    /// (nothing is written). Returns the stored value, or `None` when the key does not exist.
+    pub async fn modify<E: From<anyhow::Error>>(
+        &self,
+        key: &str,
+        mut change: impl FnMut(&mut T) -> Result<(), E>,
+    ) -> Result<Option<T>, E>
+    where
+        T: Clone,
+    {
+        loop {
+            let Some(stored) = self.get(key).await? else {
+                return Ok(None);
+            };
+            let mut value = (*stored.value).clone();
+            change(&mut value)?;
+            if self
+                .update(key, value.clone(), stored.revision)
+                .await?
+                .is_some()
+            {
+                return Ok(Some(value));
+            }
+        }
+    }
+
     /// Stores `value` under `key`.
     pub async fn put(&self, key: &str, value: T) -> anyhow::Result<u64> {
         let revision = self.kv.put(key, C::encode(&value)?).await?;

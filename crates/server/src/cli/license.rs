@@ -134,7 +134,7 @@ fn invalid(message: impl std::fmt::Display) -> anyhow::Error {
 }
 
 fn refused(e: &LicenseError) -> anyhow::Error {
-    anyhow::anyhow!("{e} ({})", e.code())
+    anyhow::anyhow!("{e} ({})", e.code().as_str())
 }
 
 pub async fn run(command: LicenseCommand) -> anyhow::Result<()> {

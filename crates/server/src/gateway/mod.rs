@@ -223,15 +223,9 @@ impl Gateway {
                 }
                 Err(e) => tracing::debug!(error = %e, "cannot read extension status"),
             }
-            let wait = registry
-                .next_expiry()
-                .map_or(self.0.settings.sweep_interval, |d| {
-                    d.min(self.0.settings.sweep_interval)
-                });
-            if let Ok(Err(_)) = tokio::time::timeout(wait, changes.changed()).await {
-                // The registry is gone (never while the process serves); keep to the interval.
-                tokio::time::sleep(self.0.settings.sweep_interval).await;
-            }
+            registry
+                .next_change(&mut changes, self.0.settings.sweep_interval)
+                .await;
         }
     }
 

@@ -32,8 +32,6 @@ pub const LICENSES_BUCKET: &str = "symphony_licenses";
 const ENFORCEMENT_QUEUE_GROUP: &str = "symphony_licensing";
 /// The broadcast re-checks the licenses at least this often, whatever else happens.
 const RECHECK: Duration = Duration::from_secs(60);
-/// How many times a revocation retries a compare-and-swap another writer won.
-const CAS_ATTEMPTS: usize = 5;
 
 /// A license as stored: what was uploaded, what it has carried, who uploaded it and when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,14 +87,7 @@ impl LicenseView {
 
 /// The typed refusal of a license.
 pub fn refusal(e: &LicenseError) -> ErrorBody {
-    let code = match e {
-        LicenseError::Malformed(_) => ErrorCode::InvalidLicense,
-        LicenseError::UnknownVendor => ErrorCode::UnknownVendorKey,
-        LicenseError::BadSignature => ErrorCode::BadLicenseSignature,
-        LicenseError::OtherDeployment { .. } => ErrorCode::LicenseOtherDeployment,
-    };
-    debug_assert_eq!(code.as_str(), e.code());
-    let body = ErrorBody::new(code, e.to_string());
+    let body = ErrorBody::new(e.code(), e.to_string());
     match e {
         LicenseError::UnknownVendor => body.with_hint(
             "start the server with --license-vendor-key <the vendor's public key> \
@@ -195,29 +186,25 @@ impl Licensing {
     /// Revokes license `id`: it stays listed (state `revoked`) and carries nothing from now on.
     /// `Ok(false)` when it was revoked already.
     pub async fn revoke(&self, id: &str) -> Result<bool, ErrorBody> {
-        for _ in 0..CAS_ATTEMPTS {
-            let Some(stored) = self.table.get(id).await.map_err(internal)? else {
-                return Err(ErrorBody::new(
-                    ErrorCode::LicenseNotFound,
-                    format!("no license with id {id:?}"),
-                ));
-            };
-            if stored.value.held.revoked {
-                return Ok(false);
-            }
-            let mut record = (*stored.value).clone();
-            record.held.revoked = true;
-            if self
-                .table
-                .update(id, record, stored.revision)
-                .await
-                .map_err(internal)?
-                .is_some()
-            {
-                return Ok(true);
-            }
+        let revoked = self
+            .table
+            .modify(id, |record| {
+                if record.held.revoked {
+                    return Err(Revoke::Already);
+                }
+                record.held.revoked = true;
+                Ok(())
+            })
+            .await;
+        match revoked {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) => Err(ErrorBody::new(
+                ErrorCode::LicenseNotFound,
+                format!("no license with id {id:?}"),
+            )),
+            Err(Revoke::Already) => Ok(false),
+            Err(Revoke::Failed(e)) => Err(internal(format!("{e:#}"))),
         }
-        Err(internal(format!("license {id:?} kept changing; try again")))
     }
 
     /// Every stored license, read from the KV itself.
@@ -331,6 +318,18 @@ impl Licensing {
     }
 }
 
+/// Why a revocation wrote nothing.
+enum Revoke {
+    Already,
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Revoke {
+    fn from(e: anyhow::Error) -> Self {
+        Revoke::Failed(e)
+    }
+}
+
 /// The enforcement state of `held` at `now`, with no usage reported.
 fn enforcement_at(held: &[Held], now: i64) -> Enforcement {
     let none = BTreeSet::new();
@@ -387,7 +386,7 @@ mod tests {
             },
         ] {
             let body = refusal(&e);
-            assert_eq!(body.code.as_str(), e.code());
+            assert_eq!(body.code, e.code());
             assert_eq!(body.code.http_status(), 400);
         }
     }

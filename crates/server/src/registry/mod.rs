@@ -251,6 +251,21 @@ impl Registry {
         Ok(out)
     }
 
+    /// Waits for the next change on `changes` (from [`Registry::changes`]), or until the next live
+    /// status expires (expiry sends no change), at most `at_most`: the loops that follow the
+    /// registry recompute after it.
+    pub async fn next_change(
+        &self,
+        changes: &mut tokio::sync::watch::Receiver<u64>,
+        at_most: Duration,
+    ) {
+        let wait = self.next_expiry().map_or(at_most, |d| d.min(at_most));
+        if let Ok(Err(_)) = tokio::time::timeout(wait, changes.changed()).await {
+            // The registry is gone (never while the process serves); keep to the interval.
+            tokio::time::sleep(at_most).await;
+        }
+    }
+
     /// Changes of the mirrors: a status, a record, or a mirror becoming ready. (Status entries that
     /// expire send none; see [`Registry::next_expiry`].)
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -98,10 +98,7 @@ impl Registry {
                 }
                 Err(e) => tracing::debug!(error = %e, "cannot read extension status"),
             }
-            let wait = self.next_expiry().map_or(SWEEP, |d| d.min(SWEEP));
-            if let Ok(Err(_)) = tokio::time::timeout(wait, changes.changed()).await {
-                tokio::time::sleep(SWEEP).await;
-            }
+            self.next_change(&mut changes, SWEEP).await;
         }
     }
 
